@@ -1,0 +1,81 @@
+"""Retention of WAL segments by count and by age (SPEC §12.5).
+
+Retention deletes only a *prefix* of a stream (its oldest segments), so it never opens a
+hole that a reader would report as a seq gap. A segment's age is the time since its last
+write (its mtime). The segment a live writer appends to is never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from corral_protocol.wal.layout import hold_if_dead, list_segments, list_writers
+
+__all__ = ["prune_stream", "sweep_dead_streams"]
+
+
+def prune_stream(
+    stream_dir: Path,
+    *,
+    max_segments: int | None,
+    max_age: float | None,
+    keep: str | None = None,
+    now: float | None = None,
+) -> list[str]:
+    """Delete the oldest segments of one stream that are over the count or age limit.
+
+    ``keep`` names a segment that is never deleted, and nothing after it either (the
+    writer's open segment). Returns the names deleted, oldest first. Best effort: a
+    segment that cannot be inspected or deleted ends the pass.
+    """
+    moment = time.time() if now is None else now
+    segments = list_segments(stream_dir)
+    excess = len(segments) - max_segments if max_segments is not None else 0
+    deleted: list[str] = []
+    for index, (_, path) in enumerate(segments):
+        if path.name == keep:
+            break
+        too_many = index < excess
+        try:
+            too_old = max_age is not None and os.stat(path).st_mtime < moment - max_age
+            if not (too_many or too_old):
+                break
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break
+        deleted.append(path.name)
+    return deleted
+
+
+def sweep_dead_streams(
+    wal_dir: Path,
+    *,
+    max_segments: int | None,
+    max_age: float | None,
+    skip: str | None = None,
+    now: float | None = None,
+) -> list[str]:
+    """Apply retention to the streams of dead writers; remove streams left empty.
+
+    A stream is dead when no process holds its lock; it is held while it is pruned, so a
+    writer cannot reopen it meanwhile. Returns ``writer/segment`` names deleted.
+    """
+    deleted: list[str] = []
+    for writer in list_writers(wal_dir):
+        if writer == skip:
+            continue
+        stream_dir = wal_dir / writer
+        with hold_if_dead(stream_dir) as dead:
+            if not dead:
+                continue
+            gone = prune_stream(stream_dir, max_segments=max_segments, max_age=max_age, now=now)
+            deleted.extend(f"{writer}/{name}" for name in gone)
+            if gone and not list_segments(stream_dir):
+                with contextlib.suppress(OSError):  # stray files: leave the directory
+                    os.rmdir(stream_dir)
+    return deleted

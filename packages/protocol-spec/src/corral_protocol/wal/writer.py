@@ -1,0 +1,509 @@
+"""The WAL writer: one append-only stream per process (SPEC §12.5-12.6).
+
+Threading model. ``append`` encodes the record and hands the whole frame to the kernel with
+one ``write(2)`` on the stream's single open segment fd (``O_APPEND``; never an open/close
+per event), under a lock, then returns. A background *flusher* thread owns every fsync:
+it syncs when a caller waits for durability (group commit: one fsync covers every record
+written before it), when a batch is due (``batch_delay`` / ``batch_bytes``), after a
+rotation (the finished segment and the directory entry of the new one), and on close.
+No fsync ever runs on the caller's thread, so :meth:`WalWriter.append_async` can wait for
+durability without blocking an event loop.
+
+"Reported durable": record ``seq`` is reported durable when (a) ``append``/``append_async``
+of it returned with ``durable=True`` — the case for every boundary event of the policy —,
+(b) ``wait_durable(seq)``/``wait_durable_async(seq)``/``sync()`` returned after it was
+appended, or (c) ``durable_seq >= seq`` was observed. Each means: fsync of its segment
+(and, for a new segment, of the directory) completed after the record was written.
+
+Failure model. A failed ``write`` is rolled back with ``ftruncate`` so the stream never
+holds a partial frame written by a live writer; if that fails too, or any fsync fails
+(the kernel may have dropped the dirty pages: retrying would lie), the writer is broken:
+every later call raises :class:`WalWriterError`. Not fork-safe: do not use a writer in a
+forked child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from corral_protocol.wal import recovery, retention
+from corral_protocol.wal.config import WalConfig
+from corral_protocol.wal.events import REQUIRED_PAYLOAD, WAL_CLOSED, WAL_OPENED
+from corral_protocol.wal.layout import acquire_stream_lock, segment_name, validate_writer_id
+from corral_protocol.wal.record import FORMAT_VERSION, WalRecord, encode_record, format_ts
+
+__all__ = ["AppendResult", "WalWriter", "WalWriterError"]
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+
+class WalWriterError(RuntimeError):
+    """The writer is closed or broken (a write or fsync failed); see ``__cause__``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What ``append`` did: the record's seq and ts, its segment, and whether it is durable."""
+
+    seq: int
+    ts: str
+    segment: str
+    durable: bool
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WalWriter:
+    """Appends records to the stream ``<wal_dir>/<writer_id>/``.
+
+    Opening takes the stream's lock (a second live opener gets :class:`BlockingIOError`),
+    cuts off a torn tail left by a crash, continues the seq, and appends ``wal.opened``.
+    ``clock`` (returning an aware datetime) and ``fsync`` are injectable for tests; ``meta``
+    is merged into the ``wal.opened`` payload. Use as a context manager or call
+    :meth:`close`. Thread-safe; the async methods must be called from a running loop.
+    """
+
+    def __init__(
+        self,
+        wal_dir: Path | str,
+        writer_id: str,
+        config: WalConfig | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        fsync: Callable[[int], None] = os.fsync,
+        meta: Mapping[str, Any] | None = None,
+        lock_timeout: float = 2.0,
+    ) -> None:
+        self.writer_id = validate_writer_id(writer_id)
+        self.config = config or WalConfig()
+        self.wal_dir = Path(wal_dir)
+        self.stream_dir = self.wal_dir / writer_id
+        self._clock = clock
+        self._fsync = fsync
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._closing = False
+        self._retired: list[int] = []
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._sync_target = -1
+        self._durable_seq = -1
+        self._batch_deadline: float | None = None
+        self._unsynced = 0
+        self._retention_due = True
+        self._sweep_due = self.config.sweep_dead_writers
+
+        tail = self._open_stream(lock_timeout)
+        self.recovery = tail.recovery
+        """The torn tail cut off at open, or None."""
+        self._thread = threading.Thread(
+            target=self._flush_loop, name=f"wal-flusher-{writer_id}", daemon=True
+        )
+        self._thread.start()
+        recovered = None
+        if tail.recovery is not None:
+            recovered = {
+                "segment": tail.recovery.segment,
+                "offset": tail.recovery.offset,
+                "discardedBytes": tail.recovery.discarded_bytes,
+            }
+        try:
+            self.append(
+                WAL_OPENED, payload={**(meta or {}), "pid": os.getpid(), "recovered": recovered}
+            )
+        except BaseException:
+            self._shutdown()
+            raise
+
+    def _open_stream(self, lock_timeout: float) -> recovery.StreamTail:
+        """Create/lock the stream directory, cut a torn tail, open the last segment."""
+        created = not self.stream_dir.exists()
+        self.stream_dir.mkdir(parents=True, exist_ok=True)
+        if created and self.config.durability != "never":
+            _fsync_dir(self.wal_dir, self._fsync)  # the new stream's directory entry
+        self._dir_fd = acquire_stream_lock(self.stream_dir, timeout=lock_timeout)
+        try:
+            tail = recovery.inspect_tail(self.stream_dir)
+            path = tail.segment or self.stream_dir / segment_name(tail.next_seq)
+            self._fd = os.open(path, _OPEN_FLAGS, 0o644)
+            recovery.cut_tail(self._fd, tail)
+        except BaseException:
+            if self._dir_fd >= 0:
+                os.close(self._dir_fd)
+            raise
+        self._dir_dirty = created or tail.segment is None
+        self._segment = path.name
+        self._size = tail.size
+        self._next_seq = tail.next_seq
+        self._written_seq = tail.next_seq - 1
+        self._last_ts = tail.last_ts
+        return tail
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def next_seq(self) -> int:
+        """The seq the next append will get."""
+        with self._cond:
+            return self._next_seq
+
+    @property
+    def durable_seq(self) -> int:
+        """Highest seq known durable (-1 before the first fsync of this incarnation)."""
+        with self._cond:
+            return self._durable_seq
+
+    @property
+    def segment(self) -> Path:
+        """Path of the segment appends currently go to."""
+        with self._cond:
+            return self.stream_dir / self._segment
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
+
+    # ------------------------------------------------------------------ appending
+    def append(
+        self,
+        event: str,
+        *,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        project: str | None = None,
+        env: str | None = None,
+        action: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        durable: bool | None = None,
+    ) -> AppendResult:
+        """Append one record; return once it is written (and durable, if it must be).
+
+        ``durable`` overrides the policy for this record (True: wait for fsync; False:
+        do not wait). Raises ValueError/TypeError for an invalid record (nothing written,
+        no seq spent) and :class:`WalWriterError` when the writer is closed or broken.
+        """
+        result, wait = self._write(
+            event,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            project=project,
+            env=env,
+            action=action,
+            payload=payload,
+            durable=durable,
+        )
+        if wait:
+            self.wait_durable(result.seq)
+            return replace(result, durable=True)
+        return result
+
+    async def append_async(
+        self,
+        event: str,
+        *,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        project: str | None = None,
+        env: str | None = None,
+        action: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        durable: bool | None = None,
+    ) -> AppendResult:
+        """Like :meth:`append`, but waits for durability without blocking the event loop.
+
+        The ``write(2)`` itself runs inline (a page-cache copy of a few microseconds).
+        """
+        result, wait = self._write(
+            event,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            project=project,
+            env=env,
+            action=action,
+            payload=payload,
+            durable=durable,
+        )
+        if wait:
+            await self.wait_durable_async(result.seq)
+            return replace(result, durable=True)
+        return result
+
+    def wait_durable(self, seq: int | None = None, timeout: float | None = None) -> bool:
+        """Block until record ``seq`` (default: the last written) is durable.
+
+        Requests an fsync now under every policy, ``never`` included. Returns False on
+        timeout; raises :class:`WalWriterError` if the writer broke.
+        """
+        with self._cond:
+            target = self._request_sync(seq)
+            self._cond.wait_for(
+                lambda: self._durable_seq >= target or self._error is not None, timeout
+            )
+            self._raise_if_broken()
+            return self._durable_seq >= target
+
+    async def wait_durable_async(self, seq: int | None = None) -> None:
+        """Await durability of record ``seq`` (default: the last written)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            target = self._request_sync(seq)
+            if self._durable_seq >= target:
+                return
+            self._waiters.append((target, loop, future))
+        await future
+
+    def sync(self) -> None:
+        """Make everything written so far durable (fsync now, whatever the policy)."""
+        self.wait_durable()
+
+    def close(self) -> None:
+        """Append ``wal.closed``, flush per the policy, stop the flusher, release the stream.
+
+        Idempotent. Under ``never`` nothing is fsynced.
+        """
+        if self._closed:
+            return
+        try:
+            if self._error is None:
+                self.append(WAL_CLOSED, payload={})
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        """Final flush (per policy), stop the flusher, close every fd, release the lock."""
+        with self._cond:
+            self._closing = True
+            if self.config.durability != "never":
+                self._sync_target = max(self._sync_target, self._written_seq)
+            self._cond.notify_all()
+        self._thread.join()
+        self._closed = True
+        for fd in [*self._retired, self._fd, self._dir_fd]:
+            if fd >= 0:
+                os.close(fd)
+        self._retired = []
+
+    def __enter__(self) -> WalWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ internals
+    def _write(
+        self,
+        event: str,
+        *,
+        run_id: str | None,
+        parent_run_id: str | None,
+        project: str | None,
+        env: str | None,
+        action: str | None,
+        payload: Mapping[str, Any] | None,
+        durable: bool | None,
+    ) -> tuple[AppendResult, bool]:
+        body = dict(payload or {})
+        missing = [m for m in REQUIRED_PAYLOAD.get(event, ()) if m not in body]
+        if missing:
+            raise ValueError(f"{event} payload lacks required member(s) {missing}")
+        with self._cond:
+            if self._closed or (self._closing and event != WAL_CLOSED):
+                raise WalWriterError(f"WAL writer {self.writer_id} is closed")
+            self._raise_if_broken()
+            ts = max(format_ts(self._clock()), self._last_ts)
+            record = WalRecord(
+                v=FORMAT_VERSION,
+                writer=self.writer_id,
+                seq=self._next_seq,
+                ts=ts,
+                event=event,
+                run_id=run_id,
+                parent_run_id=parent_run_id,
+                project=project,
+                env=env,
+                action=action,
+                payload=body,
+            )
+            frame = encode_record(record)
+            if self._size and self._size + len(frame) > self.config.segment_bytes:
+                self._rotate()
+            self._write_frame(frame)
+            seq = self._next_seq
+            self._next_seq += 1
+            self._written_seq = seq
+            self._last_ts = ts
+            self._unsynced += len(frame)
+            wait = self.config.waits_for(event) if durable is None else durable
+            if wait:
+                self._sync_target = max(self._sync_target, seq)
+                self._cond.notify_all()
+            elif self.config.durability != "never":
+                if self._batch_deadline is None:
+                    self._batch_deadline = time.monotonic() + self.config.batch_delay
+                    self._cond.notify_all()
+                elif self._unsynced >= self.config.batch_bytes:
+                    self._cond.notify_all()
+            return AppendResult(seq, ts, self._segment, False), wait
+
+    def _write_frame(self, frame: bytes) -> None:
+        view = memoryview(frame)
+        written = 0
+        try:
+            while written < len(frame):
+                written += os.write(self._fd, view[written:])
+        except OSError as exc:
+            try:  # roll back a partial frame so the next append does not glue onto it
+                os.ftruncate(self._fd, self._size)
+            except OSError as cut_exc:
+                self._error = cut_exc
+                raise WalWriterError(f"WAL write failed and could not be undone: {exc}") from exc
+            raise WalWriterError(f"WAL write failed: {exc}") from exc
+        self._size += len(frame)
+
+    def _rotate(self) -> None:
+        """Start a new segment named after the next seq (lock held). Never fsyncs itself."""
+        name = segment_name(self._next_seq)
+        fd = os.open(self.stream_dir / name, _OPEN_FLAGS, 0o644)
+        if os.fstat(fd).st_size:
+            os.close(fd)
+            raise WalWriterError(f"segment {name} already exists and is not empty")
+        self._retired.append(self._fd)
+        self._fd = fd
+        self._segment = name
+        self._size = 0
+        self._dir_dirty = True
+        self._retention_due = True
+        self._cond.notify_all()
+
+    def _request_sync(self, seq: int | None) -> int:
+        """Ask the flusher for an fsync covering ``seq`` (lock held); return the target."""
+        self._raise_if_broken()
+        target = self._written_seq if seq is None else seq
+        if target > self._written_seq:
+            raise ValueError(f"seq {target} has not been written (last is {self._written_seq})")
+        if target > self._durable_seq:
+            if self._closed:
+                raise WalWriterError(f"WAL writer {self.writer_id} is closed")
+            self._sync_target = max(self._sync_target, target)
+            self._cond.notify_all()
+        return target
+
+    def _raise_if_broken(self) -> None:
+        if self._error is not None:
+            raise WalWriterError(f"WAL writer {self.writer_id} is broken") from self._error
+
+    def _has_work(self, now: float) -> bool:
+        due = self._batch_deadline is not None and now >= self._batch_deadline
+        return bool(
+            self._retired
+            or self._sync_target > self._durable_seq
+            or due
+            or (self._unsynced >= self.config.batch_bytes and self.config.durability != "never")
+            or self._retention_due
+            or self._sweep_due
+        )
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._has_work(time.monotonic()):
+                    if self._closing:
+                        return
+                    timeout = None
+                    if self._batch_deadline is not None:
+                        timeout = max(0.0, self._batch_deadline - time.monotonic())
+                    self._cond.wait(timeout)
+                do_sync = self.config.durability != "never" or self._sync_target > self._durable_seq
+                target, fd = self._written_seq, self._fd
+                retired, self._retired = self._retired, []
+                sync_dir = do_sync and self._dir_dirty
+                if do_sync:
+                    self._dir_dirty = False
+                    self._batch_deadline = None
+                    self._unsynced = 0
+                prune, self._retention_due = self._retention_due, False
+                sweep, self._sweep_due = self._sweep_due, False
+                keep, behind = self._segment, target > self._durable_seq
+            try:
+                for old in retired:
+                    if do_sync:
+                        self._fsync(old)
+                    os.close(old)
+                if sync_dir and self._dir_fd >= 0:
+                    self._fsync(self._dir_fd)
+                if do_sync and behind:
+                    self._fsync(fd)
+            except OSError as exc:
+                self._fail(exc)
+                return
+            if do_sync:
+                self._advance(target)
+            if prune or sweep:
+                self._retire_old(keep, sweep)
+
+    def _advance(self, target: int) -> None:
+        with self._cond:
+            self._durable_seq = max(self._durable_seq, target)
+            ready = [w for w in self._waiters if w[0] <= self._durable_seq]
+            self._waiters = [w for w in self._waiters if w[0] > self._durable_seq]
+            self._cond.notify_all()
+        for _, loop, future in ready:
+            _resolve(loop, future, None)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._cond:
+            self._error = exc
+            waiters, self._waiters = self._waiters, []
+            self._cond.notify_all()
+        for _, loop, future in waiters:
+            _resolve(loop, future, WalWriterError(f"WAL fsync failed: {exc}"))
+
+    def _retire_old(self, keep: str, sweep: bool) -> None:
+        cfg = self.config
+        retention.prune_stream(
+            self.stream_dir, max_segments=cfg.max_segments, max_age=cfg.max_age, keep=keep
+        )
+        if sweep:
+            retention.sweep_dead_streams(
+                self.wal_dir,
+                max_segments=cfg.max_segments,
+                max_age=cfg.max_age,
+                skip=self.writer_id,
+            )
+
+
+def _fsync_dir(path: Path, fsync: Callable[[int], None]) -> None:
+    if os.name != "posix":  # pragma: no cover - directories cannot be fsynced there
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _resolve(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None
+) -> None:
+    def settle() -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+        loop.call_soon_threadsafe(settle)
