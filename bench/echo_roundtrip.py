@@ -24,7 +24,6 @@ import time
 from typing import Any
 
 import msgspec
-
 from corral_protocol import Router, connect, start_server
 
 IN_FLIGHT = 64
@@ -177,7 +176,10 @@ def main() -> None:
         print(f"  {impl:6s} p50 µs     {_stats([r[0] for r in rows])}")
         print(f"  {impl:6s} p99 µs     {_stats([r[1] for r in rows])}")
         print(f"  {impl:6s} req/s ({IN_FLIGHT})  {_stats([r[2] for r in rows])}")
-    med = {impl: [statistics.median(r[i] for r in rows) for i in range(3)] for impl, rows in results.items()}
+    med = {
+        impl: [statistics.median(r[i] for r in rows) for i in range(3)]
+        for impl, rows in results.items()
+    }
     lat = med["corral"][0] / med["floor"][0]
     tail = med["corral"][1] / med["floor"][1]
     thr = med["corral"][2] / med["floor"][2]

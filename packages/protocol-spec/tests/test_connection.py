@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from corral_protocol import (
     Connection,
     ConnectionClosedError,
@@ -298,7 +297,10 @@ def test_progress_reaches_the_peer_before_the_reply() -> None:
             peer.send(req(1, "p"))
             messages = [await peer.receive() for _ in range(3)]
             assert messages[0]["method"] == "$/progress"
-            assert messages[0]["params"] == {"token": "t", "value": {"kind": "begin", "title": "work"}}
+            assert messages[0]["params"] == {
+                "token": "t",
+                "value": {"kind": "begin", "title": "work"},
+            }
             assert messages[1]["params"]["value"] == {"kind": "end"}
             assert messages[2] == {"jsonrpc": "2.0", "id": 1, "result": "done"}
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from corral_protocol import ErrorCode, Router, RpcError, RunParams
 from corral_protocol.jsonrpc import NotificationReceived, RequestReceived
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from corral_protocol import ErrorCode, LocalProtocolError, RpcError, RpcProtocol, encode_frame
 from corral_protocol.framing import FrameDecoder
 from corral_protocol.jsonrpc import (
@@ -34,39 +33,43 @@ def req(id_: Any = 1, method: str = "m", **extra: Any) -> dict[str, Any]:
 
 # --- answers the core gives by itself -------------------------------------------------------
 
-# (body bytes, expected code, expected id in the answer)
+# (body bytes, expected code, expected id in the answer, data.reason) - SPEC.md §6.2
 INVALID_INPUT = [
-    pytest.param(b"{", -32700, None, id="truncated-json"),
-    pytest.param(b"not json", -32700, None, id="not-json"),
-    pytest.param(b"", -32700, None, id="empty-body"),
-    pytest.param(b'{"a": "\xff"}', -32700, None, id="invalid-utf8"),
-    pytest.param(b'"\xed\xa0\x80"', -32700, None, id="utf8-surrogate"),
-    pytest.param(b"[]", -32600, None, id="empty-batch"),
-    pytest.param(b'[{"jsonrpc":"2.0","id":1,"method":"m"}]', -32600, None, id="batch"),
-    pytest.param(b"42", -32600, None, id="number"),
-    pytest.param(b'"str"', -32600, None, id="string"),
-    pytest.param(b"null", -32600, None, id="null"),
-    pytest.param(b'{"id": 1, "method": "m"}', -32600, 1, id="missing-jsonrpc"),
-    pytest.param(b'{"jsonrpc": "1.0", "id": "a", "method": "m"}', -32600, "a", id="jsonrpc-1.0"),
-    pytest.param(b'{"jsonrpc": 2.0, "id": 3, "method": "m"}', -32600, 3, id="jsonrpc-number"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 1, "method": 5}', -32600, 1, id="method-number"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 1.5, "method": "m"}', -32600, None, id="id-float"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 1.0, "method": "m"}', -32600, None, id="id-1.0"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": true, "method": "m"}', -32600, None, id="id-bool"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": null, "method": "m"}', -32600, None, id="id-null"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": {}, "method": "m"}', -32600, None, id="id-object"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": [1], "method": "m"}', -32600, None, id="id-array"),
+    pytest.param(b"{", -32700, None, "invalid-json", id="truncated-json"),
+    pytest.param(b"not json", -32700, None, "invalid-json", id="not-json"),
+    pytest.param(b"", -32700, None, "invalid-json", id="empty-body"),
+    pytest.param(b'{"a": "\xff"}', -32700, None, "invalid-utf8", id="invalid-utf8"),
+    pytest.param(b'"\xed\xa0\x80"', -32700, None, "invalid-utf8", id="utf8-surrogate"),
+    pytest.param(b"[]", -32600, None, "batch", id="empty-batch"),
+    pytest.param(b'[{"jsonrpc":"2.0","id":1,"method":"m"}]', -32600, None, "batch", id="batch"),
+    pytest.param(b"42", -32600, None, "not-an-object", id="number"),
+    pytest.param(b'"str"', -32600, None, "not-an-object", id="string"),
+    pytest.param(b"null", -32600, None, "not-an-object", id="null"),
+    pytest.param(b'{"id": 1, "method": "m"}', -32600, 1, "invalid-jsonrpc", id="missing-jsonrpc"),
+    pytest.param(b'{"jsonrpc": "1.0", "id": "a", "method": "m"}', -32600, "a", "invalid-jsonrpc", id="jsonrpc-1.0"),
+    pytest.param(b'{"jsonrpc": 2.0, "id": 3, "method": "m"}', -32600, 3, "invalid-jsonrpc", id="jsonrpc-number"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 1, "method": 5}', -32600, 1, "invalid-method", id="method-number"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 1.5, "method": "m"}', -32600, None, "invalid-id", id="id-float"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 1.0, "method": "m"}', -32600, None, "invalid-id", id="id-1.0"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": true, "method": "m"}', -32600, None, "invalid-id", id="id-bool"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": null, "method": "m"}', -32600, None, "invalid-id", id="id-null"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": {}, "method": "m"}', -32600, None, "invalid-id", id="id-object"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": [1], "method": "m"}', -32600, None, "invalid-id", id="id-array"),
     pytest.param(
-        b'{"jsonrpc": "2.0", "id": 9007199254740992, "method": "m"}', -32600, None, id="id-2^53"
+        b'{"jsonrpc": "2.0", "id": 9007199254740992, "method": "m"}',
+        -32600,
+        None,
+        "invalid-id",
+        id="id-2^53",
     ),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 7}', -32600, 7, id="no-method-no-result"),
-    pytest.param(b'{"foo": "boo"}', -32600, None, id="unrelated-object"),
+    pytest.param(b'{"jsonrpc": "2.0", "id": 7}', -32600, 7, "invalid-message", id="no-method-no-result"),
+    pytest.param(b'{"foo": "boo"}', -32600, None, "invalid-message", id="unrelated-object"),
 ]
 
 
-@pytest.mark.parametrize(("body", "code", "answer_id"), INVALID_INPUT)
+@pytest.mark.parametrize(("body", "code", "answer_id", "reason"), INVALID_INPUT)
 def test_invalid_input_is_answered_once_and_the_connection_stays_usable(
-    body: bytes, code: int, answer_id: Any
+    body: bytes, code: int, answer_id: Any, reason: str
 ) -> None:
     proto = RpcProtocol()
     events = proto.receive_data(encode_frame(body))
@@ -77,6 +80,7 @@ def test_invalid_input_is_answered_once_and_the_connection_stays_usable(
     assert answer["id"] == answer_id
     assert type(answer["id"]) is type(answer_id)
     assert answer["error"]["code"] == code
+    assert answer["error"]["data"]["reason"] == reason
     assert set(answer) == {"jsonrpc", "id", "error"}
     # Still usable afterwards.
     assert proto.receive_data(frame(req(2))) == [RequestReceived(2, "m", msgspec.Raw())]
@@ -112,9 +116,7 @@ def test_string_and_integer_ids_are_distinct() -> None:
 
 def test_params_are_passed_undecoded_and_absent_params_are_empty() -> None:
     proto = RpcProtocol()
-    with_params, without = proto.receive_data(
-        frame(req(1, params={"a": [1, 2]})) + frame(req(2))
-    )
+    with_params, without = proto.receive_data(frame(req(1, params={"a": [1, 2]})) + frame(req(2)))
     assert isinstance(with_params, RequestReceived)
     assert isinstance(without, RequestReceived)
     assert msgspec.json.decode(with_params.params) == {"a": [1, 2]}
@@ -158,7 +160,9 @@ def test_reusing_a_pending_id_is_refused_but_a_finished_one_may_be_reused() -> N
     proto.receive_data(frame(req(1)))
     events = proto.receive_data(frame(req(1)))
     assert events == [MessageRejected(-32600, "id 1 is already in use by a pending request")]
-    assert sent(proto)[0]["error"]["code"] == -32600
+    (answer,) = sent(proto)
+    assert answer["error"]["code"] == -32600
+    assert answer["error"]["data"] == {"reason": "duplicate-id"}
     proto.send_result(1, None)
     proto.data_to_send()
     assert isinstance(proto.receive_data(frame(req(1)))[0], RequestReceived)

@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry
-
 from corral_protocol.schemas import (
     SCHEMA_BASE_URI,
     load_index,
@@ -22,6 +19,8 @@ from corral_protocol.schemas import (
     schema_names,
     schema_registry,
 )
+from jsonschema import Draft202012Validator
+from referencing import Registry
 
 SCHEMA_DIR = schema_dir()
 SPEC_PATH = SCHEMA_DIR.parent / "SPEC.md"
@@ -211,7 +210,9 @@ def test_spec_keeps_wal_placeholder() -> None:
     assert "## 12. Durable event records (WAL)" in _spec()
 
 
-_JSON_BLOCK = re.compile(r"(?:<!--\s*(?P<marker>[^>]*?)\s*-->\s*\n)?```json\n(?P<body>.*?)```", re.S)
+_JSON_BLOCK = re.compile(
+    r"(?:<!--\s*(?P<marker>[^>]*?)\s*-->\s*\n)?```json\n(?P<body>.*?)```", re.S
+)
 
 
 def _spec_json_blocks() -> list[tuple[str, Any]]:

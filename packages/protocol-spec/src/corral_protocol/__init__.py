@@ -10,41 +10,81 @@ Layers, bottom up (each usable alone):
 * :mod:`~corral_protocol.dispatch` - method table, lifecycle gate, params decoding.
 * :mod:`~corral_protocol.connection` - the asyncio connection on top.
 * :mod:`~corral_protocol.messages`, :mod:`~corral_protocol.methods` - typed messages.
+* :mod:`~corral_protocol.wal` - durable per-process event streams.
+
+Names are imported lazily on first access, so ``import corral_protocol.messages`` costs only
+msgspec: a runner can print its hello before it imports asyncio.
 """
 
-from .connection import Connection, RequestContext, connect, start_server
-from .dispatch import Router, decode_params
-from .errors import ConnectionClosedError, ErrorCode, LocalProtocolError, RpcError
-from .framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, encode_frame
-from .jsonrpc import RpcProtocol
-from .messages import *  # noqa: F403  (the message types are the public API)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .messages import __all__ as _message_names
-from .methods import METHODS, MethodSpec, method_spec
-from .versions import PROTOCOL_VERSION, SUPPORTED_VERSIONS, ProtocolVersion, negotiate
+
+if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is lazy
+    from .connection import Connection as Connection
+    from .connection import RequestContext as RequestContext
+    from .connection import connect as connect
+    from .connection import start_server as start_server
+    from .dispatch import Router as Router
+    from .dispatch import decode_params as decode_params
+    from .errors import ConnectionClosedError as ConnectionClosedError
+    from .errors import ErrorCode as ErrorCode
+    from .errors import LocalProtocolError as LocalProtocolError
+    from .errors import RpcError as RpcError
+    from .framing import DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE
+    from .framing import FrameDecoder as FrameDecoder
+    from .framing import encode_frame as encode_frame
+    from .jsonrpc import RpcProtocol as RpcProtocol
+    from .messages import *  # noqa: F403
+    from .methods import METHODS as METHODS
+    from .methods import MethodSpec as MethodSpec
+    from .methods import method_spec as method_spec
+    from .versions import PROTOCOL_VERSION as PROTOCOL_VERSION
+    from .versions import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
+    from .versions import ProtocolVersion as ProtocolVersion
+    from .versions import negotiate as negotiate
 
 __version__ = "0.1.0"
 
-__all__ = [  # noqa: PLE0604  (extended with the message type names below)
-    "DEFAULT_MAX_MESSAGE_SIZE",
-    "METHODS",
-    "PROTOCOL_VERSION",
-    "SUPPORTED_VERSIONS",
-    "Connection",
-    "ConnectionClosedError",
-    "ErrorCode",
-    "FrameDecoder",
-    "LocalProtocolError",
-    "MethodSpec",
-    "ProtocolVersion",
-    "RequestContext",
-    "Router",
-    "RpcError",
-    "RpcProtocol",
-    "connect",
-    "decode_params",
-    "encode_frame",
-    "method_spec",
-    "negotiate",
-    "start_server",
-    *_message_names,
-]
+_LAZY: dict[str, str] = {
+    "Connection": "connection",
+    "RequestContext": "connection",
+    "connect": "connection",
+    "start_server": "connection",
+    "Router": "dispatch",
+    "decode_params": "dispatch",
+    "ConnectionClosedError": "errors",
+    "ErrorCode": "errors",
+    "LocalProtocolError": "errors",
+    "RpcError": "errors",
+    "DEFAULT_MAX_MESSAGE_SIZE": "framing",
+    "FrameDecoder": "framing",
+    "encode_frame": "framing",
+    "RpcProtocol": "jsonrpc",
+    "METHODS": "methods",
+    "MethodSpec": "methods",
+    "method_spec": "methods",
+    "PROTOCOL_VERSION": "versions",
+    "SUPPORTED_VERSIONS": "versions",
+    "ProtocolVersion": "versions",
+    "negotiate": "versions",
+    **dict.fromkeys(_message_names, "messages"),
+}
+
+__all__ = sorted(_LAZY)  # noqa: PLE0605
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'corral_protocol' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Final, TypeVar, cast, overload
 
 import msgspec
@@ -88,7 +88,10 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         self._waiters: dict[int, asyncio.Future[ResponseReceived]] = {}
         self._tasks: dict[RequestId, asyncio.Task[None]] = {}
+        self._methods: dict[RequestId, str] = {}
+        self._cancel_reasons: dict[RequestId, str] = {}
         self._closed: asyncio.Future[ConnectionClosed] = self._loop.create_future()
+        self._lost: asyncio.Future[None] = self._loop.create_future()
         self._can_write: asyncio.Event = asyncio.Event()
         self._can_write.set()
         self._reading_paused = False
@@ -135,6 +138,8 @@ class Connection:
     def _connection_lost(self, exc: Exception | None) -> None:
         reason = "connection lost" if exc is None else f"connection lost: {exc}"
         self._finish(ConnectionClosed(reason, clean=exc is None))
+        if not self._lost.done():
+            self._lost.set_result(None)
 
     def _pause_writing(self) -> None:
         self._can_write.clear()
@@ -173,6 +178,7 @@ class Connection:
         ctx = RequestContext(self, event.id, event.method)
         task = self._loop.create_task(self._serve(resolved.handler, resolved.params, ctx))
         self._tasks[event.id] = task
+        self._methods[event.id] = event.method
         task.add_done_callback(functools.partial(self._request_done, event.id))
         if len(self._tasks) >= _READ_PAUSE_AT and not self._reading_paused:
             self._reading_paused = True
@@ -205,11 +211,7 @@ class Connection:
         cancellation reply is sent here rather than in an ``except`` clause there.
         """
         self._tasks.pop(request_id, None)
-        if (
-            task.cancelled()
-            and not self.is_closed
-            and request_id in self._rpc.pending_incoming
-        ):
+        if task.cancelled() and not self.is_closed and request_id in self._rpc.pending_incoming:
             self._rpc.send_error(request_id, ErrorCode.REQUEST_CANCELLED, "request cancelled")
             self._flush()
         if self._reading_paused and len(self._tasks) < _READ_PAUSE_AT // 2:
@@ -309,6 +311,34 @@ class Connection:
         self._rpc.send_notification(method, params)
         self._flush()
 
+    def cancel_requests(
+        self, *, methods: Collection[str] | None = None, reason: str = "cancel-request"
+    ) -> list[asyncio.Task[None]]:
+        """Cancel the incoming requests being served (only ``methods``, if given).
+
+        Each cancelled request is answered -32800 exactly once as its task ends, with
+        ``data: {"reason": reason}``. Returns the cancelled tasks.
+        """
+        cancelled = []
+        for request_id, task in list(self._tasks.items()):
+            if methods is not None and self._methods.get(request_id) not in methods:
+                continue
+            self._cancel_reasons.setdefault(request_id, reason)
+            task.cancel()
+            cancelled.append(task)
+        return cancelled
+
+    def requests_in_flight(self, *, exclude: RequestId | None = None) -> list[asyncio.Task[None]]:
+        """Tasks of the incoming requests being served, except ``exclude``."""
+        return [task for request_id, task in self._tasks.items() if request_id != exclude]
+
+    @property
+    def write_buffer_size(self) -> int:
+        """Bytes written but not yet accepted by the OS (0 when closed)."""
+        if self._transport is None or self._transport.is_closing():
+            return 0
+        return self._transport.get_write_buffer_size()
+
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
         await self._can_write.wait()
@@ -319,6 +349,17 @@ class Connection:
             self._flush()
             self._transport.close()
         self._finish(ConnectionClosed("closed locally", clean=True))
+
+    async def aclose(self, *, grace: float = 5.0) -> None:
+        """Close, then wait (at most ``grace`` s) until queued bytes reached the OS."""
+        self.close()
+        if self._transport is None:
+            return
+        try:
+            async with asyncio.timeout(grace):
+                await asyncio.shield(self._lost)
+        except TimeoutError:
+            self._transport.abort()
 
     async def wait_closed(self) -> ConnectionClosed:
         """Wait until the connection is closed; return why."""

@@ -144,6 +144,11 @@ class _Error(msgspec.Struct):
     error: ErrorObject
 
 
+def _reason(token: str) -> dict[str, str]:
+    """The ``data`` of an automatic error answer: a machine-readable reason (SPEC.md §6)."""
+    return {"reason": token}
+
+
 def is_valid_id(value: object) -> bool:
     """Whether ``value`` (as decoded from JSON) is a request id protocol v1 accepts."""
     if type(value) is str:
@@ -288,7 +293,11 @@ class RpcProtocol:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return self._reject(ErrorCode.PARSE_ERROR, f"body is not valid UTF-8: {exc}")
+                return self._reject(
+                    ErrorCode.PARSE_ERROR,
+                    f"body is not valid UTF-8: {exc}",
+                    _reason("invalid-utf8"),
+                )
         try:
             env = self._decode(body)
         except msgspec.ValidationError:
@@ -298,9 +307,15 @@ class RpcProtocol:
                     "batch requests are not supported by protocol 1.x",
                     {"reason": "batch"},
                 )
-            return self._reject(ErrorCode.INVALID_REQUEST, "a message must be a JSON object")
+            return self._reject(
+                ErrorCode.INVALID_REQUEST,
+                "a message must be a JSON object",
+                _reason("not-an-object"),
+            )
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            return self._reject(ErrorCode.PARSE_ERROR, f"invalid JSON: {exc}")
+            return self._reject(
+                ErrorCode.PARSE_ERROR, f"invalid JSON: {exc}", _reason("invalid-json")
+            )
 
         if env.method is not UNSET:
             return self._classify_call(env)
@@ -314,11 +329,22 @@ class RpcProtocol:
             return self._reject(
                 ErrorCode.INVALID_REQUEST,
                 "id must be a string or an integer within ±(2^53-1)",
+                _reason("invalid-id"),
             )
         if env.jsonrpc != _JSONRPC:
-            return self._reject(ErrorCode.INVALID_REQUEST, 'jsonrpc must be "2.0"', id_=echo)
+            return self._reject(
+                ErrorCode.INVALID_REQUEST,
+                'jsonrpc must be "2.0"',
+                _reason("invalid-jsonrpc"),
+                id_=echo,
+            )
         if type(env.method) is not str:
-            return self._reject(ErrorCode.INVALID_REQUEST, "method must be a string", id_=echo)
+            return self._reject(
+                ErrorCode.INVALID_REQUEST,
+                "method must be a string",
+                _reason("invalid-method"),
+                id_=echo,
+            )
         if not has_id:
             return NotificationReceived(env.method, env.params)
         request_id: RequestId = env.id
@@ -326,6 +352,7 @@ class RpcProtocol:
             return self._reject(
                 ErrorCode.INVALID_REQUEST,
                 f"id {request_id!r} is already in use by a pending request",
+                _reason("duplicate-id"),
                 id_=request_id,
             )
         self._pending_in.add(request_id)
@@ -338,7 +365,10 @@ class RpcProtocol:
             # Neither a call nor a response: an invalid request in JSON-RPC's terms.
             echo: RequestId | None = env.id if is_valid_id(env.id) else None
             return self._reject(
-                ErrorCode.INVALID_REQUEST, "message has no method, result or error", id_=echo
+                ErrorCode.INVALID_REQUEST,
+                "message has no method, result or error",
+                _reason("invalid-message"),
+                id_=echo,
             )
         if env.jsonrpc != _JSONRPC or (has_result and has_error):
             return MessageRejected(None, "invalid response dropped")

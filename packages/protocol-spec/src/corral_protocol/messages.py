@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1
+MIN_MESSAGE_LIMIT: Final = 65536
+"""No side may announce a receive limit below 64 KiB (SPEC.md §5)."""
 
 VersionText = Annotated[str, Meta(pattern=r"^[0-9]+\.[0-9]+$")]
 Token = Annotated[str, Meta(pattern=r"^[0-9a-f]{32,128}$")]
@@ -62,6 +64,8 @@ RequestId = str | SafeInt
 """A request id: a JSON string or a JSON integer within ±(2^53-1)."""
 ProgressToken = str | SafeInt
 NonNegativeInt = Annotated[int, Meta(ge=0)]
+ScopeDepth = Annotated[int, Meta(ge=1)]
+"""A scope request comes from a running handler, so its depth is at least 1."""
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -122,7 +126,7 @@ class ErrorDetail(_Message):
 
     type: str
     message: str
-    traceback: str | None = None
+    traceback: str | None
 
 
 # --- initialize ------------------------------------------------------------------------
@@ -136,9 +140,9 @@ class ClientInfo(_Message):
 
 
 class ClientCapabilities(_Message):
-    """What the WM announces in ``initialize``."""
+    """What the WM announces in ``initialize`` (absent limit: 64 MiB)."""
 
-    max_message_size: Annotated[int, Meta(ge=1)] | UnsetType = UNSET
+    max_message_size: Annotated[int, Meta(ge=MIN_MESSAGE_LIMIT)] | UnsetType = UNSET
 
 
 class InitializeParams(_Message):
@@ -147,13 +151,13 @@ class InitializeParams(_Message):
     protocol_version: VersionText
     token: Token
     client_info: ClientInfo
-    capabilities: ClientCapabilities = msgspec.field(default_factory=ClientCapabilities)
+    capabilities: ClientCapabilities
 
 
 class RunnerCapabilities(_Message):
     """What a runner announces in the ``initialize`` result."""
 
-    max_message_size: Annotated[int, Meta(ge=1)]
+    max_message_size: Annotated[int, Meta(ge=MIN_MESSAGE_LIMIT)]
     conformance_fixtures: bool
     handler_sources: list[str]
     sync_handlers: bool | UnsetType = UNSET
@@ -201,7 +205,7 @@ class HandlerLoadStatus(_Message):
     action: str
     name: str
     status: Literal["loaded", "failed"]
-    error: ErrorDetail | None = None
+    error: ErrorDetail | None
 
 
 class ConfigureResult(_Message):
@@ -231,7 +235,7 @@ class HandlerOutcome(_Message):
     name: str
     status: Literal["ok", "failed", "skipped"]
     duration_ms: Annotated[float, Meta(ge=0)]
-    error: ErrorDetail | None = None
+    error: ErrorDetail | None
 
 
 class RunResult(_Message):
@@ -327,7 +331,7 @@ class ProjectRunParams(_Message):
 
     action: str
     parent_run_id: str
-    depth: NonNegativeInt
+    depth: ScopeDepth
     params: Any = msgspec.field(default_factory=dict)
     project: str | UnsetType = UNSET
 
@@ -346,7 +350,7 @@ class WorkspaceRunParams(_Message):
 
     action: str
     parent_run_id: str
-    depth: NonNegativeInt
+    depth: ScopeDepth
     params: Any = msgspec.field(default_factory=dict)
     projects: list[str] | None = None
 
@@ -357,7 +361,7 @@ class ProjectOutcome(_Message):
     project: str
     status: Literal["ok", "failed", "error"]
     result: Any
-    error: ErrorObject | None = None
+    error: ErrorObject | None
 
 
 class WorkspaceRunResult(_Message):

@@ -132,6 +132,17 @@ class StreamChecker:
         self._segment_first = first_seq
         self._segment_fresh = True
 
+    def resume_after(self, seq: int) -> None:
+        """Continue checking a stream whose records up to ``seq`` were already seen."""
+        self._last_seq = seq
+        self._segment_fresh = False
+        self._damaged_since = 0
+
+    def forget(self) -> None:
+        """Drop the baseline: the next segment starts the stream again (expired history)."""
+        self._last_seq = None
+        self._damaged_since = 0
+
     def feed(self, segment: str, frame: Frame) -> WalRecord | None:
         """Check one frame; return its record if it is intact and fits, else None."""
         record = frame.record

@@ -131,7 +131,11 @@ def format_ts(moment: datetime) -> str:
     """
     if moment.tzinfo is None:
         raise ValueError("WAL timestamps need an aware datetime (got a naive one)")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T"
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}Z"
+    )
 
 
 def parse_ts(ts: str) -> datetime:

@@ -24,11 +24,8 @@ forked child.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -38,16 +35,13 @@ from typing import Any
 from corral_protocol.wal import recovery, retention
 from corral_protocol.wal.config import WalConfig
 from corral_protocol.wal.events import REQUIRED_PAYLOAD, WAL_CLOSED, WAL_OPENED
+from corral_protocol.wal.flusher import Flusher, Snapshot, WalWriterError
 from corral_protocol.wal.layout import acquire_stream_lock, segment_name, validate_writer_id
 from corral_protocol.wal.record import FORMAT_VERSION, WalRecord, encode_record, format_ts
 
 __all__ = ["AppendResult", "WalWriter", "WalWriterError"]
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-
-
-class WalWriterError(RuntimeError):
-    """The writer is closed or broken (a write or fsync failed); see ``__cause__``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,27 +84,40 @@ class WalWriter:
         self.wal_dir = Path(wal_dir)
         self.stream_dir = self.wal_dir / writer_id
         self._clock = clock
-        self._fsync = fsync
         self._cond = threading.Condition()
-        self._error: BaseException | None = None
         self._closed = False
         self._closing = False
-        self._retired: list[int] = []
-        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._sync_target = -1
-        self._durable_seq = -1
-        self._batch_deadline: float | None = None
-        self._unsynced = 0
-        self._retention_due = True
-        self._sweep_due = self.config.sweep_dead_writers
-
-        tail = self._open_stream(lock_timeout)
+        created = not self.stream_dir.exists()
+        self.stream_dir.mkdir(parents=True, exist_ok=True)
+        if created and self.config.durability != "never":
+            _fsync_dir(self.wal_dir, fsync)  # the new stream's own directory entry
+        self._dir_fd = acquire_stream_lock(self.stream_dir, timeout=lock_timeout)
+        try:
+            tail = recovery.inspect_tail(self.stream_dir)
+            path = tail.segment or self.stream_dir / segment_name(tail.next_seq)
+            self._fd = os.open(path, _OPEN_FLAGS, 0o644)
+            recovery.cut_tail(self._fd, tail)
+        except BaseException:
+            if self._dir_fd >= 0:
+                os.close(self._dir_fd)
+            raise
+        self._segment = path.name
+        self._size = tail.size
+        self._next_seq = tail.next_seq
+        self._written_seq = tail.next_seq - 1
+        self._last_ts = tail.last_ts
         self.recovery = tail.recovery
         """The torn tail cut off at open, or None."""
-        self._thread = threading.Thread(
-            target=self._flush_loop, name=f"wal-flusher-{writer_id}", daemon=True
+        self._flusher = Flusher(
+            cond=self._cond,
+            config=self.config,
+            fsync=fsync,
+            dir_fd=self._dir_fd,
+            dir_dirty=created or tail.segment is None,
+            snapshot=self._snapshot,
+            housekeeping=self._housekeeping,
+            name=f"wal-flusher-{writer_id}",
         )
-        self._thread.start()
         recovered = None
         if tail.recovery is not None:
             recovered = {
@@ -126,30 +133,6 @@ class WalWriter:
             self._shutdown()
             raise
 
-    def _open_stream(self, lock_timeout: float) -> recovery.StreamTail:
-        """Create/lock the stream directory, cut a torn tail, open the last segment."""
-        created = not self.stream_dir.exists()
-        self.stream_dir.mkdir(parents=True, exist_ok=True)
-        if created and self.config.durability != "never":
-            _fsync_dir(self.wal_dir, self._fsync)  # the new stream's directory entry
-        self._dir_fd = acquire_stream_lock(self.stream_dir, timeout=lock_timeout)
-        try:
-            tail = recovery.inspect_tail(self.stream_dir)
-            path = tail.segment or self.stream_dir / segment_name(tail.next_seq)
-            self._fd = os.open(path, _OPEN_FLAGS, 0o644)
-            recovery.cut_tail(self._fd, tail)
-        except BaseException:
-            if self._dir_fd >= 0:
-                os.close(self._dir_fd)
-            raise
-        self._dir_dirty = created or tail.segment is None
-        self._segment = path.name
-        self._size = tail.size
-        self._next_seq = tail.next_seq
-        self._written_seq = tail.next_seq - 1
-        self._last_ts = tail.last_ts
-        return tail
-
     # ------------------------------------------------------------------ properties
     @property
     def next_seq(self) -> int:
@@ -161,7 +144,7 @@ class WalWriter:
     def durable_seq(self) -> int:
         """Highest seq known durable (-1 before the first fsync of this incarnation)."""
         with self._cond:
-            return self._durable_seq
+            return self._flusher.durable_seq
 
     @property
     def segment(self) -> Path:
@@ -243,26 +226,13 @@ class WalWriter:
         """Block until record ``seq`` (default: the last written) is durable.
 
         Requests an fsync now under every policy, ``never`` included. Returns False on
-        timeout; raises :class:`WalWriterError` if the writer broke.
+        timeout; raises :class:`WalWriterError` if the writer broke or is closed.
         """
-        with self._cond:
-            target = self._request_sync(seq)
-            self._cond.wait_for(
-                lambda: self._durable_seq >= target or self._error is not None, timeout
-            )
-            self._raise_if_broken()
-            return self._durable_seq >= target
+        return self._flusher.wait(self._target(seq), timeout)
 
     async def wait_durable_async(self, seq: int | None = None) -> None:
         """Await durability of record ``seq`` (default: the last written)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        with self._cond:
-            target = self._request_sync(seq)
-            if self._durable_seq >= target:
-                return
-            self._waiters.append((target, loop, future))
-        await future
+        await self._flusher.wait_async(self._target(seq))
 
     def sync(self) -> None:
         """Make everything written so far durable (fsync now, whatever the policy)."""
@@ -276,24 +246,10 @@ class WalWriter:
         if self._closed:
             return
         try:
-            if self._error is None:
+            if self._flusher.error is None:
                 self.append(WAL_CLOSED, payload={})
         finally:
             self._shutdown()
-
-    def _shutdown(self) -> None:
-        """Final flush (per policy), stop the flusher, close every fd, release the lock."""
-        with self._cond:
-            self._closing = True
-            if self.config.durability != "never":
-                self._sync_target = max(self._sync_target, self._written_seq)
-            self._cond.notify_all()
-        self._thread.join()
-        self._closed = True
-        for fd in [*self._retired, self._fd, self._dir_fd]:
-            if fd >= 0:
-                os.close(fd)
-        self._retired = []
 
     def __enter__(self) -> WalWriter:
         return self
@@ -302,6 +258,28 @@ class WalWriter:
         self.close()
 
     # ------------------------------------------------------------------ internals
+    def _shutdown(self) -> None:
+        """Final flush (per policy), stop the flusher, close every fd, release the lock."""
+        with self._cond:
+            self._closing = True
+        left = self._flusher.stop(final_sync=self.config.durability != "never")
+        self._closed = True
+        for fd in [*left, self._fd, self._dir_fd]:
+            if fd >= 0:
+                os.close(fd)
+
+    def _target(self, seq: int | None) -> int:
+        with self._cond:
+            if self._closed:
+                raise WalWriterError(f"WAL writer {self.writer_id} is closed")
+            target = self._written_seq if seq is None else seq
+            if target > self._written_seq:
+                raise ValueError(f"seq {target} was not written (the last is {self._written_seq})")
+            return target
+
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(self._written_seq, self._fd, self._segment)
+
     def _write(
         self,
         event: str,
@@ -321,7 +299,7 @@ class WalWriter:
         with self._cond:
             if self._closed or (self._closing and event != WAL_CLOSED):
                 raise WalWriterError(f"WAL writer {self.writer_id} is closed")
-            self._raise_if_broken()
+            self._flusher.check()
             ts = max(format_ts(self._clock()), self._last_ts)
             record = WalRecord(
                 v=FORMAT_VERSION,
@@ -344,17 +322,8 @@ class WalWriter:
             self._next_seq += 1
             self._written_seq = seq
             self._last_ts = ts
-            self._unsynced += len(frame)
             wait = self.config.waits_for(event) if durable is None else durable
-            if wait:
-                self._sync_target = max(self._sync_target, seq)
-                self._cond.notify_all()
-            elif self.config.durability != "never":
-                if self._batch_deadline is None:
-                    self._batch_deadline = time.monotonic() + self.config.batch_delay
-                    self._cond.notify_all()
-                elif self._unsynced >= self.config.batch_bytes:
-                    self._cond.notify_all()
+            self._flusher.note_write(seq, len(frame), wait=wait)
             return AppendResult(seq, ts, self._segment, False), wait
 
     def _write_frame(self, frame: bytes) -> None:
@@ -367,7 +336,7 @@ class WalWriter:
             try:  # roll back a partial frame so the next append does not glue onto it
                 os.ftruncate(self._fd, self._size)
             except OSError as cut_exc:
-                self._error = cut_exc
+                self._flusher.note_broken(cut_exc)
                 raise WalWriterError(f"WAL write failed and could not be undone: {exc}") from exc
             raise WalWriterError(f"WAL write failed: {exc}") from exc
         self._size += len(frame)
@@ -379,101 +348,19 @@ class WalWriter:
         if os.fstat(fd).st_size:
             os.close(fd)
             raise WalWriterError(f"segment {name} already exists and is not empty")
-        self._retired.append(self._fd)
+        self._flusher.note_rotation(self._fd)
         self._fd = fd
         self._segment = name
         self._size = 0
-        self._dir_dirty = True
-        self._retention_due = True
-        self._cond.notify_all()
 
-    def _request_sync(self, seq: int | None) -> int:
-        """Ask the flusher for an fsync covering ``seq`` (lock held); return the target."""
-        self._raise_if_broken()
-        target = self._written_seq if seq is None else seq
-        if target > self._written_seq:
-            raise ValueError(f"seq {target} has not been written (last is {self._written_seq})")
-        if target > self._durable_seq:
-            if self._closed:
-                raise WalWriterError(f"WAL writer {self.writer_id} is closed")
-            self._sync_target = max(self._sync_target, target)
-            self._cond.notify_all()
-        return target
-
-    def _raise_if_broken(self) -> None:
-        if self._error is not None:
-            raise WalWriterError(f"WAL writer {self.writer_id} is broken") from self._error
-
-    def _has_work(self, now: float) -> bool:
-        due = self._batch_deadline is not None and now >= self._batch_deadline
-        return bool(
-            self._retired
-            or self._sync_target > self._durable_seq
-            or due
-            or (self._unsynced >= self.config.batch_bytes and self.config.durability != "never")
-            or self._retention_due
-            or self._sweep_due
-        )
-
-    def _flush_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._has_work(time.monotonic()):
-                    if self._closing:
-                        return
-                    timeout = None
-                    if self._batch_deadline is not None:
-                        timeout = max(0.0, self._batch_deadline - time.monotonic())
-                    self._cond.wait(timeout)
-                do_sync = self.config.durability != "never" or self._sync_target > self._durable_seq
-                target, fd = self._written_seq, self._fd
-                retired, self._retired = self._retired, []
-                sync_dir = do_sync and self._dir_dirty
-                if do_sync:
-                    self._dir_dirty = False
-                    self._batch_deadline = None
-                    self._unsynced = 0
-                prune, self._retention_due = self._retention_due, False
-                sweep, self._sweep_due = self._sweep_due, False
-                keep, behind = self._segment, target > self._durable_seq
-            try:
-                for old in retired:
-                    if do_sync:
-                        self._fsync(old)
-                    os.close(old)
-                if sync_dir and self._dir_fd >= 0:
-                    self._fsync(self._dir_fd)
-                if do_sync and behind:
-                    self._fsync(fd)
-            except OSError as exc:
-                self._fail(exc)
-                return
-            if do_sync:
-                self._advance(target)
-            if prune or sweep:
-                self._retire_old(keep, sweep)
-
-    def _advance(self, target: int) -> None:
-        with self._cond:
-            self._durable_seq = max(self._durable_seq, target)
-            ready = [w for w in self._waiters if w[0] <= self._durable_seq]
-            self._waiters = [w for w in self._waiters if w[0] > self._durable_seq]
-            self._cond.notify_all()
-        for _, loop, future in ready:
-            _resolve(loop, future, None)
-
-    def _fail(self, exc: BaseException) -> None:
-        with self._cond:
-            self._error = exc
-            waiters, self._waiters = self._waiters, []
-            self._cond.notify_all()
-        for _, loop, future in waiters:
-            _resolve(loop, future, WalWriterError(f"WAL fsync failed: {exc}"))
-
-    def _retire_old(self, keep: str, sweep: bool) -> None:
+    def _housekeeping(self, current_segment: str, sweep: bool) -> None:
+        """Retention (flusher thread): prune this stream; on open also dead streams."""
         cfg = self.config
         retention.prune_stream(
-            self.stream_dir, max_segments=cfg.max_segments, max_age=cfg.max_age, keep=keep
+            self.stream_dir,
+            max_segments=cfg.max_segments,
+            max_age=cfg.max_age,
+            keep=current_segment,
         )
         if sweep:
             retention.sweep_dead_streams(
@@ -492,18 +379,3 @@ def _fsync_dir(path: Path, fsync: Callable[[int], None]) -> None:
         fsync(fd)
     finally:
         os.close(fd)
-
-
-def _resolve(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None
-) -> None:
-    def settle() -> None:
-        if future.done():
-            return
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
-
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-        loop.call_soon_threadsafe(settle)

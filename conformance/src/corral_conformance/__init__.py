@@ -1,0 +1,1 @@
+"""The language-neutral conformance suite of the Corral runner protocol."""

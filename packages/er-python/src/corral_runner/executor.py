@@ -1,0 +1,388 @@
+"""Running actions inside this runner (the local execution scope of ADR-0016).
+
+:class:`Executor` runs ``actions/run`` requests and local nested runs; :class:`RunScope` is one
+run's state (ids, depth, tokens, cancellation) shared by its handlers' contexts.
+
+Rules (SPEC.md §8):
+
+* sequential: handlers run in configuration order, each seeing the previous result; the
+  run's result is the last handler's. After a failure the rest are ``skipped`` and the
+  result is ``null``.
+* concurrent: all handlers run together; the result is :func:`merge_results` of the ok
+  ones, in configuration order. Any failure makes the run ``failed``.
+* work-done progress: with a ``workDoneToken`` the run sends ``begin`` (title: the action)
+  first and ``end`` last; handlers add ``report``s. Nothing is sent after the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import msgspec
+from corral_protocol import ErrorCode, RpcError
+from corral_protocol.messages import (
+    ErrorDetail,
+    HandlerOutcome,
+    PartialResult,
+    ProgressParams,
+    ProgressToken,
+    ProjectRunParams,
+    ProjectRunResult,
+    RunParams,
+    RunResult,
+    WorkDoneBegin,
+    WorkDoneEnd,
+    WorkDoneReport,
+    WorkspaceRunParams,
+    WorkspaceRunResult,
+)
+from msgspec import UNSET
+
+from .loader import LoadedAction, LoadedHandler, error_detail
+from .sdk import ActionContext
+
+if TYPE_CHECKING:
+    from corral_protocol import Connection
+
+__all__ = ["CURRENT_RUN_ID", "Executor", "RunScope", "merge_results"]
+
+T = TypeVar("T")
+
+MAX_LOCAL_DEPTH: Final = 32
+"""Local nested runs deeper than this fail (guards a handler that runs its own action)."""
+
+CURRENT_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "corral_current_run_id", default=None
+)
+"""The run a piece of code is working for (used to attribute logs and output)."""
+
+
+def merge_results(results: list[Any]) -> Any:
+    """Combine concurrent handlers' results (SPEC.md §8).
+
+    If every result is a JSON object: a deep merge in order, where arrays under the same key
+    are concatenated, objects are merged recursively, and otherwise the later value wins.
+    Else: the list of results in order.
+    """
+    plain = [msgspec.to_builtins(r) for r in results]
+    if plain and all(isinstance(r, dict) for r in plain):
+        merged: dict[str, Any] = {}
+        for result in plain:
+            _merge_into(merged, result)
+        return merged
+    return plain
+
+
+def _merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        current = target.get(key)
+        if isinstance(current, list) and isinstance(value, list):
+            target[key] = current + value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            merged = dict(current)
+            _merge_into(merged, value)
+            target[key] = merged
+        else:
+            target[key] = value
+
+
+class RunScope:
+    """One run: its identity, tokens and cancellation, shared by its handlers' contexts."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        *,
+        action: str,
+        run_id: str,
+        parent_run_id: str | None,
+        depth: int,
+        work_done_token: ProgressToken | None = None,
+        partial_result_token: ProgressToken | None = None,
+    ) -> None:
+        self.executor = executor
+        self.action = action
+        self.run_id = run_id
+        self.parent_run_id = parent_run_id
+        self.depth = depth
+        self.work_done_token = work_done_token
+        self.partial_result_token = partial_result_token
+        self.cancel_event = threading.Event()
+        self.finished = False
+
+    # Called from handler code, possibly in a worker thread.
+
+    def report_progress(self, message: str | None, percentage: int | None) -> None:
+        if self.work_done_token is None:
+            return
+        value = WorkDoneReport(
+            message=UNSET if message is None else message,
+            percentage=UNSET if percentage is None else max(0, min(100, int(percentage))),
+        )
+        self.executor.call_in_loop(self._send, value)
+
+    def send_partial(self, handler: str, data: Any) -> None:
+        if self.partial_result_token is None:
+            return
+        self.executor.call_in_loop(self._send_partial, handler, data)
+
+    def _send_partial(self, handler: str, data: Any) -> None:
+        if self.partial_result_token is not None:
+            self._send(PartialResult(handler=handler, data=data), self.partial_result_token)
+
+    def _send(self, value: Any, token: ProgressToken | None = None) -> None:
+        """Runs on the loop: the ``finished`` check makes 'nothing after the reply' hold."""
+        token = self.work_done_token if token is None else token
+        if self.finished or token is None:
+            return
+        self.executor.notify("$/progress", ProgressParams(token=token, value=value))
+
+    async def run_local(self, action: str, params: Any) -> RunResult:
+        return await self.executor.run_action(
+            action, params, run_id=new_run_id(), parent_run_id=self.run_id, depth=self.depth + 1
+        )
+
+    async def run_in_project(
+        self, action: str, params: Any, project: str | None
+    ) -> ProjectRunResult:
+        request = ProjectRunParams(
+            action=action,
+            params=params,
+            parent_run_id=self.run_id,
+            depth=self.depth + 1,
+            project=UNSET if project is None else project,
+        )
+        return await self.executor.wm_request("project/runAction", request, ProjectRunResult)
+
+    async def run_in_workspace(
+        self, action: str, params: Any, projects: list[str] | None
+    ) -> WorkspaceRunResult:
+        request = WorkspaceRunParams(
+            action=action,
+            params=params,
+            parent_run_id=self.run_id,
+            depth=self.depth + 1,
+            projects=projects,
+        )
+        return await self.executor.wm_request("workspace/runAction", request, WorkspaceRunResult)
+
+
+def new_run_id() -> str:
+    """A fresh run id for a run this runner starts itself (a local nested run)."""
+    return uuid.uuid4().hex
+
+
+class Executor:
+    """Runs configured actions; owns the worker threads of sync handlers."""
+
+    def __init__(
+        self,
+        *,
+        project: Path,
+        env: str,
+        notify: Callable[[str, Any], None],
+        connection: Callable[[], Connection | None],
+        events: Callable[[str, RunScope, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.env = env
+        self.loop = asyncio.get_running_loop()
+        self.loop_thread = threading.get_ident()
+        self.actions: dict[str, LoadedAction] = {}
+        self._notify = notify
+        self._connection = connection
+        self._events = events
+        self._threads = ThreadPoolExecutor(thread_name_prefix="corral-handler")
+
+    def notify(self, method: str, params: Any) -> None:
+        """Send a notification to the WM (loop thread only)."""
+        self._notify(method, params)
+
+    def call_in_loop(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function(*args)`` on the loop: now if already there, else soon, in order."""
+        if threading.get_ident() == self.loop_thread:
+            function(*args)
+        else:
+            self.loop.call_soon_threadsafe(function, *args)
+
+    async def wm_request(self, method: str, params: Any, result_type: type[T]) -> T:
+        """Send a runner-to-WM request over the current connection."""
+        connection = self._connection()
+        if connection is None:
+            raise RpcError(ErrorCode.RUNNER_UNAVAILABLE, "no connection to the WM")
+        return await connection.request(method, params, result_type=result_type)
+
+    def shutdown(self) -> None:
+        """Stop accepting sync work; running threads are abandoned (the process exits)."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, params: RunParams) -> RunResult:
+        """Serve ``actions/run``: unknown action -> -32010; handler failures -> ``failed``."""
+        return await self.run_action(
+            params.action,
+            params.params,
+            run_id=params.run_id,
+            parent_run_id=params.parent_run_id,
+            depth=params.depth,
+            work_done_token=None if params.work_done_token is UNSET else params.work_done_token,
+            partial_result_token=(
+                None if params.partial_result_token is UNSET else params.partial_result_token
+            ),
+        )
+
+    async def run_action(
+        self,
+        action: str,
+        params: Any,
+        *,
+        run_id: str,
+        parent_run_id: str | None,
+        depth: int,
+        work_done_token: ProgressToken | None = None,
+        partial_result_token: ProgressToken | None = None,
+    ) -> RunResult:
+        """Run one action; raises RpcError -32010 if it is not configured."""
+        loaded = self.actions.get(action)
+        if loaded is None:
+            configured = ", ".join(sorted(self.actions)) or "none"
+            raise RpcError(
+                ErrorCode.ACTION_NOT_FOUND,
+                f"action {action!r} is not configured in this runner (configured: {configured})",
+                {"action": action},
+            )
+        if depth > MAX_LOCAL_DEPTH:
+            raise RpcError(
+                ErrorCode.DEPTH_LIMIT_EXCEEDED,
+                f"nested run of {action!r} at depth {depth} exceeds the local limit "
+                f"{MAX_LOCAL_DEPTH}",
+                {"depth": depth, "limit": MAX_LOCAL_DEPTH},
+            )
+        scope = RunScope(
+            self,
+            action=action,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            depth=depth,
+            work_done_token=work_done_token,
+            partial_result_token=partial_result_token,
+        )
+        token = CURRENT_RUN_ID.set(run_id)
+        self._event("run.started", scope, {"mode": loaded.mode})
+        scope._send(WorkDoneBegin(title=action))
+        try:
+            if loaded.mode == "sequential":
+                result = await self._sequential(scope, loaded, params)
+            else:
+                result = await self._concurrent(scope, loaded, params)
+        except asyncio.CancelledError:
+            scope.cancel_event.set()
+            scope.finished = True
+            self._event("run.cancelled", scope, {})
+            raise
+        finally:
+            CURRENT_RUN_ID.reset(token)
+        scope._send(WorkDoneEnd())
+        scope.finished = True
+        self._event(
+            "run.finished" if result.status == "ok" else "run.failed",
+            scope,
+            {"status": result.status},
+        )
+        return result
+
+    def _event(self, kind: str, scope: RunScope, payload: dict[str, Any]) -> None:
+        if self._events is not None:
+            self._events(kind, scope, payload)
+
+    async def _sequential(self, scope: RunScope, action: LoadedAction, params: Any) -> RunResult:
+        outcomes: list[HandlerOutcome] = []
+        result: Any = None
+        failed = False
+        for handler in action.handlers:
+            if failed:
+                outcomes.append(
+                    HandlerOutcome(name=handler.name, status="skipped", duration_ms=0.0)
+                )
+                continue
+            outcome, value = await self._invoke(scope, handler, params, result)
+            outcomes.append(outcome)
+            if outcome.status == "ok":
+                result = value
+            else:
+                failed = True
+                result = None
+        return RunResult(status="failed" if failed else "ok", result=result, handlers=outcomes)
+
+    async def _concurrent(self, scope: RunScope, action: LoadedAction, params: Any) -> RunResult:
+        pairs = await asyncio.gather(
+            *(self._invoke(scope, handler, params, None) for handler in action.handlers)
+        )
+        outcomes = [outcome for outcome, _ in pairs]
+        ok = [value for outcome, value in pairs if outcome.status == "ok"]
+        failed = any(outcome.status != "ok" for outcome in outcomes)
+        return RunResult(
+            status="failed" if failed else "ok", result=merge_results(ok), handlers=outcomes
+        )
+
+    async def _invoke(
+        self, scope: RunScope, handler: LoadedHandler, params: Any, previous: Any
+    ) -> tuple[HandlerOutcome, Any]:
+        """Run one handler; its failure becomes a ``failed`` outcome, never an exception."""
+        started = time.perf_counter()
+        payload = {"handler": handler.name}
+        if handler.function is None:
+            return self._failed(handler, started, handler.error), None
+        self._event("handler.started", scope, payload)
+        try:
+            typed = (
+                params
+                if handler.params_type is Any
+                else msgspec.convert(params, handler.params_type)
+            )
+            ctx = ActionContext(
+                scope,
+                handler=handler.name,
+                params=typed,
+                config=handler.config,
+                previous_result=previous,
+                logger=logging.getLogger(f"corral.handler.{scope.action}.{handler.name}"),
+            )
+            if handler.is_async:
+                coro: Coroutine[Any, Any, Any] = handler.function(ctx)
+                value = await coro
+            else:
+                context = contextvars.copy_context()
+                value = await self.loop.run_in_executor(
+                    self._threads, context.run, handler.function, ctx
+                )
+        except asyncio.CancelledError:
+            scope.cancel_event.set()
+            self._event("handler.cancelled", scope, payload)
+            raise
+        except Exception as exc:
+            detail = error_detail(exc)
+            self._event("handler.failed", scope, {**payload, "error": detail.type})
+            return self._failed(handler, started, detail), None
+        duration = (time.perf_counter() - started) * 1000
+        self._event("handler.finished", scope, {**payload, "durationMs": duration})
+        return HandlerOutcome(name=handler.name, status="ok", duration_ms=duration), value
+
+    @staticmethod
+    def _failed(
+        handler: LoadedHandler, started: float, error: ErrorDetail | None
+    ) -> HandlerOutcome:
+        return HandlerOutcome(
+            name=handler.name,
+            status="failed",
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+        )

@@ -1,0 +1,172 @@
+"""The handler SDK: what an action handler receives and may call.
+
+A handler is a sync or async callable taking one :class:`ActionContext`::
+
+    async def lint(ctx: ActionContext[LintParams]) -> LintResult:
+        ctx.progress("checking", percentage=10)
+        ...
+
+Annotating the parameter as ``ActionContext[SomeStruct]`` makes the runner convert the run's
+params into ``SomeStruct`` (with msgspec) before the call; a bare ``ActionContext`` passes the
+params as plain JSON data. A handler returns any msgspec-encodable value (a Struct, dicts,
+lists, ...). Async handlers run as tasks on the runner's event loop; sync handlers run in
+worker threads, so neither blocks ``$/ping`` or ``$/cancelRequest``.
+
+Cancellation: an async handler is interrupted with :class:`asyncio.CancelledError`. A sync
+handler cannot be interrupted; it should poll :attr:`ActionContext.cancelled` (or call
+:meth:`ActionContext.check_cancelled`) in long loops. Either way the request is answered
+-32800 at once and a result returned later is discarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from corral_protocol.messages import ProjectRunResult, RunResult, WorkspaceRunResult
+
+    from .executor import RunScope
+
+__all__ = ["ActionContext", "Handler", "HandlerCancelledError"]
+
+P = TypeVar("P")
+T = TypeVar("T")
+
+Handler = Callable[["ActionContext[Any]"], Any]
+"""A handler: ``def handler(ctx) -> result`` or ``async def handler(ctx) -> result``."""
+
+
+class HandlerCancelledError(Exception):
+    """Raised by :meth:`ActionContext.check_cancelled` once the run was cancelled."""
+
+
+class ActionContext(Generic[P]):
+    """Everything one handler invocation knows and may do.
+
+    Attributes are read-only by convention. Methods marked *thread-safe* may be called from
+    a sync handler's worker thread as well as from the event loop.
+    """
+
+    __slots__ = ("_scope", "config", "handler", "logger", "params", "previous_result")
+
+    def __init__(
+        self,
+        scope: RunScope,
+        *,
+        handler: str,
+        params: P,
+        config: dict[str, Any],
+        previous_result: Any,
+        logger: logging.Logger,
+    ) -> None:
+        self._scope = scope
+        self.handler = handler
+        """This handler's name in the action configuration."""
+        self.params = params
+        """The run's params, converted to the annotated type if there is one."""
+        self.config = config
+        """This handler's ``config`` table from the action configuration."""
+        self.previous_result = previous_result
+        """Sequential actions: the previous handler's result (``None`` for the first)."""
+        self.logger = logger
+        """A logger whose records are forwarded to the WM as ``runner/log``."""
+
+    # --- where and what -----------------------------------------------------------------
+
+    @property
+    def action(self) -> str:
+        """The action being run."""
+        return self._scope.action
+
+    @property
+    def project(self) -> Path:
+        """The project directory this runner serves."""
+        return self._scope.executor.project
+
+    @property
+    def env(self) -> str:
+        """The execution environment this runner serves."""
+        return self._scope.executor.env
+
+    @property
+    def run_id(self) -> str:
+        """This run's id (a nested run has its own)."""
+        return self._scope.run_id
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The id of the run that started this one, if any."""
+        return self._scope.parent_run_id
+
+    @property
+    def depth(self) -> int:
+        """Nesting depth: 0 for a run the WM started directly."""
+        return self._scope.depth
+
+    # --- cancellation ---------------------------------------------------------------------
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the run was cancelled (thread-safe)."""
+        return self._scope.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`HandlerCancelledError` if the run was cancelled (thread-safe)."""
+        if self._scope.cancel_event.is_set():
+            raise HandlerCancelledError(f"run {self.run_id} was cancelled")
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def progress(self, message: str | None = None, *, percentage: int | None = None) -> None:
+        """Report work-done progress (thread-safe); ignored without a ``workDoneToken``."""
+        self._scope.report_progress(message, percentage)
+
+    def partial(self, data: Any) -> None:
+        """Stream a partial result (thread-safe); ignored without a ``partialResultToken``.
+
+        Partial results reach the WM in call order and always before the run's reply.
+        """
+        self._scope.send_partial(self.handler, data)
+
+    # --- nested runs ------------------------------------------------------------------------
+
+    async def run_local(self, action: str, params: Any = None) -> RunResult:
+        """Run another action of this runner (never crosses the wire), one level deeper."""
+        return await self._scope.run_local(action, {} if params is None else params)
+
+    async def run_in_project(
+        self, action: str, params: Any = None, *, project: Path | str | None = None
+    ) -> ProjectRunResult:
+        """Ask the WM to run ``action`` across a project's envs (default: this project)."""
+        return await self._scope.run_in_project(
+            action, {} if params is None else params, None if project is None else str(project)
+        )
+
+    async def run_in_workspace(
+        self, action: str, params: Any = None, *, projects: list[str] | None = None
+    ) -> WorkspaceRunResult:
+        """Ask the WM to run ``action`` across projects (``None``: all of the workspace)."""
+        return await self._scope.run_in_workspace(
+            action, {} if params is None else params, projects
+        )
+
+    def wait(self, awaitable: Awaitable[T]) -> T:
+        """From a sync handler's thread: run ``awaitable`` on the event loop and wait for it.
+
+        For example ``ctx.wait(ctx.run_local("format"))``. Must not be called on the loop.
+        """
+        import asyncio  # noqa: PLC0415  (keeps `import corral_runner` free of asyncio)
+
+        loop = self._scope.executor.loop
+        if threading.get_ident() == self._scope.executor.loop_thread:
+            raise RuntimeError("ActionContext.wait() blocks: call it from sync handlers only")
+
+        async def _call() -> T:
+            return await awaitable
+
+        coro: Coroutine[Any, Any, T] = _call()
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()

@@ -1,0 +1,352 @@
+"""The runner process after its hello: connections, the v1 lifecycle, and exiting.
+
+:class:`Runner` owns the process: the listening socket, the one authenticated
+:class:`Session`, the executor, output capture, log forwarding, and the ways the process
+ends (``exit``, connection close, SIGTERM, parent death). :meth:`Runner.run` returns the
+exit code; ``__main__`` exits with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from corral_protocol import (
+    Connection,
+    ErrorCode,
+    RequestContext,
+    RpcError,
+    decode_params,
+    start_server,
+)
+from corral_protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
+from corral_protocol.messages import (
+    ConfigureParams,
+    ConfigureResult,
+    InitializedParams,
+    InitializeParams,
+    InitializeResult,
+    LogLevel,
+    LogParams,
+    OutputParams,
+    PingParams,
+    PingResult,
+    RunnerCapabilities,
+    RunParams,
+    RunResult,
+)
+from corral_protocol.versions import SUPPORTED_VERSIONS, runner_answer
+from msgspec import UNSET
+
+from .executor import CURRENT_RUN_ID, Executor, RunScope
+from .fixtures import FIXTURES
+from .launch import RUNNER_INFO, Launched
+from .lifecycle import Lifecycle
+from .loader import HandlerLoader
+from .output import OutputCapture
+from .parent import watch_parent
+
+__all__ = ["Runner", "Session"]
+
+AUTH_DEADLINE: Final = 10.0
+"""Seconds an unauthenticated connection may stay open."""
+TERM_DEADLINE: Final = 5.0
+"""Seconds between SIGTERM and a forced exit."""
+EARLY_BUFFER: Final = 1000
+"""Log/output notifications kept before ``initialized`` (the oldest are dropped)."""
+MAX_OUTPUT_BACKLOG: Final = 8 * 1024 * 1024
+"""Output is dropped (and counted) while the WM has this much unread data queued."""
+
+_log = logging.getLogger("corral.runner")
+_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+class _TokenOnly(msgspec.Struct):
+    token: Any = None
+
+
+class Session:
+    """One accepted connection and its lifecycle; at most one becomes authenticated."""
+
+    def __init__(self, runner: Runner, connection: Connection) -> None:
+        self.runner = runner
+        self.connection = connection
+        self.lifecycle = Lifecycle()
+        router = connection.router
+        router.gate = self.lifecycle.gate
+        router.add_request("initialize", self.initialize, msgspec.Raw)
+        router.add_notification("initialized", self.initialized, InitializedParams)
+        router.add_request("runner/configure", self.configure, ConfigureParams)
+        router.add_request("actions/run", self.run, RunParams)
+        router.add_request("$/ping", self.ping, PingParams)
+        router.add_request("shutdown", self.shutdown, None)
+        router.add_notification("exit", self.exit, None)
+        self._auth_timer = runner.loop.call_later(AUTH_DEADLINE, self._auth_expired)
+
+    def _auth_expired(self) -> None:
+        if not self.lifecycle.authenticated:
+            _log.warning("closing a connection that did not authenticate in %ss", AUTH_DEADLINE)
+            self.connection.close()
+
+    async def initialize(self, raw: msgspec.Raw, ctx: RequestContext) -> InitializeResult | None:
+        """Authenticate (wrong/missing token: close without a reply), then negotiate."""
+        try:
+            token = msgspec.json.decode(raw, type=_TokenOnly).token
+        except msgspec.ValidationError:
+            token = None
+        expected = self.runner.launched.record.token
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
+            _log.warning("initialize with a wrong or missing token: connection closed")
+            self.connection.close()
+            return None
+        params: InitializeParams = decode_params(raw, InitializeParams)  # -32602 if invalid
+        version = runner_answer(params.protocol_version, SUPPORTED_VERSIONS)
+        if version is None:
+            raise RpcError(
+                ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+                f"protocol {params.protocol_version} is not supported",
+                {"supported": list(SUPPORTED_VERSIONS)},
+            )
+        if not self.runner.claim(self):
+            self.connection.close()
+            return None
+        self.lifecycle.authenticated = True
+        self._auth_timer.cancel()
+        if params.capabilities.max_message_size is not UNSET:
+            self.connection.protocol.peer_max_message_size = params.capabilities.max_message_size
+        return InitializeResult(
+            protocol_version=str(version),
+            runner_info=RUNNER_INFO,
+            capabilities=RunnerCapabilities(
+                max_message_size=self.connection.protocol.max_message_size,
+                conformance_fixtures=self.runner.launched.record.conformance,
+                handler_sources=["module", "entryPoint"]
+                + (["conformance"] if self.runner.launched.record.conformance else []),
+                sync_handlers=True,
+            ),
+        )
+
+    def initialized(self, params: InitializedParams) -> None:
+        self.lifecycle.initialized_notified = True
+        self.runner.flush_early()
+
+    async def configure(self, params: ConfigureParams, ctx: RequestContext) -> ConfigureResult:
+        # Imports may be slow: load in a thread so $/ping stays prompt meanwhile.
+        actions, statuses = await asyncio.to_thread(self.runner.loader.configure, params)
+        self.runner.executor.actions = actions
+        for status in statuses:
+            if status.error is not None:
+                _log.warning(
+                    "handler %s of %s failed to load: %s: %s",
+                    status.name,
+                    status.action,
+                    status.error.type,
+                    status.error.message,
+                )
+        return ConfigureResult(handlers=statuses)
+
+    async def run(self, params: RunParams, ctx: RequestContext) -> RunResult:
+        self.runner.active_runs.add(params.run_id)
+        try:
+            return await self.runner.executor.run(params)
+        finally:
+            self.runner.active_runs.discard(params.run_id)
+
+    async def ping(self, params: PingParams, ctx: RequestContext) -> PingResult:
+        return PingResult()
+
+    async def shutdown(self, params: None, ctx: RequestContext) -> None:
+        """Cancel every run in flight (each answered -32800), then answer null."""
+        self.lifecycle.shutdown_received = True
+        tasks = self.connection.cancel_requests(keep=ctx.id)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def exit(self, params: None) -> None:
+        self.runner.exit(self.lifecycle.exit_code)
+
+
+def _level_name(levelno: int) -> LogLevel:
+    if levelno < logging.INFO:
+        return "debug"
+    if levelno < logging.WARNING:
+        return "info"
+    return "warning" if levelno < logging.ERROR else "error"
+
+
+class _ForwardingLogHandler(logging.Handler):
+    """Forwards log records to the WM as ``runner/log`` (thread-safe via the loop)."""
+
+    def __init__(self, runner: Runner, level: int) -> None:
+        super().__init__(level)
+        self._runner = runner
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("corral_protocol"):
+            return  # the protocol layer's own diagnostics would loop back into it
+        try:
+            message = self.format(record)
+        except Exception:
+            message = str(record.msg)
+        params = LogParams(
+            level=_level_name(record.levelno),
+            message=message,
+            logger=record.name,
+            run_id=CURRENT_RUN_ID.get(),
+        )
+        self._runner.executor.call_in_loop(self._runner.send_early, "runner/log", params)
+
+
+class Runner:
+    """The runner process: see the module docstring."""
+
+    def __init__(self, launched: Launched) -> None:
+        self.launched = launched
+        self.loop = asyncio.get_running_loop()
+        record = launched.record
+        self.session: Session | None = None
+        self.candidates: set[Session] = set()
+        self.active_runs: set[str] = set()
+        self._early: collections.deque[tuple[str, Any]] = collections.deque(maxlen=EARLY_BUFFER)
+        self._exit: asyncio.Future[int] = self.loop.create_future()
+        self.executor = Executor(
+            project=Path(record.project),
+            env=record.env,
+            notify=self.notify,
+            connection=lambda: None if self.session is None else self.session.connection,
+            events=self._on_event,
+        )
+        self.loader = HandlerLoader(
+            project=Path(record.project), fixtures=FIXTURES, conformance=record.conformance
+        )
+        self.capture = OutputCapture(self.loop, self._forward_output)
+        self.capture_dropped: dict[str, int] = {}
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def notify(self, method: str, params: Any) -> None:
+        """Send a notification on the authenticated connection, if there is one."""
+        if self.session is not None and not self.session.connection.is_closed:
+            self.session.connection.notify(method, params)
+
+    def send_early(self, method: str, params: Any) -> None:
+        """Log/output: buffered (bounded) until the WM sent ``initialized``."""
+        if self.session is not None and self.session.lifecycle.initialized_notified:
+            self.notify(method, params)
+        else:
+            self._early.append((method, params))
+
+    def flush_early(self) -> None:
+        while self._early:
+            self.notify(*self._early.popleft())
+
+    def _forward_output(self, stream: str, text: str, dropped: int) -> None:
+        connection = None if self.session is None else self.session.connection
+        if connection is not None and connection.write_buffer_size > MAX_OUTPUT_BACKLOG:
+            self.capture_dropped[stream] = self.capture_dropped.get(stream, 0) + len(text)
+            return
+        dropped += self.capture_dropped.pop(stream, 0)
+        run_id = next(iter(self.active_runs)) if len(self.active_runs) == 1 else None
+        params = OutputParams(
+            stream="stdout" if stream == "stdout" else "stderr",
+            text=text,
+            run_id=run_id,
+            dropped=dropped if dropped else UNSET,
+        )
+        self.send_early("runner/output", params)
+
+    def _on_event(self, kind: str, scope: RunScope, payload: dict[str, Any]) -> None:
+        _log.debug("%s %s %s %s", kind, scope.action, scope.run_id, payload)
+
+    # --- sessions ----------------------------------------------------------------------
+
+    def _on_connection(self, connection: Connection) -> None:
+        if self.session is not None:
+            connection.close()  # one authenticated connection at a time: refuse, silently
+            return
+        session = Session(self, connection)
+        self.candidates.add(session)
+        self.loop.create_task(self._watch(session))
+
+    async def _watch(self, session: Session) -> None:
+        await session.connection.wait_closed()
+        self.candidates.discard(session)
+        if session is self.session:
+            _log.info("connection closed: exiting")
+            self.exit(session.lifecycle.exit_code)
+
+    def claim(self, session: Session) -> bool:
+        """Make ``session`` the authenticated one; close the other candidates."""
+        if self.session is not None:
+            return False
+        self.session = session
+        self.candidates.discard(session)
+        for other in list(self.candidates):
+            other.connection.close()
+        return True
+
+    # --- ending --------------------------------------------------------------------------
+
+    def exit(self, code: int) -> None:
+        """End the process with ``code`` (the first call wins)."""
+        if not self._exit.done():
+            self._exit.set_result(code)
+
+    def _lifecycle_code(self) -> int:
+        return 1 if self.session is None else self.session.lifecycle.exit_code
+
+    def _on_parent_death(self) -> None:
+        _log.warning("parent process %s died: exiting", self.launched.record.parent_pid)
+        self.exit(self._lifecycle_code())
+
+    def _on_sigterm(self) -> None:
+        _log.info("SIGTERM: cancelling runs and exiting")
+        code = self._lifecycle_code()
+        threading.Timer(TERM_DEADLINE, os._exit, args=(code,)).start()
+        if self.session is not None:
+            self.session.connection.cancel_requests()
+        self.loop.call_soon(self.exit, code)
+
+    async def run(self) -> int:
+        """Serve until something ends the process; return the exit code."""
+        record = self.launched.record
+        self.capture.start()
+        logging.basicConfig(
+            level=_LEVELS[record.log_level],
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=self.capture.diagnostics,
+            force=True,
+        )
+        logging.getLogger().addHandler(_ForwardingLogHandler(self, _LEVELS[record.log_level]))
+        server = await start_server(
+            self._on_connection,
+            "127.0.0.1",
+            sock=self.launched.listener,
+            max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
+            name="wm",
+        )
+        stop_watch = watch_parent(self.loop, record.parent_pid, self._on_parent_death)
+        if sys.platform != "win32":
+            self.loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+        code = await self._exit
+        stop_watch()
+        server.close()
+        for candidate in self.candidates:
+            candidate.connection.close()
+        if self.session is not None:
+            await self.session.connection.aclose(grace=1.0)  # flush the last replies
+        self.executor.shutdown()
+        return code

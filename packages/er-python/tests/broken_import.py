@@ -1,0 +1,3 @@
+"""A handler module whose import fails."""
+
+raise RuntimeError("import-time failure")

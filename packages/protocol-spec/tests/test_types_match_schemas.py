@@ -1,0 +1,152 @@
+"""The msgspec types and the JSON Schemas describe the same messages.
+
+For every structure in ``schemas/index.json`` that has a Python type of the same name:
+each schema example decodes into the type and re-encodes to the same JSON, and each
+``x-invalidExamples`` instance is rejected by the type as well as by the schema. The method
+table in :mod:`corral_protocol.methods` must list the same methods with the same shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import jsonschema
+import msgspec
+import pytest
+
+import corral_protocol.messages as messages
+from corral_protocol.methods import METHODS
+from corral_protocol.schemas import load_index, load_schema, schema_registry
+
+# Envelope shapes are handled by the JSON-RPC core, not by a message type.
+ENVELOPES = {"RequestMessage", "NotificationMessage", "ResponseMessage"}
+
+
+def structures() -> list[tuple[str, str]]:
+    return [
+        (s["name"], s["schema"])
+        for s in load_index()["structures"]
+        if s["name"] not in ENVELOPES and s["name"] != "WalRecord"
+    ]
+
+
+def validator(schema_file: str) -> jsonschema.protocols.Validator:
+    schema = load_schema(schema_file)
+    return jsonschema.Draft202012Validator(schema, registry=schema_registry())
+
+
+def python_type(name: str) -> Any:
+    return getattr(messages, name)
+
+
+def canonical(value: Any, info: msgspec.inspect.Type) -> Any:
+    """``value`` as the type encodes it: unknown members and members equal to their default
+    are left out (the protocol ignores the former and lets senders omit the latter)."""
+    if isinstance(info, msgspec.inspect.StructType) and isinstance(value, dict):
+        out = {}
+        for field in info.fields:
+            if field.encode_name not in value:
+                continue
+            item = value[field.encode_name]
+            if not field.required:
+                if field.default is not msgspec.NODEFAULT:
+                    default = field.default
+                elif field.default_factory is not msgspec.NODEFAULT:
+                    default = field.default_factory()
+                else:
+                    default = msgspec.UNSET  # `X | UnsetType = UNSET`: never equal to data
+                if item == default:
+                    continue
+            out[field.encode_name] = canonical(item, field.type)
+        if info.tag_field is not None and info.tag_field in value:
+            out[info.tag_field] = value[info.tag_field]
+        return out
+    if isinstance(info, msgspec.inspect.UnionType):
+        for option in info.types:
+            try:
+                msgspec.convert(value, _python(option))
+            except (msgspec.ValidationError, TypeError):
+                continue
+            return canonical(value, option)
+        return value
+    if isinstance(info, (msgspec.inspect.ListType,)) and isinstance(value, list):
+        return [canonical(item, info.item_type) for item in value]
+    if isinstance(info, msgspec.inspect.DictType) and isinstance(value, dict):
+        return {key: canonical(item, info.value_type) for key, item in value.items()}
+    if isinstance(info, msgspec.inspect.Metadata):
+        return canonical(value, info.type)
+    return value
+
+
+def _python(info: msgspec.inspect.Type) -> Any:
+    """The Python type behind a type_info node, enough to test-convert a union member."""
+    if isinstance(info, msgspec.inspect.StructType):
+        return info.cls
+    if isinstance(info, msgspec.inspect.Metadata):
+        return _python(info.type)
+    simple = {
+        msgspec.inspect.StrType: str,
+        msgspec.inspect.IntType: int,
+        msgspec.inspect.FloatType: float,
+        msgspec.inspect.BoolType: bool,
+        msgspec.inspect.NoneType: type(None),
+        msgspec.inspect.AnyType: Any,
+    }
+    for node, python in simple.items():
+        if isinstance(info, node):
+            return python
+    if isinstance(info, msgspec.inspect.ListType):
+        return list[_python(info.item_type)]  # type: ignore[misc]
+    if isinstance(info, msgspec.inspect.DictType):
+        return dict[str, _python(info.value_type)]  # type: ignore[misc]
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return Literal[tuple(info.values)]  # type: ignore[valid-type]
+    return Any
+
+
+def test_every_structure_has_a_python_type() -> None:
+    missing = [name for name, _ in structures() if not hasattr(messages, name)]
+    assert missing == []
+
+
+def test_every_python_type_has_a_schema() -> None:
+    named = {name for name, _ in structures()}
+    python = {name for name in messages.__all__ if isinstance(getattr(messages, name), type)}
+    assert python - named == set()
+
+
+@pytest.mark.parametrize(("name", "schema_file"), structures())
+def test_examples_round_trip_through_the_type(name: str, schema_file: str) -> None:
+    schema = load_schema(schema_file)
+    kind = python_type(name)
+    assert schema["examples"], f"{schema_file} has no examples"
+    for example in schema["examples"]:
+        decoded = msgspec.convert(example, kind)
+        encoded = msgspec.json.decode(msgspec.json.encode(decoded))
+        expected = canonical(example, msgspec.inspect.type_info(kind))
+        assert encoded == expected, f"{name}: {example} re-encoded as {encoded}"
+        validator(schema_file).validate(encoded)
+
+
+@pytest.mark.parametrize(("name", "schema_file"), structures())
+def test_invalid_examples_are_rejected_by_type_and_schema(name: str, schema_file: str) -> None:
+    schema = load_schema(schema_file)
+    kind = python_type(name)
+    check = validator(schema_file)
+    for example in schema.get("x-invalidExamples", []):
+        assert not check.is_valid(example), f"schema accepts {example}"
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(example, kind)
+
+
+def test_method_table_matches_the_index() -> None:
+    index = {m["name"]: m for m in load_index()["methods"]}
+    files = {s["name"]: s["schema"] for s in load_index()["structures"]}
+    assert set(index) == {m.name for m in METHODS}
+    for method in METHODS:
+        entry = index[method.name]
+        assert entry["direction"] == method.direction, method.name
+        assert entry["kind"] == method.kind, method.name
+        for field, kind in (("params", method.params), ("result", method.result)):
+            expected = None if kind is None else files[kind.__name__]
+            assert entry[field] == expected, f"{method.name}.{field}"
