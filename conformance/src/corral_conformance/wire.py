@@ -6,10 +6,10 @@ sends with the sans-I/O :class:`corral_protocol.framing.FrameDecoder`.
 
 Contract:
 
-* A background task reads the socket, decodes frames, parses JSON strictly (UTF-8, no NaN,
-  no duplicate handling beyond the JSON spec) and validates each message against the
-  protocol schemas. Every item lands in :attr:`WireConnection.inbox` in arrival order:
-  a :class:`Received` message, or finally one :class:`Closed`.
+* A background task reads the socket, decodes frames, parses JSON strictly (UTF-8, no NaN)
+  and validates each message against the protocol schemas. Every item lands in
+  :attr:`WireConnection.inbox` in arrival order: a :class:`Received` message, or finally one
+  :class:`Closed` (also kept as :attr:`WireConnection.final`).
 * Anything the runner sends that breaks the protocol (undecodable framing, invalid JSON,
   a schema violation, a reply to no outstanding request) is reported through the
   ``on_violation`` callback *and* attached to the item, so the case fails even when no
@@ -95,7 +95,7 @@ class WireConnection:
         self._on_message = on_message
         self.inbox: asyncio.Queue[Received | Closed] = asyncio.Queue()
         self.bytes_received = 0
-        self.closed_by_runner = False
+        self.final: Closed | None = None
         self.write_closed = False
         self.output_text: dict[str, list[str]] = {"stdout": [], "stderr": []}
         # Requests the driver sent (the runner must answer) and the runner sent (we answer).
@@ -199,8 +199,10 @@ class WireConnection:
                 self._handle(event)
 
     def _finish(self, reason: str) -> None:
-        self.closed_by_runner = True
-        self.inbox.put_nowait(Closed(reason, time.monotonic()))
+        closed = Closed(reason, time.monotonic())
+        self.final = closed
+        self._on_message(self.name, "closed", reason)
+        self.inbox.put_nowait(closed)
 
     def _violation(self, text: str) -> None:
         self._on_violation(f"connection {self.name!r}: {text}")

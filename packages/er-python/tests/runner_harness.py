@@ -15,6 +15,7 @@ import msgspec
 from corral_protocol import Connection, Router, connect
 from corral_protocol.messages import (
     ActionConfig,
+    ClientCapabilities,
     ClientInfo,
     ConfigureParams,
     ConfigureResult,
@@ -95,6 +96,7 @@ class RunnerProcess:
                 protocol_version="1.0",
                 token=self.record.token if token is None else token,
                 client_info=ClientInfo(name="test-wm", version="0"),
+                capabilities=ClientCapabilities(),
             ),
             result_type=InitializeResult,
         )

@@ -45,7 +45,7 @@ def test_configure_reports_each_load_error_and_never_crashes(project: Path) -> N
                 "missing-attr": ("HandlerLoadError", "no attribute 'nope'"),
                 "not-callable": ("HandlerLoadError", "not a callable"),
                 "import-fails": ("RuntimeError", "import-time failure"),
-                "bad-source": ("HandlerLoadError", "expected 'package.module:attribute'"),
+                "bad-source": ("UnsupportedSource", "expected 'package.module:attribute'"),
                 "no-entry-point": ("HandlerLoadError", "corral.handlers"),
             }
             for name, (kind, text) in expected.items():
@@ -267,8 +267,12 @@ def test_progress_and_partial_results_arrive_in_order_before_the_reply(project: 
             assert partials == [PartialResult(handler="p", data=item) for item in items]
             result = await runner.run("progress", {"steps": 4}, work_done_token=7)
             values = [p.value for p in runner.progress if p.token == 7]
-            assert values[0] == WorkDoneBegin(title="progress")
-            assert [v.percentage for v in values[1:-1]] == [25, 50, 75, 100]  # type: ignore[union-attr]
+            assert values[0] == WorkDoneBegin(
+                title="conformance progress", percentage=0, cancellable=True
+            )
+            reports = values[1:-1]
+            assert [v.percentage for v in reports] == [25, 50, 75, 100]  # type: ignore[union-attr]
+            assert [v.message for v in reports] == [f"step {i}/4" for i in range(1, 5)]  # type: ignore[union-attr]
             assert values[-1] == WorkDoneEnd()
             count = len(runner.progress)
             await asyncio.sleep(0.2)
@@ -342,7 +346,7 @@ def test_nested_local_run_never_crosses_the_wire(project: Path) -> None:
             missing = await runner.run("outer", {"action": "nope"})
             assert missing.status == "failed"
             assert missing.handlers[0].error is not None
-            assert missing.handlers[0].error.type == "RpcError"
+            assert missing.handlers[0].error.type == "ActionNotFound"
 
     run(scenario())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from corral_protocol import ConnectionClosedError, ErrorCode, RpcError, connect
-from corral_protocol.messages import ClientInfo, InitializeParams
+from corral_protocol.messages import ClientCapabilities, ClientInfo, InitializeParams
 from runner_harness import RUNNER_ARGV, run, running, spawn
 
 
@@ -123,6 +123,7 @@ def test_initialize_negotiates_and_refuses_a_second_one(project: Path) -> None:
                 protocol_version="2.0",
                 token=runner.record.token,
                 client_info=ClientInfo(name="wm", version="0"),
+                capabilities=ClientCapabilities(),
             )
             with pytest.raises(RpcError) as info:
                 await runner.conn.request("initialize", bad)
@@ -150,6 +151,7 @@ def test_newer_minor_is_answered_with_the_runners_minor(project: Path) -> None:
                 protocol_version="1.7",
                 token=runner.record.token,
                 client_info=ClientInfo(name="wm", version="0"),
+                capabilities=ClientCapabilities(),
             )
             result = await runner.conn.request("initialize", params)
             assert result["protocolVersion"] == "1.0"

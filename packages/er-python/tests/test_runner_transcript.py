@@ -98,6 +98,7 @@ def test_typical_session_transcript(project: Path, snapshot: SnapshotAssertion) 
                 "protocolVersion": "1.0",
                 "token": runner.record.token,
                 "clientInfo": {"name": "transcript", "version": "0"},
+                "capabilities": {},
             },
         )
         t.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})

@@ -10,8 +10,12 @@ Rules (SPEC.md §8):
   result is ``null``.
 * concurrent: all handlers run together; the result is :func:`merge_results` of the ok
   ones, in configuration order. Any failure makes the run ``failed``.
-* work-done progress: with a ``workDoneToken`` the run sends ``begin`` (title: the action)
-  first and ``end`` last; handlers add ``report``s. Nothing is sent after the reply.
+* work-done progress (SPEC.md §10.1): handlers report begin/report/end; the run forwards
+  exactly one ``begin`` (a ``report`` before any ``begin`` first sends one titled with the
+  action), ``report``s, and one ``end`` just before the reply - or nothing if no handler
+  reported. Nothing is sent after the reply.
+* local nested runs get ids ``<parent runId>/<n>`` and fail deeper than
+  :data:`MAX_LOCAL_DEPTH` (``DepthLimitExceeded``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import contextvars
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,25 +48,38 @@ from corral_protocol.messages import (
     WorkspaceRunParams,
     WorkspaceRunResult,
 )
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
+from .errors import DepthLimitExceeded, from_rpc_error
 from .loader import LoadedAction, LoadedHandler, error_detail
 from .sdk import ActionContext
 
 if TYPE_CHECKING:
     from corral_protocol import Connection
 
-__all__ = ["CURRENT_RUN_ID", "Executor", "RunScope", "merge_results"]
+__all__ = [
+    "CURRENT_RUN_ID",
+    "MAX_LOCAL_DEPTH",
+    "OUTER_RUN_ID",
+    "Executor",
+    "RunScope",
+    "merge_results",
+]
 
 T = TypeVar("T")
 
-MAX_LOCAL_DEPTH: Final = 32
+MAX_LOCAL_DEPTH: Final = 8
 """Local nested runs deeper than this fail (guards a handler that runs its own action)."""
 
 CURRENT_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "corral_current_run_id", default=None
 )
-"""The run a piece of code is working for (used to attribute logs and output)."""
+"""The run a piece of code is working for, nested local runs included (for logs)."""
+
+OUTER_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "corral_outer_run_id", default=None
+)
+"""The ``actions/run`` a piece of code ultimately works for (for output, SPEC.md §10.3)."""
 
 
 def merge_results(results: list[Any]) -> Any:
@@ -71,10 +87,12 @@ def merge_results(results: list[Any]) -> Any:
 
     If every result is a JSON object: a deep merge in order, where arrays under the same key
     are concatenated, objects are merged recursively, and otherwise the later value wins.
-    Else: the list of results in order.
+    Else: the list of results in order. No results at all: ``None``.
     """
+    if not results:
+        return None
     plain = [msgspec.to_builtins(r) for r in results]
-    if plain and all(isinstance(r, dict) for r in plain):
+    if all(isinstance(r, dict) for r in plain):
         merged: dict[str, Any] = {}
         for result in plain:
             _merge_into(merged, result)
@@ -118,17 +136,57 @@ class RunScope:
         self.partial_result_token = partial_result_token
         self.cancel_event = threading.Event()
         self.finished = False
+        self._begun = False
+        self._end_message: str | UnsetType = UNSET
+        self._children = 0
 
-    # Called from handler code, possibly in a worker thread.
+    # Called from handler code, possibly in a worker thread; state changes on the loop.
+
+    def report_begin(
+        self, title: str, message: str | None, percentage: int | None, cancellable: bool | None
+    ) -> None:
+        if self.work_done_token is None:
+            return
+        value = WorkDoneBegin(
+            title=title,
+            message=_opt(message),
+            percentage=_opt(_clamp(percentage)),
+            cancellable=_opt(cancellable),
+        )
+        self.executor.call_in_loop(self._forward, value)
 
     def report_progress(self, message: str | None, percentage: int | None) -> None:
         if self.work_done_token is None:
             return
-        value = WorkDoneReport(
-            message=UNSET if message is None else message,
-            percentage=UNSET if percentage is None else max(0, min(100, int(percentage))),
-        )
-        self.executor.call_in_loop(self._send, value)
+        value = WorkDoneReport(message=_opt(message), percentage=_opt(_clamp(percentage)))
+        self.executor.call_in_loop(self._forward, value)
+
+    def report_end(self, message: str | None) -> None:
+        if self.work_done_token is None:
+            return
+        self.executor.call_in_loop(self._remember_end, message)
+
+    def _remember_end(self, message: str | None) -> None:
+        self._end_message = _opt(message)
+
+    def _forward(self, value: WorkDoneBegin | WorkDoneReport) -> None:
+        """Normalise to one begin, then reports (SPEC.md §10.1)."""
+        if self.finished:
+            return
+        forwarded: WorkDoneBegin | WorkDoneReport = value
+        if isinstance(value, WorkDoneBegin):
+            if self._begun:
+                forwarded = WorkDoneReport(message=value.message, percentage=value.percentage)
+        elif not self._begun:
+            self._send(WorkDoneBegin(title=self.action))
+        self._begun = True
+        self._send(forwarded)
+
+    def finish(self, *, cancelled: bool = False) -> None:
+        """Send the held-back ``end`` (if a ``begin`` went out); nothing is sent after this."""
+        if self._begun and not self.finished:
+            self._send(WorkDoneEnd(message="cancelled" if cancelled else self._end_message))
+        self.finished = True
 
     def send_partial(self, handler: str, data: Any) -> None:
         if self.partial_result_token is None:
@@ -147,9 +205,24 @@ class RunScope:
         self.executor.notify("$/progress", ProgressParams(token=token, value=value))
 
     async def run_local(self, action: str, params: Any) -> RunResult:
-        return await self.executor.run_action(
-            action, params, run_id=new_run_id(), parent_run_id=self.run_id, depth=self.depth + 1
-        )
+        depth = self.depth + 1
+        if depth > MAX_LOCAL_DEPTH:
+            raise DepthLimitExceeded(
+                f"local run of {action!r} at depth {depth} exceeds the limit {MAX_LOCAL_DEPTH}",
+                ErrorCode.DEPTH_LIMIT_EXCEEDED,
+                {"depth": depth, "limit": MAX_LOCAL_DEPTH},
+            )
+        self._children += 1
+        try:
+            return await self.executor.run_action(
+                action,
+                params,
+                run_id=f"{self.run_id}/{self._children}",
+                parent_run_id=self.run_id,
+                depth=depth,
+            )
+        except RpcError as error:
+            raise from_rpc_error(error) from None
 
     async def run_in_project(
         self, action: str, params: Any, project: str | None
@@ -161,7 +234,10 @@ class RunScope:
             depth=self.depth + 1,
             project=UNSET if project is None else project,
         )
-        return await self.executor.wm_request("project/runAction", request, ProjectRunResult)
+        try:
+            return await self.executor.wm_request("project/runAction", request, ProjectRunResult)
+        except RpcError as error:
+            raise from_rpc_error(error) from None
 
     async def run_in_workspace(
         self, action: str, params: Any, projects: list[str] | None
@@ -173,12 +249,20 @@ class RunScope:
             depth=self.depth + 1,
             projects=projects,
         )
-        return await self.executor.wm_request("workspace/runAction", request, WorkspaceRunResult)
+        try:
+            return await self.executor.wm_request(
+                "workspace/runAction", request, WorkspaceRunResult
+            )
+        except RpcError as error:
+            raise from_rpc_error(error) from None
 
 
-def new_run_id() -> str:
-    """A fresh run id for a run this runner starts itself (a local nested run)."""
-    return uuid.uuid4().hex
+def _opt(value: T | None) -> T | UnsetType:
+    return UNSET if value is None else value
+
+
+def _clamp(percentage: int | None) -> int | None:
+    return None if percentage is None else max(0, min(100, int(percentage)))
 
 
 class Executor:
@@ -227,6 +311,7 @@ class Executor:
 
     async def run(self, params: RunParams) -> RunResult:
         """Serve ``actions/run``: unknown action -> -32010; handler failures -> ``failed``."""
+        OUTER_RUN_ID.set(params.run_id)  # this request's task has its own context
         return await self.run_action(
             params.action,
             params.params,
@@ -259,13 +344,6 @@ class Executor:
                 f"action {action!r} is not configured in this runner (configured: {configured})",
                 {"action": action},
             )
-        if depth > MAX_LOCAL_DEPTH:
-            raise RpcError(
-                ErrorCode.DEPTH_LIMIT_EXCEEDED,
-                f"nested run of {action!r} at depth {depth} exceeds the local limit "
-                f"{MAX_LOCAL_DEPTH}",
-                {"depth": depth, "limit": MAX_LOCAL_DEPTH},
-            )
         scope = RunScope(
             self,
             action=action,
@@ -277,7 +355,6 @@ class Executor:
         )
         token = CURRENT_RUN_ID.set(run_id)
         self._event("run.started", scope, {"mode": loaded.mode})
-        scope._send(WorkDoneBegin(title=action))
         try:
             if loaded.mode == "sequential":
                 result = await self._sequential(scope, loaded, params)
@@ -285,13 +362,12 @@ class Executor:
                 result = await self._concurrent(scope, loaded, params)
         except asyncio.CancelledError:
             scope.cancel_event.set()
-            scope.finished = True
+            scope.finish(cancelled=True)
             self._event("run.cancelled", scope, {})
             raise
         finally:
             CURRENT_RUN_ID.reset(token)
-        scope._send(WorkDoneEnd())
-        scope.finished = True
+        scope.finish()
         self._event(
             "run.finished" if result.status == "ok" else "run.failed",
             scope,
@@ -310,7 +386,7 @@ class Executor:
         for handler in action.handlers:
             if failed:
                 outcomes.append(
-                    HandlerOutcome(name=handler.name, status="skipped", duration_ms=0.0)
+                    HandlerOutcome(name=handler.name, status="skipped", duration_ms=0.0, error=None)
                 )
                 continue
             outcome, value = await self._invoke(scope, handler, params, result)
@@ -374,7 +450,9 @@ class Executor:
             return self._failed(handler, started, detail), None
         duration = (time.perf_counter() - started) * 1000
         self._event("handler.finished", scope, {**payload, "durationMs": duration})
-        return HandlerOutcome(name=handler.name, status="ok", duration_ms=duration), value
+        return HandlerOutcome(
+            name=handler.name, status="ok", duration_ms=duration, error=None
+        ), value
 
     @staticmethod
     def _failed(

@@ -33,7 +33,16 @@ from corral_protocol.messages import ConfigureParams, ErrorDetail, HandlerLoadSt
 
 from .sdk import ActionContext
 
-__all__ = ["HandlerLoadError", "HandlerLoader", "LoadedAction", "LoadedHandler", "error_detail"]
+__all__ = [
+    "ConformanceDisabled",
+    "HandlerLoadError",
+    "HandlerLoader",
+    "LoadedAction",
+    "LoadedHandler",
+    "UnknownFixture",
+    "UnsupportedSource",
+    "error_detail",
+]
 
 ENTRY_POINT_GROUP: Final = "corral.handlers"
 ENTRY_POINT_PREFIX: Final = "entrypoint:"
@@ -42,6 +51,19 @@ FIXTURE_PREFIX: Final = "conformance/"
 
 class HandlerLoadError(Exception):
     """A handler source could not be turned into a callable."""
+
+
+# The subclasses' names are the ErrorDetail types SPEC.md §9.3 defines.
+class UnsupportedSource(HandlerLoadError):  # noqa: N818
+    """The source matches none of the forms this runner supports."""
+
+
+class ConformanceDisabled(HandlerLoadError):  # noqa: N818
+    """A ``conformance/`` source while the launch record did not enable fixtures."""
+
+
+class UnknownFixture(HandlerLoadError):  # noqa: N818
+    """A ``conformance/`` source naming no fixture."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +159,11 @@ class HandlerLoader:
     def _load(self, name: str, source: str, config: dict[str, Any]) -> LoadedHandler:
         try:
             function = self._resolve(source)
-            if not callable(function):
-                raise HandlerLoadError(
-                    f"{source} is a {type(function).__name__}, not a callable handler"
-                )
-        except BaseException as exc:
+        except BaseException as exc:  # SystemExit at import too: a load error is never fatal
             return LoadedHandler(name, source, config, None, error=error_detail(exc))
+        if not callable(function):
+            error = HandlerLoadError(f"{source} is a {type(function).__name__}, not a callable")
+            return LoadedHandler(name, source, config, None, error=error_detail(error))
         is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
             getattr(function, "__call__", None)  # noqa: B004
         )
@@ -154,12 +175,14 @@ class HandlerLoader:
         if source.startswith(FIXTURE_PREFIX):
             fixture = source.removeprefix(FIXTURE_PREFIX)
             if not self.conformance:
-                raise HandlerLoadError(
+                raise ConformanceDisabled(
                     f"{source}: conformance fixtures are served only when the launch record "
                     'says "conformance": true'
                 )
             if fixture not in self.fixtures:
-                raise HandlerLoadError(f"{source}: no such conformance fixture")
+                raise UnknownFixture(
+                    f"{source}: no such conformance fixture (known: {', '.join(self.fixtures)})"
+                )
             return self.fixtures[fixture]
         if source.startswith(ENTRY_POINT_PREFIX):
             name = source.removeprefix(ENTRY_POINT_PREFIX)
@@ -172,7 +195,7 @@ class HandlerLoader:
             return next(iter(found)).load()
         module_name, sep, attribute = source.partition(":")
         if not sep or not module_name or not attribute:
-            raise HandlerLoadError(
+            raise UnsupportedSource(
                 f"invalid handler source {source!r}: expected 'package.module:attribute', "
                 "'entrypoint:NAME' or 'conformance/NAME'"
             )

@@ -121,9 +121,30 @@ class ActionContext(Generic[P]):
 
     # --- reporting ------------------------------------------------------------------------
 
+    def begin_progress(
+        self,
+        title: str,
+        message: str | None = None,
+        *,
+        percentage: int | None = None,
+        cancellable: bool | None = None,
+    ) -> None:
+        """Start work-done progress with a title (thread-safe).
+
+        Without a ``workDoneToken`` every progress call is a no-op. A run forwards one
+        ``begin`` in all; a later one (e.g. from a concurrent handler) becomes a report.
+        """
+        self._scope.report_begin(title, message, percentage, cancellable)
+
     def progress(self, message: str | None = None, *, percentage: int | None = None) -> None:
-        """Report work-done progress (thread-safe); ignored without a ``workDoneToken``."""
+        """Report work-done progress (thread-safe); if no ``begin_progress`` came first, the
+        run begins it, titled with the action."""
         self._scope.report_progress(message, percentage)
+
+    def end_progress(self, message: str | None = None) -> None:
+        """Set the final progress message (thread-safe); the ``end`` itself is sent by the
+        runner just before the run's reply."""
+        self._scope.report_end(message)
 
     def partial(self, data: Any) -> None:
         """Stream a partial result (thread-safe); ignored without a ``partialResultToken``.
@@ -135,13 +156,22 @@ class ActionContext(Generic[P]):
     # --- nested runs ------------------------------------------------------------------------
 
     async def run_local(self, action: str, params: Any = None) -> RunResult:
-        """Run another action of this runner (never crosses the wire), one level deeper."""
+        """Run another action of this runner (never crosses the wire), one level deeper.
+
+        Raises :class:`~corral_runner.errors.ActionNotFound` or
+        :class:`~corral_runner.errors.DepthLimitExceeded`; failures of the nested run's
+        handlers are in the returned result, not raised.
+        """
         return await self._scope.run_local(action, {} if params is None else params)
 
     async def run_in_project(
         self, action: str, params: Any = None, *, project: Path | str | None = None
     ) -> ProjectRunResult:
-        """Ask the WM to run ``action`` across a project's envs (default: this project)."""
+        """Ask the WM to run ``action`` across a project's envs (default: this project).
+
+        An error reply raises a :class:`~corral_runner.errors.NestedRunError` subclass named
+        after the error code (e.g. ``DepthLimitExceeded``).
+        """
         return await self._scope.run_in_project(
             action, {} if params is None else params, None if project is None else str(project)
         )

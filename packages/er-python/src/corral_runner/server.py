@@ -47,7 +47,7 @@ from corral_protocol.messages import (
 from corral_protocol.versions import SUPPORTED_VERSIONS, runner_answer
 from msgspec import UNSET
 
-from .executor import CURRENT_RUN_ID, Executor, RunScope
+from .executor import CURRENT_RUN_ID, OUTER_RUN_ID, Executor, RunScope
 from .fixtures import FIXTURES
 from .launch import RUNNER_INFO, Launched
 from .lifecycle import Lifecycle
@@ -96,6 +96,7 @@ class Session:
         router.add_request("shutdown", self.shutdown, None)
         router.add_notification("exit", self.exit, None)
         self._auth_timer = runner.loop.call_later(AUTH_DEADLINE, self._auth_expired)
+        self._configuring: asyncio.Future[None] | None = None
 
     def _auth_expired(self) -> None:
         if not self.lifecycle.authenticated:
@@ -145,8 +146,23 @@ class Session:
         self.runner.flush_early()
 
     async def configure(self, params: ConfigureParams, ctx: RequestContext) -> ConfigureResult:
-        # Imports may be slow: load in a thread so $/ping stays prompt meanwhile.
-        actions, statuses = await asyncio.to_thread(self.runner.loader.configure, params)
+        """Replace the configuration; runs received meanwhile wait for it (SPEC.md §9.3)."""
+        for action, config in params.actions.items():
+            names = [handler.name for handler in config.handlers]
+            duplicates = sorted({name for name in names if names.count(name) > 1})
+            if duplicates:
+                raise RpcError(
+                    ErrorCode.INVALID_PARAMS,
+                    f"action {action!r} has duplicate handler names: {', '.join(duplicates)}",
+                    {"path": f"$.actions.{action}.handlers", "reason": "duplicate handler name"},
+                )
+        done: asyncio.Future[None] = self.runner.loop.create_future()
+        self._configuring = done
+        try:
+            # Imports may be slow: load in a thread so $/ping stays prompt meanwhile.
+            actions, statuses = await asyncio.to_thread(self.runner.loader.configure, params)
+        finally:
+            done.set_result(None)
         self.runner.executor.actions = actions
         for status in statuses:
             if status.error is not None:
@@ -160,20 +176,26 @@ class Session:
         return ConfigureResult(handlers=statuses)
 
     async def run(self, params: RunParams, ctx: RequestContext) -> RunResult:
+        if self._configuring is not None and not self._configuring.done():
+            await asyncio.shield(self._configuring)
         self.runner.active_runs.add(params.run_id)
         try:
             return await self.runner.executor.run(params)
         finally:
             self.runner.active_runs.discard(params.run_id)
+            self.runner.capture.flush()  # what the run printed goes out before its reply
 
     async def ping(self, params: PingParams, ctx: RequestContext) -> PingResult:
         return PingResult()
 
     async def shutdown(self, params: None, ctx: RequestContext) -> None:
-        """Cancel every run in flight (each answered -32800), then answer null."""
+        """Cancel the runs in flight (each answered -32800, reason "shutdown"), let other
+        requests finish, then answer null (SPEC.md §9.7)."""
         self.lifecycle.shutdown_received = True
-        tasks = self.connection.cancel_requests(keep=ctx.id)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self.connection.cancel_requests(methods={"actions/run"}, reason="shutdown")
+        others = self.connection.requests_in_flight(exclude=ctx.id)
+        await asyncio.gather(*others, return_exceptions=True)
+        self.runner.capture.flush()
 
     def exit(self, params: None) -> None:
         self.runner.exit(self.lifecycle.exit_code)
@@ -232,8 +254,9 @@ class Runner:
         self.loader = HandlerLoader(
             project=Path(record.project), fixtures=FIXTURES, conformance=record.conformance
         )
-        self.capture = OutputCapture(self.loop, self._forward_output)
-        self.capture_dropped: dict[str, int] = {}
+        self.capture = OutputCapture(
+            self.loop, self._send_output, OUTER_RUN_ID.get, self._single_active_run
+        )
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -252,21 +275,23 @@ class Runner:
     def flush_early(self) -> None:
         while self._early:
             self.notify(*self._early.popleft())
+        self.capture.flush()
 
-    def _forward_output(self, stream: str, text: str, dropped: int) -> None:
-        connection = None if self.session is None else self.session.connection
-        if connection is not None and connection.write_buffer_size > MAX_OUTPUT_BACKLOG:
-            self.capture_dropped[stream] = self.capture_dropped.get(stream, 0) + len(text)
-            return
-        dropped += self.capture_dropped.pop(stream, 0)
-        run_id = next(iter(self.active_runs)) if len(self.active_runs) == 1 else None
-        params = OutputParams(
-            stream="stdout" if stream == "stdout" else "stderr",
-            text=text,
-            run_id=run_id,
-            dropped=dropped if dropped else UNSET,
-        )
-        self.send_early("runner/output", params)
+    def _send_output(self, params: OutputParams) -> bool:
+        """Send one ``runner/output`` now, or say it must wait (not ready / WM behind)."""
+        session = self.session
+        if session is None or not session.lifecycle.initialized_notified:
+            return False
+        if session.connection.is_closed:
+            return True  # nobody to send to: drop
+        if session.connection.write_buffer_size > MAX_OUTPUT_BACKLOG:
+            return False
+        session.connection.notify("runner/output", params)
+        return True
+
+    def _single_active_run(self) -> str | None:
+        """OS-level output cannot be attributed: name the run only when there is one."""
+        return next(iter(self.active_runs)) if len(self.active_runs) == 1 else None
 
     def _on_event(self, kind: str, scope: RunScope, payload: dict[str, Any]) -> None:
         _log.debug("%s %s %s %s", kind, scope.action, scope.run_id, payload)
@@ -317,7 +342,7 @@ class Runner:
         code = self._lifecycle_code()
         threading.Timer(TERM_DEADLINE, os._exit, args=(code,)).start()
         if self.session is not None:
-            self.session.connection.cancel_requests()
+            self.session.connection.cancel_requests(methods={"actions/run"}, reason="shutdown")
         self.loop.call_soon(self.exit, code)
 
     async def run(self) -> int:

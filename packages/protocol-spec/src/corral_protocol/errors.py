@@ -39,6 +39,11 @@ class ErrorCode(enum.IntEnum):
     RUNNER_UNAVAILABLE = -32015
     REQUEST_CANCELLED = -32800
 
+    @property
+    def protocol_name(self) -> str:
+        """The name SPEC.md §6.7 gives this code, e.g. ``"DepthLimitExceeded"``."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
 
 class RpcError(Exception):
     """A JSON-RPC error response, received from the peer or to be sent to it.

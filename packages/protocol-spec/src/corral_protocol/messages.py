@@ -4,7 +4,13 @@ Each class mirrors the JSON Schema whose ``title`` is the class name (``schemas/
 ``tests/test_types_match_schemas.py`` proves they agree on every schema example. Field names
 are snake_case in Python and camelCase on the wire (``rename="camel"``). Optional members
 that the protocol does not allow to be ``null`` default to :data:`msgspec.UNSET` and are left
-out when encoded; unknown members are ignored when decoded (SPEC.md §7).
+out when encoded; unknown members are ignored when decoded (SPEC.md §1.3).
+
+Schema constraints msgspec can express (lengths, patterns, bounds, enums) are type annotations
+(the aliases below); the few it cannot (a member that must be null exactly when another has some
+value, unique items, the shape of an error's ``data`` per code) are checked in
+``__post_init__``, which raises :class:`ValueError` - a :class:`msgspec.ValidationError` when
+decoding. Constructing an inconsistent message therefore fails early, on the sending side.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
+
+from .errors import ErrorCode
 
 __all__ = [
     "ActionConfig",
@@ -57,15 +65,27 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 MIN_MESSAGE_LIMIT: Final = 65536
 """No side may announce a receive limit below 64 KiB (SPEC.md §5)."""
 
+# Aliases mirroring common.json#/$defs (same names where there is one).
+NonEmptyStr = Annotated[str, Meta(min_length=1)]
 VersionText = Annotated[str, Meta(pattern=r"^[0-9]+\.[0-9]+$")]
+VersionList = Annotated[list[VersionText], Meta(min_length=1)]
 Token = Annotated[str, Meta(pattern=r"^[0-9a-f]{32,128}$")]
 SafeInt = Annotated[int, Meta(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
 RequestId = str | SafeInt
 """A request id: a JSON string or a JSON integer within ±(2^53-1)."""
 ProgressToken = str | SafeInt
 NonNegativeInt = Annotated[int, Meta(ge=0)]
-ScopeDepth = Annotated[int, Meta(ge=1)]
+AbsolutePath = Annotated[str, Meta(pattern=r"^(/|[A-Za-z]:[\\/]|\\\\)")]
+"""An absolute path in the host's native syntax: ``/...``, ``C:\\...`` or ``\\\\server\\...``.
+
+A check of the text only, the same on every host (so a WM may name a Windows project to a
+runner on any OS)."""
+RunId = Annotated[str, Meta(min_length=1)]
+Depth = Annotated[int, Meta(ge=0, le=MAX_SAFE_INTEGER)]
+ScopeDepth = Annotated[int, Meta(ge=1, le=MAX_SAFE_INTEGER)]
 """A scope request comes from a running handler, so its depth is at least 1."""
+MaxMessageSize = Annotated[int, Meta(ge=MIN_MESSAGE_LIMIT, le=MAX_SAFE_INTEGER)]
+Percentage = Annotated[int, Meta(ge=0, le=100)]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -82,12 +102,12 @@ class _Message(msgspec.Struct, rename="camel", omit_defaults=True):
 class LaunchRecord(_Message):
     """The single line the WM writes on a runner's stdin (SPEC.md §1)."""
 
-    protocol: Annotated[list[VersionText], Meta(min_length=1)]
+    protocol: VersionList
     token: Token
-    project: str
-    env: str
-    wal_dir: str | None
-    parent_pid: int
+    project: AbsolutePath
+    env: NonEmptyStr
+    wal_dir: AbsolutePath | None
+    parent_pid: Annotated[int, Meta(ge=1)]
     log_level: LogLevel
     conformance: bool
 
@@ -95,16 +115,16 @@ class LaunchRecord(_Message):
 class RunnerInfo(_Message):
     """Who a runner is: shown in status displays and error reports."""
 
-    name: str
-    version: str
-    language: str
+    name: NonEmptyStr
+    version: NonEmptyStr
+    language: NonEmptyStr
 
 
 class Hello(_Message):
     """The single line a runner prints on stdout once it listens (SPEC.md §2)."""
 
     corral: Literal["hello"]
-    protocol: Annotated[list[VersionText], Meta(min_length=1)]
+    protocol: VersionList
     port: Annotated[int, Meta(ge=1, le=65535)]
     pid: Annotated[int, Meta(ge=1)]
     runner: RunnerInfo
@@ -114,17 +134,35 @@ class Hello(_Message):
 
 
 class ErrorObject(_Message):
-    """The ``error`` member of a JSON-RPC error response."""
+    """The ``error`` member of a JSON-RPC error response.
+
+    ``data`` is any JSON value, ``null`` included; absent is :data:`msgspec.UNSET`. When it is
+    present for a code of SPEC.md §6.7 it must have that code's shape (checked on decode and on
+    construction); unknown members inside it are ignored, and other codes take any ``data``.
+    """
 
     code: int
     message: str
     data: Any = UNSET
 
+    def __post_init__(self) -> None:
+        if self.data is UNSET:
+            return
+        shape = _ERROR_DATA.get(self.code)
+        if shape is None:
+            return
+        try:
+            msgspec.convert(msgspec.to_builtins(self.data), shape)
+        except msgspec.ValidationError as exc:
+            # A plain ValueError, so that msgspec appends where this error object sits.
+            detail = str(exc).replace(" - at `$", " at `data")
+            raise ValueError(f"invalid data for code {self.code}: {detail}") from None
+
 
 class ErrorDetail(_Message):
     """A failure inside a handler: exception type name, message and traceback text."""
 
-    type: str
+    type: NonEmptyStr
     message: str
     traceback: str | None
 
@@ -135,14 +173,14 @@ class ErrorDetail(_Message):
 class ClientInfo(_Message):
     """The WM's name and version, for the runner's logs."""
 
-    name: str
-    version: str
+    name: NonEmptyStr
+    version: NonEmptyStr
 
 
 class ClientCapabilities(_Message):
     """What the WM announces in ``initialize`` (absent limit: 64 MiB)."""
 
-    max_message_size: Annotated[int, Meta(ge=MIN_MESSAGE_LIMIT)] | UnsetType = UNSET
+    max_message_size: MaxMessageSize | UnsetType = UNSET
 
 
 class InitializeParams(_Message):
@@ -157,10 +195,14 @@ class InitializeParams(_Message):
 class RunnerCapabilities(_Message):
     """What a runner announces in the ``initialize`` result."""
 
-    max_message_size: Annotated[int, Meta(ge=MIN_MESSAGE_LIMIT)]
+    max_message_size: MaxMessageSize
     conformance_fixtures: bool
-    handler_sources: list[str]
+    handler_sources: list[NonEmptyStr]
     sync_handlers: bool | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if len(set(self.handler_sources)) != len(self.handler_sources):
+            raise ValueError("`handlerSources` must not repeat a value")
 
 
 class InitializeResult(_Message):
@@ -181,31 +223,35 @@ class InitializedParams(_Message):
 class HandlerSpec(_Message):
     """One handler of an action: where to load it from and its configuration."""
 
-    name: str
-    source: str
+    name: NonEmptyStr
+    source: NonEmptyStr
     config: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class ActionConfig(_Message):
-    """The handlers of one action, and whether they run in order or together."""
+    """The handlers of one action (at least one), and whether they run in order or together."""
 
-    handlers: list[HandlerSpec]
+    handlers: Annotated[list[HandlerSpec], Meta(min_length=1)]
     mode: Literal["sequential", "concurrent"] = "sequential"
 
 
 class ConfigureParams(_Message):
     """Params of ``runner/configure``: the runner's whole action configuration."""
 
-    actions: dict[str, ActionConfig]
+    actions: dict[NonEmptyStr, ActionConfig]
 
 
 class HandlerLoadStatus(_Message):
-    """Whether one configured handler loaded, and why not."""
+    """Whether one configured handler loaded; ``error`` is null exactly when it did."""
 
     action: str
     name: str
     status: Literal["loaded", "failed"]
     error: ErrorDetail | None
+
+    def __post_init__(self) -> None:
+        if (self.status == "loaded") != (self.error is None):
+            raise ValueError("`error` must be null exactly when `status` is `loaded`")
 
 
 class ConfigureResult(_Message):
@@ -220,22 +266,35 @@ class ConfigureResult(_Message):
 class RunParams(_Message):
     """Params of ``actions/run``."""
 
-    action: str
-    run_id: str
-    parent_run_id: str | None
-    depth: NonNegativeInt
+    action: NonEmptyStr
+    run_id: RunId
+    parent_run_id: RunId | None
+    depth: Depth
     params: Any = msgspec.field(default_factory=dict)
     partial_result_token: ProgressToken | UnsetType = UNSET
     work_done_token: ProgressToken | UnsetType = UNSET
 
 
 class HandlerOutcome(_Message):
-    """How one handler of a run ended."""
+    """How one handler of a run ended; ``error`` is non-null exactly when it failed."""
 
     name: str
     status: Literal["ok", "failed", "skipped"]
     duration_ms: Annotated[float, Meta(ge=0)]
     error: ErrorDetail | None
+
+    def __post_init__(self) -> None:
+        if (self.status == "failed") != (self.error is not None):
+            raise ValueError("`error` must be non-null exactly when `status` is `failed`")
+
+
+def _check_run_status(status: str, handlers: list[HandlerOutcome]) -> None:
+    """A run is ``ok`` exactly when every outcome is ``ok``; ``failed`` needs a failed one."""
+    if status == "ok":
+        if any(outcome.status != "ok" for outcome in handlers):
+            raise ValueError("`status` is `ok` but a handler outcome is not `ok`")
+    elif not any(outcome.status == "failed" for outcome in handlers):
+        raise ValueError("`status` is `failed` but no handler outcome is `failed`")
 
 
 class RunResult(_Message):
@@ -244,6 +303,9 @@ class RunResult(_Message):
     status: Literal["ok", "failed"]
     result: Any
     handlers: list[HandlerOutcome]
+
+    def __post_init__(self) -> None:
+        _check_run_status(self.status, self.handlers)
 
 
 # --- cancel, ping ----------------------------------------------------------------------
@@ -264,6 +326,9 @@ class PingResult(_Message):
 
 
 # --- progress, logs, output ------------------------------------------------------------
+# The four progress values are tagged by ``kind``. Inside ProgressParams ``kind`` is required
+# (it picks the type); decoding one of them on its own, ``kind`` may be absent but must match
+# when present - the schemas say the same (progress-params.json requires ``value.kind``).
 
 
 class WorkDoneBegin(_Message, tag_field="kind", tag="begin"):
@@ -271,7 +336,7 @@ class WorkDoneBegin(_Message, tag_field="kind", tag="begin"):
 
     title: str
     message: str | UnsetType = UNSET
-    percentage: Annotated[int, Meta(ge=0, le=100)] | UnsetType = UNSET
+    percentage: Percentage | UnsetType = UNSET
     cancellable: bool | UnsetType = UNSET
 
 
@@ -279,7 +344,7 @@ class WorkDoneReport(_Message, tag_field="kind", tag="report"):
     """Intermediate work-done progress value."""
 
     message: str | UnsetType = UNSET
-    percentage: Annotated[int, Meta(ge=0, le=100)] | UnsetType = UNSET
+    percentage: Percentage | UnsetType = UNSET
 
 
 class WorkDoneEnd(_Message, tag_field="kind", tag="end"):
@@ -311,7 +376,7 @@ class LogParams(_Message):
     level: LogLevel
     message: str
     logger: str | UnsetType = UNSET
-    run_id: str | UnsetType | None = UNSET
+    run_id: RunId | UnsetType | None = UNSET
 
 
 class OutputParams(_Message):
@@ -319,7 +384,7 @@ class OutputParams(_Message):
 
     stream: Literal["stdout", "stderr"]
     text: str
-    run_id: str | UnsetType | None = UNSET
+    run_id: RunId | UnsetType | None = UNSET
     dropped: NonNegativeInt | UnsetType = UNSET
 
 
@@ -329,44 +394,157 @@ class OutputParams(_Message):
 class ProjectRunParams(_Message):
     """Params of ``project/runAction``: run an action across one project's envs."""
 
-    action: str
-    parent_run_id: str
+    action: NonEmptyStr
+    parent_run_id: RunId
     depth: ScopeDepth
     params: Any = msgspec.field(default_factory=dict)
-    project: str | UnsetType = UNSET
+    project: AbsolutePath | UnsetType = UNSET
 
 
 class ProjectRunResult(_Message):
     """Result of ``project/runAction``: the merged project result and its run id."""
 
-    run_id: str
+    run_id: RunId
     status: Literal["ok", "failed"]
     result: Any
     handlers: list[HandlerOutcome]
+
+    def __post_init__(self) -> None:
+        _check_run_status(self.status, self.handlers)
 
 
 class WorkspaceRunParams(_Message):
     """Params of ``workspace/runAction``: run an action across projects (null = all)."""
 
-    action: str
-    parent_run_id: str
+    action: NonEmptyStr
+    parent_run_id: RunId
     depth: ScopeDepth
     params: Any = msgspec.field(default_factory=dict)
-    projects: list[str] | None = None
+    projects: list[AbsolutePath] | None = None
 
 
 class ProjectOutcome(_Message):
-    """One project's outcome inside a workspace run."""
+    """One project's outcome inside a workspace run (SPEC.md §9.13).
 
-    project: str
+    ``ok``: ``error`` is null. ``failed``: ``error`` is -32011 HandlerFailed. ``error``:
+    ``error`` is the JSON-RPC error and ``result`` is null.
+    """
+
+    project: AbsolutePath
     status: Literal["ok", "failed", "error"]
     result: Any
     error: ErrorObject | None
 
+    def __post_init__(self) -> None:
+        if self.status == "ok":
+            if self.error is not None:
+                raise ValueError("`error` must be null when `status` is `ok`")
+        elif self.error is None:
+            raise ValueError(f"`error` must not be null when `status` is `{self.status}`")
+        elif self.status == "failed" and self.error.code != ErrorCode.HANDLER_FAILED:
+            raise ValueError("`error.code` must be -32011 when `status` is `failed`")
+        elif self.status == "error" and self.result is not None:
+            raise ValueError("`result` must be null when `status` is `error`")
+
 
 class WorkspaceRunResult(_Message):
-    """Result of ``workspace/runAction``: one outcome per project."""
+    """Result of ``workspace/runAction``: one outcome per project.
 
-    run_id: str
+    ``status`` is ``ok`` exactly when every project outcome is ``ok``."""
+
+    run_id: RunId
     status: Literal["ok", "failed"]
     projects: list[ProjectOutcome]
+
+    def __post_init__(self) -> None:
+        if self.status == "ok":
+            if any(outcome.status != "ok" for outcome in self.projects):
+                raise ValueError("`status` is `ok` but a project outcome is not `ok`")
+        elif all(outcome.status == "ok" for outcome in self.projects):
+            raise ValueError("`status` is `failed` but every project outcome is `ok`")
+
+
+# --- error data (SPEC.md §6.7, common.json#/$defs/*Data) ---------------------------------
+# Not messages of their own: ErrorObject checks its ``data`` against them by code.
+
+
+class _ParseErrorData(_Message):
+    reason: NonEmptyStr | UnsetType = UNSET
+    charset: str | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.reason is UNSET and self.charset is UNSET:
+            raise ValueError("ParseError data needs `reason` or `charset`")
+
+
+class _InvalidRequestData(_Message):
+    reason: NonEmptyStr
+
+
+class _InvalidParamsData(_Message):
+    path: Annotated[str, Meta(pattern=r"^\$")] | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+
+
+class _MessageTooLargeData(_Message):
+    size: NonNegativeInt
+    limit: NonNegativeInt
+
+
+class _UnsupportedProtocolVersionData(_Message):
+    supported: VersionList
+
+
+class _ActionNotFoundData(_Message):
+    action: str
+    project: AbsolutePath | UnsetType = UNSET
+
+
+class _HandlerFailedData(_Message):
+    handlers: list[HandlerOutcome]
+
+
+class _DepthLimitExceededData(_Message):
+    depth: NonNegativeInt
+    limit: NonNegativeInt
+
+
+class _FanOutLimitExceededData(_Message):
+    count: NonNegativeInt
+    limit: NonNegativeInt
+
+
+class _ProjectNotFoundData(_Message):
+    project: str
+
+
+class _UnavailableRunner(_Message):
+    project: AbsolutePath
+    env: NonEmptyStr
+
+
+class _RunnerUnavailableData(_Message):
+    runner: _UnavailableRunner
+    stderr_tail: str
+    reason: str | UnsetType = UNSET
+
+
+class _RequestCancelledData(_Message):
+    reason: Literal["cancel-request", "shutdown", "parent-cancelled"] | UnsetType = UNSET
+
+
+_ERROR_DATA: Final[dict[int, type[_Message]]] = {
+    ErrorCode.PARSE_ERROR: _ParseErrorData,
+    ErrorCode.INVALID_REQUEST: _InvalidRequestData,
+    ErrorCode.INVALID_PARAMS: _InvalidParamsData,
+    ErrorCode.MESSAGE_TOO_LARGE: _MessageTooLargeData,
+    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: _UnsupportedProtocolVersionData,
+    ErrorCode.ACTION_NOT_FOUND: _ActionNotFoundData,
+    ErrorCode.HANDLER_FAILED: _HandlerFailedData,
+    ErrorCode.DEPTH_LIMIT_EXCEEDED: _DepthLimitExceededData,
+    ErrorCode.FAN_OUT_LIMIT_EXCEEDED: _FanOutLimitExceededData,
+    ErrorCode.PROJECT_NOT_FOUND: _ProjectNotFoundData,
+    ErrorCode.RUNNER_UNAVAILABLE: _RunnerUnavailableData,
+    ErrorCode.REQUEST_CANCELLED: _RequestCancelledData,
+}
+"""The shape ``ErrorObject.data`` must have, when present, for each code that defines one."""

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from corral_protocol.wal import (
     HANDLER_STARTED,
     RUN_FINISHED,
+    RUN_STARTED,
     WAL_CLOSED,
     WAL_OPENED,
     WalConfig,
@@ -235,6 +237,22 @@ def test_policy_boundaries_batches_until_a_boundary(tmp_path: Path, counting_fsy
         assert counting_fsync.calls == before + 2
 
 
+def test_policy_boundaries_syncs_run_starts_eagerly_without_waiting(
+    tmp_path: Path, counting_fsync: Any
+) -> None:
+    with open_counted(tmp_path, counting_fsync, batch_delay=60) as w:
+        counting_fsync.delay = 0.1
+        started = time.monotonic()
+        result = w.append(RUN_STARTED, run_id="r1", payload={})
+        assert time.monotonic() - started < 0.08  # the caller did not wait for the fsync
+        assert not result.durable
+        deadline = time.monotonic() + 5  # ... but it is durable long before batch_delay
+        while w.durable_seq < result.seq and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert w.durable_seq >= result.seq
+        counting_fsync.delay = 0
+
+
 def test_policy_boundaries_flushes_a_batch_within_batch_delay(
     tmp_path: Path, counting_fsync: Any
 ) -> None:
@@ -361,3 +379,33 @@ def test_a_failed_write_is_rolled_back(tmp_path: Path) -> None:
     assert "failed: WAL write failed" in proc.stdout
     assert "next seq 1" in proc.stdout
     assert seqs(tmp_path, "wm") == [0, 1, 2]
+
+
+def test_many_threads_appending_and_waiting(tmp_path: Path, counting_fsync: Any) -> None:
+    """Leader-based group commit under contention: every wait is honoured, no seq lost."""
+    counting_fsync.delay = 0.001
+    config = {"segment_bytes": 4000, "batch_delay": 0.01}
+    errors: list[BaseException] = []
+    with open_counted(tmp_path, counting_fsync, **config) as w:
+
+        def work(k: int) -> None:
+            try:
+                for n in range(150):
+                    if n % 5 == 0:
+                        result = w.append(RUN_FINISHED, run_id=f"r{k}", payload={"status": "ok"})
+                        assert result.durable
+                        assert w.durable_seq >= result.seq
+                    else:
+                        handler(w, n)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        total_waits = 8 * 30
+        assert counting_fsync.calls < total_waits + 60  # waiters shared rounds
+    assert errors == []
+    assert seqs(tmp_path, "wm") == list(range(8 * 150 + 2))

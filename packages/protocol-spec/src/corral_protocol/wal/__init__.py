@@ -20,6 +20,7 @@ from __future__ import annotations
 from corral_protocol.wal.config import Durability, WalConfig
 from corral_protocol.wal.events import (
     DEFAULT_DURABLE_EVENTS,
+    DEFAULT_EAGER_EVENTS,
     ENV_PREPARED,
     HANDLER_CANCELLED,
     HANDLER_FAILED,
@@ -67,6 +68,7 @@ from corral_protocol.wal.writer import AppendResult, WalWriter, WalWriterError
 
 __all__ = [
     "DEFAULT_DURABLE_EVENTS",
+    "DEFAULT_EAGER_EVENTS",
     "ENV_PREPARED",
     "FORMAT_VERSION",
     "HANDLER_CANCELLED",

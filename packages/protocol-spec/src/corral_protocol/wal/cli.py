@@ -22,7 +22,7 @@ from corral_protocol.wal.follow import Follower
 from corral_protocol.wal.reader import read_wal
 from corral_protocol.wal.record import format_ts, parse_ts
 from corral_protocol.wal.render import format_record_line, render_json, render_text
-from corral_protocol.wal.tree import RunNode, build_history
+from corral_protocol.wal.tree import build_history
 from corral_protocol.wal.verify import render_verify, verify_wal
 
 __all__ = ["build_parser", "find_wal_dir", "main", "parse_since"]
@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--since",
         metavar="TIME",
         type=parse_since,
-        help="only activity at/after TIME: RFC 3339, a date, or an age (90s, 15m, 2h, 3d)",
+        help="only top-level runs/records active at or after TIME: RFC 3339, a date, or an "
+        "age (90s, 15m, 2h, 3d); ignored with --run",
     )
     show.add_argument("--format", choices=("text", "json"), default="text")
     follow = sub.add_parser(
@@ -206,8 +207,3 @@ def _verify(args: argparse.Namespace, wal_dir: Path) -> int:
     report = verify_wal(wal_dir)
     print(render_verify(report, args.format))
     return 0 if report.ok else 1
-
-
-def run_node_ids(node: RunNode) -> set[str]:
-    """Ids of a run and all its descendants."""
-    return {n.run_id for n in node.walk()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from corral_protocol.wal.events import DEFAULT_DURABLE_EVENTS
+from corral_protocol.wal.events import DEFAULT_DURABLE_EVENTS, DEFAULT_EAGER_EVENTS
 
 __all__ = ["Durability", "WalConfig"]
 
@@ -14,10 +14,12 @@ Durability = Literal["always", "boundaries", "batch", "never"]
 
 * ``always``: every append is durable when ``append`` returns (fsync per append; appends
   from several threads or tasks that wait together share one fsync: group commit).
-* ``boundaries`` (default): appends of :attr:`WalConfig.durable_events` are durable when
-  ``append`` returns; all others are batched: made durable by the next boundary fsync or
-  by the background flusher at most ``batch_delay`` seconds (or ``batch_bytes`` bytes)
-  after they were written, whichever comes first.
+* ``boundaries`` (default): appends of :attr:`WalConfig.durable_events` (run outcomes,
+  runner state changes, env preparation, stream open/close) are durable when ``append``
+  returns; appends of :attr:`WalConfig.eager_events` (run accepted/started) start an fsync
+  at once in the background but do not wait for it; all others are batched: made durable
+  by the next fsync or by the background flusher at most ``batch_delay`` seconds (or
+  ``batch_bytes`` bytes) after they were written, whichever comes first.
 * ``batch``: no append waits; everything is fsynced by the flusher within ``batch_delay``.
 * ``never``: the writer never fsyncs by itself (the OS writes back when it likes). Explicit
   :meth:`WalWriter.sync` and ``wait_durable`` still fsync.
@@ -37,6 +39,7 @@ class WalConfig:
     Attributes:
         durability: see :data:`Durability`.
         durable_events: event types that are boundaries under ``boundaries``.
+        eager_events: event types fsynced at once, without waiting, under ``boundaries``.
         batch_delay: longest time (s) a batched record waits for its fsync.
         batch_bytes: unsynced bytes that trigger a batched fsync early.
         segment_bytes: a segment is closed and a new one started before an append that
@@ -53,6 +56,7 @@ class WalConfig:
 
     durability: Durability = "boundaries"
     durable_events: frozenset[str] = field(default=DEFAULT_DURABLE_EVENTS)
+    eager_events: frozenset[str] = field(default=DEFAULT_EAGER_EVENTS)
     batch_delay: float = 0.2
     batch_bytes: int = 1024 * 1024
     segment_bytes: int = 8 * 1024 * 1024
@@ -77,3 +81,7 @@ class WalConfig:
         if self.durability == "always":
             return True
         return self.durability == "boundaries" and event in self.durable_events
+
+    def syncs_early(self, event: str) -> bool:
+        """Whether an append of ``event`` starts a background fsync at once."""
+        return self.durability == "boundaries" and event in self.eager_events

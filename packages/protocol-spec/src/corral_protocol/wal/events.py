@@ -47,6 +47,7 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_DURABLE_EVENTS",
+    "DEFAULT_EAGER_EVENTS",
     "ENV_PREPARED",
     "HANDLER_CANCELLED",
     "HANDLER_EVENTS",
@@ -95,7 +96,6 @@ DEFAULT_DURABLE_EVENTS: Final = frozenset(
     {
         WAL_OPENED,
         WAL_CLOSED,
-        RUN_STARTED,
         RUN_FINISHED,
         RUN_FAILED,
         RUN_CANCELLED,
@@ -104,9 +104,12 @@ DEFAULT_DURABLE_EVENTS: Final = frozenset(
     }
 )
 """Events the default ``boundaries`` policy makes durable before ``append`` returns: run
-start and outcome, runner state changes, env preparation and the stream's own open/close.
-``run.accepted`` and ``handler.*`` are batched: the next boundary (at the latest the run's
-own outcome) or the batch timer makes them durable."""
+outcomes, runner state changes, env preparation and the stream's own open and close."""
+
+DEFAULT_EAGER_EVENTS: Final = frozenset({RUN_ACCEPTED, RUN_STARTED})
+"""Events the default ``boundaries`` policy fsyncs at once *without* making the caller wait:
+the start of a run is on the action's critical path, so its fsync runs in the background
+(durable about one fsync later, not a batch delay later). ``handler.*`` are batched."""
 
 RUNNER_STATES: Final = (
     "stopped",

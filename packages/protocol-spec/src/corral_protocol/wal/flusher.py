@@ -1,15 +1,22 @@
-"""The background thread that owns every fsync of one WAL stream (SPEC §12.6).
+"""Every fsync of one WAL stream, and the background thread that owns the timers (SPEC §12.6).
 
-It syncs when someone waits for durability (group commit: one fsync covers every record
-written before it started), when a batch is due (``batch_delay`` after the first unsynced
-record, or ``batch_bytes`` unsynced bytes), after a rotation (the finished segment, then
-the directory entry of the new one), and at shutdown. fsync never runs on an appending
-thread or an event loop. A failed fsync breaks the stream for good: after one, the kernel
-may have dropped the dirty pages, so retrying and reporting success would lie.
+A *sync round* snapshots the stream (last written seq, current fd, finished segments, a
+dirty directory), fsyncs outside the lock (finished segments first, then the directory,
+then the current segment) and then advances ``durable_seq``. One round runs at a time and
+covers every record written before it started (group commit).
+
+Who runs a round: a thread blocked in :meth:`Flusher.wait` (the synchronous ``append`` of
+a boundary event, ``wait_durable``, ``sync``) runs it itself when no round is running, as
+the leader of a group commit: it blocks anyway, and this saves two thread hand-offs.
+Everything else is done by the background thread: batches that fall due (``batch_delay``
+after the first unsynced record, or ``batch_bytes``), async waiters (so an event loop never
+runs fsync), finished segments after a rotation, retention, and the final round at close.
+
+A failed fsync breaks the stream for good: after one, the kernel may have dropped the
+dirty pages, so retrying and reporting success would lie.
 
 Locking: all state lives under the writer's condition variable ``cond``; the methods named
-``note_*``/``request``/``check`` expect it held, the others take it themselves. fsync
-itself runs with the lock released, so appends continue meanwhile.
+``note_*``/``request``/``check`` expect it held, the others take it themselves.
 """
 
 from __future__ import annotations
@@ -41,6 +48,19 @@ class Snapshot:
 
 
 _Waiter = tuple[int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """What one sync round covers."""
+
+    sync: bool
+    state: Snapshot
+    retired: list[int]
+    sync_dir: bool
+    behind: bool
+    prune: bool
+    sweep: bool
 
 
 class Flusher:
@@ -75,6 +95,7 @@ class Flusher:
         self._prune_due = True
         self._sweep_due = config.sweep_dead_writers
         self._closing = False
+        self._syncing = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -86,10 +107,10 @@ class Flusher:
                 self.error
             )
 
-    def note_write(self, seq: int, size: int, *, wait: bool) -> None:
-        """Account for a frame just written; ``wait``: someone will wait for it."""
+    def note_write(self, seq: int, size: int, *, sync_now: bool) -> None:
+        """Account for a frame just written; ``sync_now``: start a round for it at once."""
         self._unsynced += size
-        if wait:
+        if sync_now:
             self.request(seq)
         elif self._config.durability != "never":
             if self._deadline is None:
@@ -118,13 +139,25 @@ class Flusher:
 
     # ---------------------------------------------------------------- callers
     def wait(self, seq: int, timeout: float | None) -> bool:
-        """Block until ``seq`` is durable (True) or ``timeout`` passes (False)."""
-        with self._cond:
-            self.check()
-            self.request(seq)
-            self._cond.wait_for(lambda: self.durable_seq >= seq or self.error is not None, timeout)
-            self.check()
-            return self.durable_seq >= seq
+        """Block until ``seq`` is durable (True) or ``timeout`` passes (False).
+
+        Runs the sync round on this thread when none is running (group-commit leader).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._cond:
+                self.check()
+                if self.durable_seq >= seq:
+                    return True
+                self.request(seq)
+                if self._syncing:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+                    continue
+                plan = self._prepare(housekeeping=False)
+            self._execute(plan)
 
     async def wait_async(self, seq: int) -> None:
         """Await durability of ``seq`` without blocking the running event loop."""
@@ -168,45 +201,60 @@ class Flusher:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._has_work(time.monotonic()):
-                    if self._closing or self.error is not None:
+                while True:
+                    if self.error is not None:
                         return
+                    if not self._syncing:
+                        if self._has_work(time.monotonic()):
+                            break
+                        if self._closing:
+                            return
                     timeout = None
-                    if self._deadline is not None:
+                    if self._deadline is not None and not self._syncing:
                         timeout = max(0.0, self._deadline - time.monotonic())
                     self._cond.wait(timeout)
-                if self.error is not None:
-                    return
-                state = self._snapshot()
-                do_sync = self._config.durability != "never" or self._sync_target > self.durable_seq
-                retired, self._retired = self._retired, []
-                sync_dir = do_sync and self._dir_dirty and self._dir_fd >= 0
-                if do_sync:
-                    self._dir_dirty = False
-                    self._deadline = None
-                    self._unsynced = 0
-                prune, self._prune_due = self._prune_due, False
-                sweep, self._sweep_due = self._sweep_due, False
-                behind = state.written_seq > self.durable_seq
-            try:
-                for old in retired:
-                    if do_sync:
-                        self._fsync(old)
-                    os.close(old)
-                if sync_dir:
-                    self._fsync(self._dir_fd)
-                if do_sync and behind:
-                    self._fsync(state.fd)
-            except OSError as exc:
-                self._fail(exc)
-                return
-            if do_sync:
-                self._advance(state.written_seq)
-            if prune or sweep:
-                self._housekeeping(state.segment, sweep)
+                plan = self._prepare(housekeeping=True)
+            self._execute(plan)
+
+    def _prepare(self, *, housekeeping: bool) -> _Round:
+        """Start a sync round (lock held): take what it must cover."""
+        state = self._snapshot()
+        sync = self._config.durability != "never" or self._sync_target > self.durable_seq
+        retired, self._retired = self._retired, []
+        sync_dir = sync and self._dir_dirty and self._dir_fd >= 0
+        if sync:
+            self._dir_dirty = False
+            self._deadline = None
+            self._unsynced = 0
+        prune = sweep = False
+        if housekeeping:
+            prune, self._prune_due = self._prune_due, False
+            sweep, self._sweep_due = self._sweep_due, False
+        self._syncing = True
+        behind = sync and state.written_seq > self.durable_seq
+        return _Round(sync, state, retired, sync_dir, behind, prune, sweep)
+
+    def _execute(self, plan: _Round) -> None:
+        """Run a prepared round (lock not held)."""
+        try:
+            for old in plan.retired:
+                if plan.sync:
+                    self._fsync(old)
+                os.close(old)
+            if plan.sync_dir:
+                self._fsync(self._dir_fd)
+            if plan.behind:
+                self._fsync(plan.state.fd)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._advance(plan.state.written_seq if plan.sync else -1)
+        if plan.prune or plan.sweep:
+            self._housekeeping(plan.state.segment, plan.sweep)
 
     def _advance(self, seq: int) -> None:
         with self._cond:
+            self._syncing = False
             self.durable_seq = max(self.durable_seq, seq)
             ready = [w for w in self._waiters if w[0] <= self.durable_seq]
             self._waiters = [w for w in self._waiters if w[0] > self.durable_seq]
@@ -217,6 +265,7 @@ class Flusher:
     def _fail(self, exc: BaseException) -> None:
         with self._cond:
             self.error = exc
+            self._syncing = False
             waiters, self._waiters = self._waiters, []
             self._cond.notify_all()
         for _, loop, future in waiters:

@@ -91,8 +91,9 @@ class Follower:
                 with path.open("rb") as handle:
                     handle.seek(cursor.offset + len(cursor.pending))
                     data = cursor.pending + handle.read()
-            except FileNotFoundError:
-                continue  # retired by retention under our feet
+            except FileNotFoundError:  # retired by retention under our feet
+                cursor.checker.forget()
+                continue
             frames, consumed = split_frames(data, cursor.offset)
             for frame in frames:
                 record = cursor.checker.feed(path.name, frame)

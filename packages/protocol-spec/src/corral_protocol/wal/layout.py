@@ -27,7 +27,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -39,6 +39,8 @@ if sys.platform != "win32":
 __all__ = [
     "SEGMENT_SUFFIX",
     "acquire_stream_lock",
+    "fsync_directory",
+    "hold_if_dead",
     "is_stream_live",
     "list_segments",
     "list_writers",
@@ -198,3 +200,14 @@ def _base36(number: int) -> str:
         digits.append(_DIGITS36[rest])
         if not number:
             return "".join(reversed(digits))
+
+
+def fsync_directory(path: Path, fsync: Callable[[int], None] = os.fsync) -> None:
+    """fsync a directory (makes new entries in it durable); a no-op where unsupported."""
+    if os.name != "posix":  # pragma: no cover - directories cannot be fsynced there
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fsync(fd)
+    finally:
+        os.close(fd)

@@ -8,7 +8,6 @@ guessed from a damaged line.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,14 +237,3 @@ def read_wal(wal_dir: Path | str, writers: Iterable[str] | None = None) -> WalSc
     streams = {name: read_stream(root, name) for name in names}
     merged = merge_streams([s.records for s in streams.values()])
     return WalScan(root, streams, merged)
-
-
-def stream_size(wal_dir: Path, writer: str) -> int:
-    """Total bytes of a stream's segments (for ``verify`` summaries)."""
-    total = 0
-    for _, path in list_segments(Path(wal_dir) / writer):
-        try:
-            total += os.stat(path).st_size
-        except FileNotFoundError:
-            continue
-    return total

@@ -33,6 +33,7 @@ CRC-32 collision probability for damage that spans more than 32 bits).
 from __future__ import annotations
 
 import re
+import time
 import zlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -47,6 +48,7 @@ __all__ = [
     "WRITER_ID_PATTERN",
     "RecordError",
     "WalRecord",
+    "WallClock",
     "checksum",
     "decode_record",
     "encode_record",
@@ -72,6 +74,8 @@ EVENT_PATTERN: Final = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 _MAX_SEQ: Final = 2**53 - 1  # exact in every JSON implementation (IEEE doubles)
 _HEX: Final = frozenset(b"0123456789abcdef")
 _TS_RE: Final = re.compile(TS_PATTERN)
+_WRITER_RE: Final = re.compile(WRITER_ID_PATTERN)
+_EVENT_RE: Final = re.compile(EVENT_PATTERN)
 
 _Writer = Annotated[str, msgspec.Meta(pattern=WRITER_ID_PATTERN)]
 _Seq = Annotated[int, msgspec.Meta(ge=0, le=_MAX_SEQ)]
@@ -131,10 +135,15 @@ def format_ts(moment: datetime) -> str:
     """
     if moment.tzinfo is None:
         raise ValueError("WAL timestamps need an aware datetime (got a naive one)")
-    m = moment.astimezone(UTC)
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T"
-        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}Z"
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - the fastest way here
+        m.year,
+        m.month,
+        m.day,
+        m.hour,
+        m.minute,
+        m.second,
+        m.microsecond,
     )
 
 
@@ -159,6 +168,15 @@ def encode_record(record: WalRecord) -> bytes:
     payload are written as ``null`` (JSON has no NaN).
     """
     _check_fields(record)
+    return frame_record(record)
+
+
+def frame_record(record: WalRecord) -> bytes:
+    """:func:`encode_record` without the field checks, for callers that guarantee them.
+
+    The writer validates the writer id once at open, makes ``ts`` itself and checks each
+    event name once; it still gets the size limit and the payload encoding errors.
+    """
     body = _ENCODER.encode(record)
     if len(body) + 10 > MAX_RECORD_BYTES:
         raise ValueError(f"WAL record of {len(body)} bytes exceeds the {MAX_RECORD_BYTES} limit")
@@ -208,19 +226,44 @@ def _peek_version(body: bytes) -> int | None:
     return None
 
 
+def check_event(event: str) -> str:
+    """Return ``event`` or raise ValueError if it is not a valid event name."""
+    if not _EVENT_RE.match(event) or len(event) > 128:
+        raise ValueError(f"invalid event name {event!r} (rule: {EVENT_PATTERN})")
+    return event
+
+
 def _check_fields(record: WalRecord) -> None:
     """Apply the rules msgspec checks on decode only (Struct construction skips them)."""
     if record.v != FORMAT_VERSION:
         raise ValueError(f"v must be {FORMAT_VERSION}, got {record.v!r}")
-    if not re.match(WRITER_ID_PATTERN, record.writer):
+    if not _WRITER_RE.match(record.writer):
         raise ValueError(f"invalid writer id {record.writer!r} (rule: {WRITER_ID_PATTERN})")
     if not 0 <= record.seq <= _MAX_SEQ:
         raise ValueError(f"seq out of range: {record.seq}")
     if not _TS_RE.match(record.ts):
         raise ValueError(f"invalid ts {record.ts!r} (rule: {TS_PATTERN})")
-    if not re.match(EVENT_PATTERN, record.event) or len(record.event) > 128:
-        raise ValueError(f"invalid event name {record.event!r} (rule: {EVENT_PATTERN})")
+    check_event(record.event)
     if record.run_id == "" or record.parent_run_id == "":
         raise ValueError("runId and parentRunId are null or non-empty strings")
     if not isinstance(record.payload, dict):
         raise TypeError("payload must be a dict (a JSON object)")
+
+
+class WallClock:
+    """UTC record timestamps from ``time.time_ns()``, the date part formatted once a second.
+
+    About 0.4 µs a call instead of several for a datetime round trip; per writer, no
+    shared state.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self) -> str:
+        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = format_ts(datetime.fromtimestamp(second, UTC))[:19]
+        return f"{self._prefix}.{nanos // 1000:06d}Z"

@@ -2,12 +2,12 @@
 
 Threading model. ``append`` encodes the record and hands the whole frame to the kernel with
 one ``write(2)`` on the stream's single open segment fd (``O_APPEND``; never an open/close
-per event), under a lock, then returns. A background *flusher* thread owns every fsync:
-it syncs when a caller waits for durability (group commit: one fsync covers every record
-written before it), when a batch is due (``batch_delay`` / ``batch_bytes``), after a
-rotation (the finished segment and the directory entry of the new one), and on close.
-No fsync ever runs on the caller's thread, so :meth:`WalWriter.append_async` can wait for
-durability without blocking an event loop.
+per event), under a lock, then returns; a record of a boundary event first waits for its
+fsync. fsyncs happen in *sync rounds* (see :mod:`~corral_protocol.wal.flusher`): one round
+covers every record written before it started (group commit). A synchronous waiter runs
+the round itself when none is running (it blocks anyway); everything else (batches, eager
+run starts, async waiters, rotation, retention, close) is done by one background thread,
+so :meth:`WalWriter.append_async` waits for durability without blocking an event loop.
 
 "Reported durable": record ``seq`` is reported durable when (a) ``append``/``append_async``
 of it returned with ``durable=True`` — the case for every boundary event of the policy —,
@@ -27,35 +27,43 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from corral_protocol.wal import recovery, retention
 from corral_protocol.wal.config import WalConfig
 from corral_protocol.wal.events import REQUIRED_PAYLOAD, WAL_CLOSED, WAL_OPENED
 from corral_protocol.wal.flusher import Flusher, Snapshot, WalWriterError
-from corral_protocol.wal.layout import acquire_stream_lock, segment_name, validate_writer_id
-from corral_protocol.wal.record import FORMAT_VERSION, WalRecord, encode_record, format_ts
+from corral_protocol.wal.layout import (
+    acquire_stream_lock,
+    fsync_directory,
+    segment_name,
+    validate_writer_id,
+)
+from corral_protocol.wal.record import (
+    FORMAT_VERSION,
+    WallClock,
+    WalRecord,
+    check_event,
+    format_ts,
+    frame_record,
+)
 
 __all__ = ["AppendResult", "WalWriter", "WalWriterError"]
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
+class AppendResult(msgspec.Struct, frozen=True):
     """What ``append`` did: the record's seq and ts, its segment, and whether it is durable."""
 
     seq: int
     ts: str
     segment: str
     durable: bool
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class WalWriter:
@@ -74,7 +82,7 @@ class WalWriter:
         writer_id: str,
         config: WalConfig | None = None,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] | None = None,
         fsync: Callable[[int], None] = os.fsync,
         meta: Mapping[str, Any] | None = None,
         lock_timeout: float = 2.0,
@@ -83,14 +91,17 @@ class WalWriter:
         self.config = config or WalConfig()
         self.wal_dir = Path(wal_dir)
         self.stream_dir = self.wal_dir / writer_id
-        self._clock = clock
+        self._now: Callable[[], str] = WallClock()
+        if clock is not None:
+            self._now = lambda: format_ts(clock())
         self._cond = threading.Condition()
         self._closed = False
         self._closing = False
+        self._events_seen: set[str] = set()
         created = not self.stream_dir.exists()
         self.stream_dir.mkdir(parents=True, exist_ok=True)
         if created and self.config.durability != "never":
-            _fsync_dir(self.wal_dir, fsync)  # the new stream's own directory entry
+            fsync_directory(self.wal_dir, fsync)  # the new stream's own directory entry
         self._dir_fd = acquire_stream_lock(self.stream_dir, timeout=lock_timeout)
         try:
             tail = recovery.inspect_tail(self.stream_dir)
@@ -188,7 +199,7 @@ class WalWriter:
         )
         if wait:
             self.wait_durable(result.seq)
-            return replace(result, durable=True)
+            return msgspec.structs.replace(result, durable=True)
         return result
 
     async def append_async(
@@ -219,7 +230,7 @@ class WalWriter:
         )
         if wait:
             await self.wait_durable_async(result.seq)
-            return replace(result, durable=True)
+            return msgspec.structs.replace(result, durable=True)
         return result
 
     def wait_durable(self, seq: int | None = None, timeout: float | None = None) -> bool:
@@ -292,15 +303,19 @@ class WalWriter:
         payload: Mapping[str, Any] | None,
         durable: bool | None,
     ) -> tuple[AppendResult, bool]:
+        if event not in self._events_seen:
+            self._events_seen.add(check_event(event))
         body = dict(payload or {})
         missing = [m for m in REQUIRED_PAYLOAD.get(event, ()) if m not in body]
         if missing:
             raise ValueError(f"{event} payload lacks required member(s) {missing}")
+        if run_id == "" or parent_run_id == "":
+            raise ValueError("runId and parentRunId must be null or non-empty strings")
         with self._cond:
             if self._closed or (self._closing and event != WAL_CLOSED):
                 raise WalWriterError(f"WAL writer {self.writer_id} is closed")
             self._flusher.check()
-            ts = max(format_ts(self._clock()), self._last_ts)
+            ts = max(self._now(), self._last_ts)
             record = WalRecord(
                 v=FORMAT_VERSION,
                 writer=self.writer_id,
@@ -314,7 +329,7 @@ class WalWriter:
                 action=action,
                 payload=body,
             )
-            frame = encode_record(record)
+            frame = frame_record(record)
             if self._size and self._size + len(frame) > self.config.segment_bytes:
                 self._rotate()
             self._write_frame(frame)
@@ -323,7 +338,8 @@ class WalWriter:
             self._written_seq = seq
             self._last_ts = ts
             wait = self.config.waits_for(event) if durable is None else durable
-            self._flusher.note_write(seq, len(frame), wait=wait)
+            eager = durable is None and self.config.syncs_early(event)
+            self._flusher.note_write(seq, len(frame), sync_now=wait or eager)
             return AppendResult(seq, ts, self._segment, False), wait
 
     def _write_frame(self, frame: bytes) -> None:
@@ -369,13 +385,3 @@ class WalWriter:
                 max_age=cfg.max_age,
                 skip=self.writer_id,
             )
-
-
-def _fsync_dir(path: Path, fsync: Callable[[int], None]) -> None:
-    if os.name != "posix":  # pragma: no cover - directories cannot be fsynced there
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,197 @@
+"""The test-only runner process: listen, say hello, serve one authenticated connection,
+watch the parent, exit with the right code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+from .. import __version__
+from .actions import Actions
+from .connection import Connection
+from .launch import SPOKEN, LaunchError, LaunchRecord, read_launch_record
+from .variants import Breaks
+
+__all__ = ["Runner", "main"]
+
+MAX_MESSAGE_SIZE: Final = 64 * 1024 * 1024
+_FIXED_PORT: Final = 47311
+_AUTH_DEADLINE_S: Final = 10.0
+_RUNNER_INFO: Final = {
+    "name": "corral-conformance-testrunner",
+    "version": __version__,
+    "language": "python",
+}
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (zombies count as dead)."""
+    if os.name != "posix":  # pragma: no cover - Windows: best effort
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    return True
+
+
+class Runner:
+    """The state shared by the connections of one runner process."""
+
+    def __init__(self, launch: LaunchRecord, breaks: Breaks) -> None:
+        self.launch = launch
+        self.breaks = breaks
+        self.max_message_size = MAX_MESSAGE_SIZE
+        self.actions = Actions(breaks, launch.conformance)
+        self.active: Connection | None = None
+        self.candidates: set[Connection] = set()
+        self.shutdown_requested = False
+        self.shutdown_answered = False
+        self._ready = False
+        self._done = asyncio.Event()
+        self.exit_code = 1
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def exit(self, code: int) -> None:
+        """Exit with ``code`` (adjusted by the exit-code variants) - once."""
+        if self._done.is_set():
+            return
+        if self.breaks("exit-code-0-always"):
+            code = 0
+        elif self.breaks("exit-code-1-always"):
+            code = 1
+        self.exit_code = code
+        self._done.set()
+
+    def authenticate(self, conn: Connection) -> bool:
+        """Make ``conn`` the authenticated connection; False if another already won."""
+        if self.active is not None and not self.breaks("accept-second-connection"):
+            return False
+        self.active = conn
+        conn.authenticated = True
+        self.candidates.discard(conn)
+        if not self.breaks("keep-losing-candidates"):
+            for other in list(self.candidates):
+                other.close()
+        return True
+
+    def initialize_result(self, version: str) -> dict[str, Any]:
+        return {
+            "protocolVersion": version,
+            "runnerInfo": dict(_RUNNER_INFO),
+            "capabilities": {
+                "maxMessageSize": self.max_message_size,
+                "conformanceFixtures": self.launch.conformance,
+                "handlerSources": [],
+                "syncHandlers": False,
+            },
+        }
+
+    def on_initialized(self, conn: Connection) -> None:
+        if not self._ready:
+            self._ready = True
+            conn.notify("runner/log", {"level": "info", "message": "ready", "logger": "testrunner"})
+
+    async def shutdown(self, conn: Connection) -> None:
+        """Cancel (or, broken, await) every other in-flight request, then answer null."""
+        self.shutdown_requested = True
+        current = asyncio.current_task()
+        others = [(key, task) for key, task in conn.in_flight_items() if task is not current]
+        if not self.breaks("shutdown-waits-for-runs"):
+            for key, task in others:
+                conn.cancel_task(key, task, "shutdown")
+        if others:
+            await asyncio.wait([task for _, task in others])
+        self.shutdown_answered = True
+
+    def connection_closed(self, conn: Connection) -> None:
+        self.candidates.discard(conn)
+        if conn is self.active:
+            self.exit(0 if self.shutdown_answered else 1)
+
+    # --- serving --------------------------------------------------------------------------
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        if self.active is not None and not self.breaks("accept-second-connection"):
+            writer.close()
+            return
+        conn = Connection(self, reader, writer)
+        self.candidates.add(conn)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(
+            _AUTH_DEADLINE_S, lambda: None if conn.authenticated else conn.close()
+        )
+        try:
+            await conn.serve()
+        finally:
+            timer.cancel()
+
+    async def _watch_parent(self) -> None:
+        pid = self.launch.parent_pid
+        original_ppid = os.getppid()
+        while True:
+            await asyncio.sleep(0.1)
+            reparented = original_ppid == pid and os.getppid() != pid
+            if reparented or not _alive(pid):
+                self.exit(1)
+                return
+
+    async def serve(self) -> int:
+        """Listen, say hello, serve until exit; return the exit code."""
+        port = _FIXED_PORT if self.breaks("fixed-port") else 0
+        try:
+            server = await asyncio.start_server(self._on_connect, "127.0.0.1", port)
+        except OSError as exc:
+            sys.stderr.write(f"cannot listen on 127.0.0.1:{port}: {exc}\n")
+            return 4
+        bound = server.sockets[0].getsockname()[1]
+        if self.breaks("print-before-hello"):
+            sys.stdout.write("starting the test-only runner\n")
+        hello = {
+            "corral": "hello",
+            "protocol": list(SPOKEN),
+            "port": bound + 1 if self.breaks("hello-wrong-port") else bound,
+            "pid": os.getpid(),
+            "runner": dict(_RUNNER_INFO),
+        }
+        indent = 2 if self.breaks("multiline-hello") else None
+        sys.stdout.write(json.dumps(hello, indent=indent) + "\n")
+        sys.stdout.flush()
+        watcher = None
+        if not self.breaks("ignore-parent-death"):
+            watcher = asyncio.create_task(self._watch_parent())
+        await self._done.wait()
+        if watcher is not None:
+            watcher.cancel()
+        server.close()
+        if self.active is not None:
+            self.active.close()
+        return self.exit_code
+
+
+def main(breaks: Breaks) -> int:
+    """Run the test-only runner; return its exit code."""
+    if breaks("ignore-sigterm") and hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        launch = read_launch_record(breaks)
+    except LaunchError as exc:
+        sys.stderr.write(f"corral-conformance-testrunner: {exc}\n")
+        return exc.code
+    code = asyncio.run(Runner(launch, breaks).serve())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
