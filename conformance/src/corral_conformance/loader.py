@@ -8,7 +8,7 @@ run reports that case as a harness error.
 Checks, in order: JSON syntax, ``case.schema.json``, the typed model, then static lint
 rules a schema cannot express (a ``signal`` step needs ``requires: ["posixSignals"]``,
 ``killParent`` needs a ``viaParent`` launch of that process, ``expectUnordered`` has
-either ``patterns`` or ``forEach`` + ``pattern``).
+``patterns`` and/or ``forEach`` + ``pattern``).
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ def lint_case(case: Case) -> list[str]:
         if isinstance(step, KillParent) and step.process not in parents:
             problems.append(f"killParent of {step.process!r} needs a launch with viaParent")
         if isinstance(step, ExpectUnordered):
-            generated = step.for_each is not None and step.pattern is not None
-            if (step.patterns is not None) == generated:
-                problems.append("expectUnordered needs either patterns or forEach + pattern")
+            if (step.for_each is None) != (step.pattern is None):
+                problems.append("expectUnordered: forEach and pattern go together")
+            if step.patterns is None and step.for_each is None:
+                problems.append("expectUnordered needs patterns, or forEach + pattern")
     if not any(isinstance(s, Launch) for s in steps):
         problems.append("a case must launch a runner")
     return problems

@@ -25,7 +25,8 @@ its operators must hold:
 ``$not``           not matching this pattern
 ``$literal``       equal (type-strict) to this value, taken literally (no operators inside)
 ``$capture``       bind the matched value to this variable (``name[]`` appends to a list);
-                   allowed beside other operators and in plain object patterns
+                   alone it matches any value; allowed beside other operators and in plain
+                   object patterns (then it captures the matched object)
 =================  ==========================================================================
 
 Captures are only committed when the whole pattern matches.
@@ -121,7 +122,8 @@ def describe(value: Any, limit: int = 200) -> str:
 
 
 def _is_operator_object(pattern: dict[str, Any]) -> bool:
-    return any(key in _OPERATORS for key in pattern)
+    """Operators present, or nothing but ``$capture`` (which then captures any value)."""
+    return any(key in _OPERATORS for key in pattern) or set(pattern) == {"$capture"}
 
 
 def _type_matches(name: str, value: Any) -> bool:

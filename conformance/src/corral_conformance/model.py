@@ -130,7 +130,7 @@ class Expect(_Step, tag="expect"):
     pattern: Any
     connection: str = "main"
     within_ms: int = 2000
-    skip: list[str] | None = None
+    skip: list[Any] | None = None
     volatile: bool = False
 
 
@@ -143,14 +143,14 @@ class ForEach(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class ExpectUnordered(_Step, tag="expectUnordered"):
-    """The next messages match ``patterns`` (or ``pattern`` for each of ``for_each``)."""
+    """The next messages match ``patterns`` plus ``pattern`` for each of ``for_each``."""
 
     connection: str = "main"
     patterns: list[Any] | None = None
     pattern: Any = None
     for_each: ForEach | None = None
     within_ms: int = 2000
-    skip: list[str] | None = None
+    skip: list[Any] | None = None
     volatile: bool = False
 
 
@@ -159,7 +159,7 @@ class ExpectNothing(_Step, tag="expectNothing"):
 
     for_ms: int
     connection: str = "main"
-    skip: list[str] | None = None
+    skip: list[Any] | None = None
 
 
 class ExpectClosed(_Step, tag="expectClosed"):
@@ -168,7 +168,7 @@ class ExpectClosed(_Step, tag="expectClosed"):
 
     connection: str = "main"
     within_ms: int = 2000
-    skip: list[str] | None = None
+    skip: list[Any] | None = None
     no_bytes: bool = False
 
 
@@ -215,7 +215,7 @@ class ServeWm(_Step, tag="serveWm"):
     result: Any = None
     error: Any = None
     within_ms: int = 3000
-    skip: list[str] | None = None
+    skip: list[Any] | None = None
     validate: bool = True
 
 

@@ -261,9 +261,8 @@ class RunnerProcess:
         if self.exited:
             return True, self.exit_code
         if not self.parent_killed:
-            try:
-                code = await asyncio.wait_for(self.proc.wait(), timeout)
-            except TimeoutError:
+            code = await self._returncode(timeout)
+            if code is None:
                 return False, None
             self.exited, self.exit_code = True, code
             return True, code
@@ -278,12 +277,28 @@ class RunnerProcess:
             await asyncio.sleep(0.02)
         return False, None
 
-    async def kill_parent(self) -> None:
-        """SIGKILL the relay parent and reap it (so the runner sees it gone)."""
+    async def _returncode(self, timeout: float) -> int | None:
+        """The spawned process's exit status once it has exited (None after ``timeout``).
+
+        Polls ``returncode`` instead of awaiting ``Process.wait()``, which (depending on the
+        Python version) also waits for the pipes to close - and a runner orphaned by
+        ``killParent`` keeps the relay's pipes open.
+        """
         assert self.proc is not None  # noqa: S101
+        deadline = time.monotonic() + timeout
+        while self.proc.returncode is None:
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.01)
+        return self.proc.returncode
+
+    async def kill_parent(self) -> None:
+        """SIGKILL the relay parent and wait until it is reaped (so the runner sees it gone)."""
+        assert self.proc is not None  # noqa: S101
+        self.runner_pid()  # make sure the pid file was read while it is fresh
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
-        await self.proc.wait()
+        await self._returncode(5.0)
         self.parent_killed = True
 
     def send_signal(self, name: str) -> None:
@@ -308,8 +323,7 @@ class RunnerProcess:
             if pid is not None and pid != proc.pid and _pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
                     os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-            with contextlib.suppress(TimeoutError, ProcessLookupError):
-                await asyncio.wait_for(proc.wait(), 5)
+            await self._returncode(5.0)
             if proc.stdin is not None and not proc.stdin.is_closing():
                 proc.stdin.close()
             for capture in (self.stdout, self.stderr):

@@ -67,11 +67,21 @@ class PendingRequests:
         """Record an outstanding request."""
         self._pending[id_key(request_id)].append(method)
 
-    def take(self, request_id: Any) -> str | None:
-        """Pop the method of the outstanding request ``request_id``, or ``None``."""
+    def candidates(self, request_id: Any) -> list[str]:
+        """The methods of the outstanding requests with this id, oldest first."""
+        return list(self._pending.get(id_key(request_id), ()))
+
+    def take(self, request_id: Any, method: str | None = None) -> str | None:
+        """Pop an outstanding request ``request_id`` (the oldest, or the one of ``method``).
+
+        Returns its method, or ``None`` when no request with that id is outstanding.
+        """
         queue = self._pending.get(id_key(request_id))
         if not queue:
             return None
+        if method is not None and method in queue:
+            queue.remove(method)
+            return method
         return queue.popleft()
 
     def outstanding(self) -> int:
@@ -148,7 +158,9 @@ class ProtocolSchemas:
         request_id = message.get("id")
         if request_id is None and "error" in message:
             return problems
-        method = received_requests.take(request_id) if is_request_id(request_id) else None
+        method = None
+        if is_request_id(request_id):
+            method = received_requests.take(request_id, self._best_match(message, received_requests))
         if method is None:
             problems.append(
                 f"response to id {request_id!r}, which has no outstanding request "
@@ -165,3 +177,22 @@ class ProtocolSchemas:
                 return [f"the result of {method} must be null"]
             return problems
         return self.violations(info.result, message["result"], "$.result")
+
+    def _best_match(self, message: dict[str, Any], pending: PendingRequests) -> str | None:
+        """Which of several outstanding requests sharing an id a response answers.
+
+        Only matters when a case deliberately reuses an id in flight (the receiver must answer
+        the newer one -32600): an error answers the newest, a result the oldest request whose
+        result schema accepts it.
+        """
+        methods = pending.candidates(message.get("id"))
+        if len(methods) < 2:
+            return None
+        if "error" in message:
+            return methods[-1]
+        for method in methods:
+            info = self.methods.get(method)
+            if info is not None and info.result is not None:
+                if not self.violations(info.result, message.get("result")):
+                    return method
+        return None

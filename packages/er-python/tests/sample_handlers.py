@@ -68,3 +68,23 @@ async def logs(ctx: ActionContext[Any]) -> None:
 
 
 NOT_CALLABLE = 42
+
+
+def exits(ctx: ActionContext[Any]) -> None:
+    raise SystemExit(3)
+
+
+async def unencodable(ctx: ActionContext[Any]) -> object:
+    return object()
+
+
+async def stubborn(ctx: ActionContext[Any]) -> str:
+    """Swallows cancellation (bad handler code): the runner must answer -32800 anyway."""
+    import asyncio
+
+    for _ in range(50):
+        try:
+            await asyncio.sleep(0.1)
+        except asyncio.CancelledError:
+            continue
+    return "finished late"

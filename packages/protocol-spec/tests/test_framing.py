@@ -337,9 +337,10 @@ def test_duplicate_content_length(block: bytes) -> None:
         b"NoColonHere\r\nContent-Length: 2",
         b"Content-Length: 2\r\n: value",
         b"Content-Length: 2\r\n   ",
-        b"Content-Length : 2",
-        b" Content-Length: 2",
-        b"Content-Length: 2\r\n\tX-Folded: y",
+        b"Content-Length: 2\r\nX-Ctl: a\x01b",
+        b"Content-Length: 2\r\nX-Del: \x7f",
+        b"Content-Length: 2\r\nX-Stray: a\rb",
+        b"Content-Length: 2\r\nX-Nul: \x00",
     ],
 )
 def test_malformed_header_line(block: bytes) -> None:
@@ -537,3 +538,26 @@ def test_events_are_hashable_and_comparable() -> None:
     assert Frame(b"a") != Frame(b"b")
     with pytest.raises(AttributeError):
         Frame(b"a").body = b"b"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"Content-Length : 2",
+        b" Content-Length: 2",
+        b"Content-Length: 2\r\n\tX-Folded: y",
+        b"Content-Length: 2\r\nX Foo: 1",
+        b"Content-Length: 2\r\nContent-Type: application/json; charset",
+        b"Content-Length: 2\r\nContent-Type: a/b; q; charset=utf-8",
+    ],
+)
+def test_header_names_are_trimmed_and_unknown_or_bare_parameters_ignored(block: bytes) -> None:
+    """SPEC.md §5.1-§5.2: names compare trimmed; a parameter without '=' is ignored."""
+    assert FrameDecoder().feed(block + b"\r\n\r\n{}") == [Frame(b"{}")]
+
+
+def test_a_cr_split_from_its_lf_across_feeds_is_not_an_error() -> None:
+    decoder = FrameDecoder()
+    assert decoder.feed(b"Content-Length: 2\r") == []
+    assert decoder.feed(b"\nX-A: 1\r") == []
+    assert decoder.feed(b"\n\r\n{}") == [Frame(b"{}")]

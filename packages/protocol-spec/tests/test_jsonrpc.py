@@ -40,21 +40,49 @@ INVALID_INPUT = [
     pytest.param(b"", -32700, None, "invalid-json", id="empty-body"),
     pytest.param(b'{"a": "\xff"}', -32700, None, "invalid-utf8", id="invalid-utf8"),
     pytest.param(b'"\xed\xa0\x80"', -32700, None, "invalid-utf8", id="utf8-surrogate"),
+    pytest.param(b"[1,", -32700, None, "invalid-json", id="broken-batch"),
+    pytest.param(b"42 x", -32700, None, "invalid-json", id="number-then-garbage"),
     pytest.param(b"[]", -32600, None, "batch", id="empty-batch"),
     pytest.param(b'[{"jsonrpc":"2.0","id":1,"method":"m"}]', -32600, None, "batch", id="batch"),
     pytest.param(b"42", -32600, None, "not-an-object", id="number"),
     pytest.param(b'"str"', -32600, None, "not-an-object", id="string"),
     pytest.param(b"null", -32600, None, "not-an-object", id="null"),
     pytest.param(b'{"id": 1, "method": "m"}', -32600, 1, "invalid-jsonrpc", id="missing-jsonrpc"),
-    pytest.param(b'{"jsonrpc": "1.0", "id": "a", "method": "m"}', -32600, "a", "invalid-jsonrpc", id="jsonrpc-1.0"),
-    pytest.param(b'{"jsonrpc": 2.0, "id": 3, "method": "m"}', -32600, 3, "invalid-jsonrpc", id="jsonrpc-number"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 1, "method": 5}', -32600, 1, "invalid-method", id="method-number"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 1.5, "method": "m"}', -32600, None, "invalid-id", id="id-float"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 1.0, "method": "m"}', -32600, None, "invalid-id", id="id-1.0"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": true, "method": "m"}', -32600, None, "invalid-id", id="id-bool"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": null, "method": "m"}', -32600, None, "invalid-id", id="id-null"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": {}, "method": "m"}', -32600, None, "invalid-id", id="id-object"),
-    pytest.param(b'{"jsonrpc": "2.0", "id": [1], "method": "m"}', -32600, None, "invalid-id", id="id-array"),
+    pytest.param(
+        b'{"jsonrpc": "1.0", "id": "a", "method": "m"}',
+        -32600,
+        "a",
+        "invalid-jsonrpc",
+        id="jsonrpc-1.0",
+    ),
+    pytest.param(
+        b'{"jsonrpc": 2.0, "id": 3, "method": "m"}',
+        -32600,
+        3,
+        "invalid-jsonrpc",
+        id="jsonrpc-number",
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": 1, "method": 5}', -32600, 1, "invalid-method", id="method-number"
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": 1.5, "method": "m"}', -32600, None, "invalid-id", id="id-float"
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": 1.0, "method": "m"}', -32600, None, "invalid-id", id="id-1.0"
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": true, "method": "m"}', -32600, None, "invalid-id", id="id-bool"
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": null, "method": "m"}', -32600, None, "invalid-id", id="id-null"
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": {}, "method": "m"}', -32600, None, "invalid-id", id="id-object"
+    ),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": [1], "method": "m"}', -32600, None, "invalid-id", id="id-array"
+    ),
     pytest.param(
         b'{"jsonrpc": "2.0", "id": 9007199254740992, "method": "m"}',
         -32600,
@@ -62,7 +90,9 @@ INVALID_INPUT = [
         "invalid-id",
         id="id-2^53",
     ),
-    pytest.param(b'{"jsonrpc": "2.0", "id": 7}', -32600, 7, "invalid-message", id="no-method-no-result"),
+    pytest.param(
+        b'{"jsonrpc": "2.0", "id": 7}', -32600, 7, "invalid-message", id="no-method-no-result"
+    ),
     pytest.param(b'{"foo": "boo"}', -32600, None, "invalid-message", id="unrelated-object"),
 ]
 
@@ -330,3 +360,22 @@ def test_eof_inside_a_message_is_not_clean_and_answers_nothing() -> None:
     assert not event.clean
     assert "inside a message" in event.reason
     assert proto.data_to_send() == b""
+
+
+def test_an_error_reply_with_unexpected_data_is_still_delivered() -> None:
+    proto = RpcProtocol()
+    request_id = proto.send_request("m")
+    proto.data_to_send()
+    error = {"code": -32012, "message": "too deep", "data": "not the documented shape"}
+    (event,) = proto.receive_data(frame({"jsonrpc": "2.0", "id": request_id, "error": error}))
+    assert isinstance(event, ResponseReceived)
+    assert event.error is not None
+    assert (event.error.code, event.error.data) == (-32012, "not the documented shape")
+
+
+def test_an_error_with_unexpected_data_can_still_be_sent() -> None:
+    proto = RpcProtocol()
+    proto.receive_data(frame(req(1)))
+    proto.send_error(1, ErrorCode.DEPTH_LIMIT_EXCEEDED, "too deep", ["odd"])
+    (answer,) = sent(proto)
+    assert answer["error"] == {"code": -32012, "message": "too deep", "data": ["odd"]}

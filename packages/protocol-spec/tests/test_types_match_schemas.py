@@ -13,8 +13,7 @@ from typing import Any, Literal
 import jsonschema
 import msgspec
 import pytest
-
-import corral_protocol.messages as messages
+from corral_protocol import messages
 from corral_protocol.methods import METHODS
 from corral_protocol.schemas import load_index, load_schema, schema_registry
 
@@ -100,7 +99,7 @@ def _python(info: msgspec.inspect.Type) -> Any:
     if isinstance(info, msgspec.inspect.DictType):
         return dict[str, _python(info.value_type)]  # type: ignore[misc]
     if isinstance(info, msgspec.inspect.LiteralType):
-        return Literal[tuple(info.values)]  # type: ignore[valid-type]
+        return Literal[tuple(info.values)]
     return Any
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
 from ..context import CaseContext
 from ..model import (
     AssertDistinct,
@@ -35,6 +37,7 @@ from ..model import (
     Sleep,
     Step,
 )
+from ..variables import substitute
 from . import control_steps, expect_steps, message_steps, process_steps
 
 __all__ = ["run_steps", "step_name"]
@@ -63,6 +66,16 @@ _HANDLERS: dict[type, _Handler] = {
 }
 
 
+def _resolve_names(ctx: CaseContext, step: Step) -> Step:
+    """Substitute ``${var}`` in a step's ``process``/``connection`` names (e.g. ``r${i}``)."""
+    changes = {}
+    for field in ("process", "connection"):
+        value = getattr(step, field, None)
+        if isinstance(value, str) and "${" in value:
+            changes[field] = str(substitute(value, ctx.vars))
+    return msgspec.structs.replace(step, **changes) if changes else step
+
+
 def step_name(step: Step) -> str:
     """The ``"step"`` tag of a step object."""
     return str(type(step).__struct_config__.tag)
@@ -80,6 +93,6 @@ async def run_steps(
                 ctx.vars.set(step.var, value)
                 await run_steps(ctx, step.steps, requires, f"{path}[{step.var}={value}].")
             continue
-        await _HANDLERS[type(step)](ctx, step)
+        await _HANDLERS[type(step)](ctx, _resolve_names(ctx, step))
         ctx.check_violations()
         ctx.evaluate_requirements(requires)

@@ -1,10 +1,11 @@
 """Steps that wait for what the runner sends: expect, expectUnordered, expectNothing,
 expectClosed - and :func:`next_message`, the one way every step reads a connection.
 
-Reading rule (README "Skipping"): a step passes over notifications whose method is in its
-``skip`` list (default ``runner/log`` and ``runner/output``); any other message is the
-"next message" and must be accounted for by the step. A message that violates the protocol
-fails the case as soon as a step reaches it.
+Reading rule (README "Skipping"): a step passes over the messages its ``skip`` list
+describes - a string names a notification method, an object is a pattern any message may
+match - (default: the ``runner/log`` and ``runner/output`` notifications); any other message
+is the "next message" and must be accounted for by the step. A message that violates the
+protocol fails the case as soon as a step reaches it.
 """
 
 from __future__ import annotations
@@ -30,16 +31,21 @@ __all__ = [
 ]
 
 
-def _skippable(message: Any, skip: tuple[str, ...] | list[str]) -> bool:
-    return (
-        isinstance(message, dict)
-        and "id" not in message
-        and message.get("method") in skip
-    )
+SkipList = tuple[str, ...] | list[Any]
+
+
+def _skippable(message: Any, skip: SkipList) -> bool:
+    for entry in skip:
+        if isinstance(entry, str):
+            if isinstance(message, dict) and "id" not in message and message.get("method") == entry:
+                return True
+        elif match(entry, message):
+            return True
+    return False
 
 
 async def next_message(
-    conn: WireConnection, skip: tuple[str, ...] | list[str] | None, deadline: float
+    conn: WireConnection, skip: SkipList | None, deadline: float
 ) -> Received | Closed | None:
     """The next message not skipped, the close, or ``None`` at ``deadline`` (monotonic)."""
     skip = DEFAULT_SKIP if skip is None else skip
@@ -107,14 +113,19 @@ async def expect(ctx: CaseContext, step: Expect) -> None:
 
 
 def _patterns(ctx: CaseContext, step: ExpectUnordered) -> list[Any]:
-    if (step.patterns is None) == (step.for_each is None):
-        raise HarnessError("expectUnordered needs either patterns or forEach + pattern")
-    if step.patterns is not None:
-        return [substitute(p, ctx.vars) for p in step.patterns]
+    """The explicit patterns followed by the generated ones."""
+    if (step.for_each is None) != (step.pattern is None):
+        raise HarnessError("expectUnordered: forEach and pattern go together")
+    patterns = [substitute(p, ctx.vars) for p in step.patterns or []]
     each = step.for_each
-    assert each is not None  # noqa: S101 - checked above
-    base = ctx.vars.as_dict()
-    return [substitute(step.pattern, {**base, each.var: i}) for i in range(each.from_, each.to)]
+    if each is not None:
+        base = ctx.vars.as_dict()
+        patterns += [
+            substitute(step.pattern, {**base, each.var: i}) for i in range(each.from_, each.to)
+        ]
+    if not patterns:
+        raise HarnessError("expectUnordered needs patterns, or forEach + pattern")
+    return patterns
 
 
 async def expect_unordered(ctx: CaseContext, step: ExpectUnordered) -> None:

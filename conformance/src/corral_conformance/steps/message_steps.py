@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
+import socket
 import time
 from typing import Any
 
@@ -19,7 +21,7 @@ from corral_protocol.versions import negotiate
 
 from .. import __version__
 from ..context import CaseContext
-from ..matcher import describe, match
+from ..matcher import describe, json_equal, match
 from ..model import DEFAULT_SKIP, CloseConnection, Connect, Initialize, Send, SendRaw, ServeWm
 from ..outcome import HarnessError, RunnerFailure
 from ..variables import substitute
@@ -112,6 +114,10 @@ async def connect(ctx: CaseContext, step: Connect) -> None:
             expected="the runner listens on the port of its hello",
             got="connection refused or timed out",
         ) from None
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def on_message(name: str, direction: str, value: Any) -> None:
         ctx.transcript.event(direction, connection=name, message=value)
@@ -184,6 +190,7 @@ async def initialize(ctx: CaseContext, step: Initialize) -> None:
             got=describe(item.message, 400),
         )
     result = item.message["result"]
+    _check_initialize_result(proc.hello, version, result)
     if ctx.capabilities is None:
         ctx.capabilities = dict(result.get("capabilities", {}))
         ctx.vars.set("maxMessageSize", ctx.capabilities.get("maxMessageSize"))
@@ -195,8 +202,36 @@ async def initialize(ctx: CaseContext, step: Initialize) -> None:
         ctx.transcript.event("send", connection=conn.name, message=note)
 
 
+def _check_initialize_result(hello: dict[str, Any], requested: str, result: Any) -> None:
+    """SPEC: same MAJOR, MINOR not above the request; runnerInfo equal to the hello's runner."""
+    answered = result.get("protocolVersion") if isinstance(result, dict) else None
+    ask_major, _, ask_minor = requested.partition(".")
+    got_major, _, got_minor = str(answered).partition(".")
+    if got_major != ask_major or not got_minor.isdigit() or int(got_minor) > int(ask_minor):
+        raise RunnerFailure(
+            "initialize answered another MAJOR or a higher MINOR than requested",
+            expected=f"{ask_major}.<= {ask_minor}",
+            got=describe(answered),
+        )
+    if not json_equal(result.get("runnerInfo"), hello.get("runner")):
+        raise RunnerFailure(
+            "initialize runnerInfo differs from the hello's runner",
+            expected=describe(hello.get("runner")),
+            got=describe(result.get("runnerInfo")),
+        )
+
+
 def _part_bytes(ctx: CaseContext, part: dict[str, Any]) -> tuple[bytes, bool]:
     """One sendRaw part as bytes; the flag says whether it is a complete framed message."""
+    if not isinstance(part, dict):
+        raise HarnessError("a sendRaw part must be an object")
+    if "bodyParts" in part:
+        inner = part["bodyParts"]
+        if not isinstance(inner, list):
+            raise HarnessError("bodyParts must be a list of parts")
+        body_part = {k: v for k, v in part.items() if k != "bodyParts"}
+        body = b"".join(_part_bytes(ctx, p)[0] for p in inner)
+        return _part_bytes(ctx, {**body_part, "bodyHex": body.hex()})
     part = substitute(part, ctx.vars)
     keys = set(part) - {"count", "headers"}
     if len(keys) != 1:

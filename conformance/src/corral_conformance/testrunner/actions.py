@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .fixtures import FIXTURES, FixtureContext, Peer
 from .rpc import RpcError, valid_id
+from .runstate import RunState
 from .variants import Breaks
 
 __all__ = ["Actions", "check_run_params", "deep_merge"]
@@ -36,7 +38,7 @@ def _invalid(path: str, reason: str) -> RpcError:
     return RpcError(-32602, f"invalid params: {path}: {reason}", {"path": path, "reason": reason})
 
 
-def _check_configure(params: Any) -> dict[str, Any]:
+def _check_configure(params: Any, breaks: Breaks) -> dict[str, Any]:
     if not isinstance(params, dict) or not isinstance(params.get("actions"), dict):
         raise _invalid("$.actions", "an object of actions is required")
     for action, config in params["actions"].items():
@@ -48,12 +50,16 @@ def _check_configure(params: Any) -> dict[str, Any]:
         handlers = config.get("handlers")
         if not isinstance(handlers, list) or not handlers:
             raise _invalid(f"{where}.handlers", "a non-empty array is required")
+        names: set[str] = set()
         for i, spec in enumerate(handlers):
             ok = isinstance(spec, dict) and all(
                 isinstance(spec.get(k), str) and spec.get(k) for k in ("name", "source")
             )
             if not ok or not isinstance(spec.get("config", {}), dict):
                 raise _invalid(f"{where}.handlers[{i}]", "needs name, source strings")
+            if spec["name"] in names and not breaks("duplicate-handler-names-accepted"):
+                raise _invalid(f"{where}.handlers[{i}].name", "duplicate handler name")
+            names.add(spec["name"])
         if config.get("mode", "sequential") not in ("sequential", "concurrent"):
             raise _invalid(f"{where}.mode", "must be sequential or concurrent")
     return params["actions"]
@@ -93,31 +99,41 @@ def deep_merge(left: Any, right: Any) -> Any:
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "message": str(exc), "traceback": None}
+    kind = getattr(exc, "type_name", type(exc).__name__)
+    return {"type": kind, "message": str(exc), "traceback": None}
 
 
 class Actions:
     """The configured actions of one runner."""
 
-    def __init__(self, breaks: Breaks, conformance: bool) -> None:
+    def __init__(
+        self, breaks: Breaks, conformance: bool, output: Callable[[str, str, str], None]
+    ) -> None:
         self._breaks = breaks
         self._fixtures_on = conformance or breaks("fixtures-always-enabled")
+        self._output = output
         self._actions: dict[str, _Action] = {}
+        self._pending_config: asyncio.Future[None] | None = None
 
     def _load(self, source: str) -> dict[str, Any] | None:
-        """None if ``source`` loads, else the error detail."""
-        prefix, _, name = source.partition("/")
-        if prefix == "conformance" and name in FIXTURES:
-            if self._fixtures_on:
+        """None if ``source`` loads, else the error detail (SPEC load-failure types)."""
+        prefix, slash, name = source.partition("/")
+        if prefix == "conformance" and slash:
+            if not self._fixtures_on:
+                kind, message = "ConformanceDisabled", "the launch record disabled fixtures"
+            elif name not in FIXTURES:
+                kind, message = "UnknownFixture", f"no conformance fixture named {name!r}"
+            else:
                 return None
-            message = f"{source}: conformance fixtures need a conformance launch"
         else:
-            message = f"cannot load handler source {source!r} (this runner loads fixtures only)"
-        return {"type": "HandlerLoadError", "message": message, "traceback": None}
+            kind, message = "UnsupportedSource", f"this runner loads no source like {source!r}"
+        return {"type": kind, "message": message, "traceback": None}
 
-    def configure(self, params: Any) -> dict[str, Any]:
+    async def configure(self, params: Any) -> dict[str, Any]:
         """Replace the configuration; return the load statuses."""
-        actions = _check_configure(params)
+        actions = _check_configure(params, self._breaks)
+        if self._breaks("configure-async-apply"):
+            await asyncio.sleep(0.05)
         new = dict(self._actions) if self._breaks("configure-merges") else {}
         statuses = []
         for action, config in actions.items():
@@ -133,7 +149,7 @@ class Actions:
         self._actions = new
         return {"handlers": statuses}
 
-    async def run(self, params: dict[str, Any], peer: Peer) -> dict[str, Any]:
+    async def run(self, params: dict[str, Any], peer: Peer, state: RunState) -> dict[str, Any]:
         """Run a validated actions/run request."""
         default: Any = None if self._breaks("params-default-null") else {}
         return await self.run_action(
@@ -142,8 +158,7 @@ class Actions:
             params["depth"],
             params["runId"],
             peer,
-            params.get("workDoneToken"),
-            params.get("partialResultToken"),
+            state,
         )
 
     async def run_action(
@@ -153,8 +168,7 @@ class Actions:
         depth: int,
         run_id: str,
         peer: Peer,
-        work_done: Any = None,
-        partial: Any = None,
+        state: RunState | None,
     ) -> dict[str, Any]:
         """Run one action (also the local nested runs of the ``nested`` fixture)."""
         config = self._actions.get(action)
@@ -162,13 +176,25 @@ class Actions:
             if self._breaks("unknown-action-null"):
                 return {"status": "ok", "result": None, "handlers": []}
             raise RpcError(-32010, f"action not configured: {action}", {"action": action})
+        counter = iter(range(1, 1 << 30))
 
         async def run_local(name: str, inner: Any, inner_depth: int, parent: str) -> dict[str, Any]:
-            return await self.run_action(name, inner, inner_depth, f"{parent}/local", peer)
+            inner_state = state if self._breaks("nested-forwards-progress") else None
+            local_id = f"{parent}/{next(counter)}"
+            return await self.run_action(name, inner, inner_depth, local_id, peer, inner_state)
 
         def context(handler: _Handler) -> FixtureContext:
             return FixtureContext(
-                handler.name, params, run_id, depth, work_done, partial, peer, self._breaks, run_local
+                handler.name,
+                action,
+                params,
+                run_id,
+                depth,
+                state,
+                peer,
+                self._breaks,
+                run_local,
+                self._output,
             )
 
         if config.mode == "concurrent":
@@ -180,7 +206,8 @@ class Actions:
         outcome: dict[str, Any] = {"name": handler.name, "status": "ok", "error": None}
         result: Any = None
         if handler.error is not None:
-            outcome.update(status="failed", error=handler.error)
+            outcome.update(status="failed", error=handler.error, durationMs=0)
+            return outcome, result
         else:
             try:
                 result = await FIXTURES[handler.source.partition("/")[2]](ctx)
@@ -217,15 +244,18 @@ class Actions:
         else:
             pairs = list(await asyncio.gather(*(self._one(h, context(h)) for h in config.handlers)))
         ok = [result for outcome, result in pairs if outcome["status"] == "ok"]
-        if self._breaks("concurrent-last-wins"):
+        merged: Any
+        if not ok or self._breaks("concurrent-last-wins"):
             merged = ok[-1] if ok else None
-        elif ok and all(isinstance(r, dict) for r in ok):
+        elif all(isinstance(r, dict) for r in ok):
             merged = {}
             for result in ok:
                 merged = deep_merge(merged, result)
         else:
             merged = ok
         failed = any(outcome["status"] == "failed" for outcome, _ in pairs)
+        if failed and self._breaks("concurrent-failure-null-result"):
+            merged = None
         return {
             "status": "failed" if failed else "ok",
             "result": merged,

@@ -15,6 +15,7 @@ from .framing import BadCharset, Body, End, Fatal, FrameReader, Oversized, Trunc
 from .framing import encode_message as encode
 from .launch import SPOKEN
 from .rpc import Call, Invalid, Reply, RpcError, classify, valid_id
+from .runstate import RunState
 
 if TYPE_CHECKING:
     from .server import Runner
@@ -37,6 +38,7 @@ class Connection:
         self._frames = FrameReader(reader, runner.max_message_size, runner.breaks)
         self._writer = writer
         self.authenticated = False
+        self.initialized = False
         self.closed = False
         self._in_flight: dict[tuple[str, Any], asyncio.Task[Any]] = {}
         self._cancel_reason: dict[tuple[str, Any], str] = {}
@@ -154,7 +156,7 @@ class Connection:
 
     def _notification(self, call: Call) -> None:
         runner = self.runner
-        if not self.authenticated:
+        if not self.initialized:
             if call.method == "exit" and self.breaks("exit-before-initialize"):
                 runner.exit(1)
             return
@@ -195,36 +197,60 @@ class Connection:
 
     async def _request(self, call: Call) -> None:
         runner = self.runner
-        if not self.authenticated:
+        if runner.shutdown_requested and not self.breaks("no-32004"):
+            self.error(call.id, RpcError(-32004, "shutting down"))
+            return
+        if not self.initialized:
             if call.method == "initialize":
                 self._initialize(call)
                 return
             if not self.breaks("no-32002"):
                 self.error(call.id, RpcError(-32002, "server not initialized"))
                 return
-        if call.method == "initialize" and not self.breaks("reinitialize-allowed"):
+        elif call.method == "initialize" and not self.breaks("reinitialize-allowed"):
             self.error(call.id, RpcError(-32003, "already initialized"))
             return
-        if runner.shutdown_requested and not self.breaks("no-32004"):
-            self.error(call.id, RpcError(-32004, "shutting down"))
+        elif self.breaks("require-initialized") and not runner.ready:
+            self.error(call.id, RpcError(-32002, "waiting for initialized"))
             return
-        handler = self._handler(call)
+        key = _key(call.id)
+        if key in self._in_flight and not self.breaks("no-duplicate-id-check"):
+            self.error(call.id, RpcError(-32600, "id already in flight", {"reason": "duplicate-id"}))
+            return
+        state: RunState | None = None
+        if call.method == "actions/run" and isinstance(call.params, dict):
+            params = call.params
+            state = RunState(
+                self,
+                str(params.get("action")),
+                params.get("workDoneToken"),
+                params.get("partialResultToken"),
+                self.breaks,
+            )
+        handler = self._handler(call, state)
         if handler is None:
             return
         if len(self._in_flight) >= 16 and self.breaks("max-16-in-flight"):
             self.error(call.id, RpcError(-32603, "too busy"))
             return
         task = asyncio.create_task(handler())
-        key = _key(call.id)
         self._in_flight[key] = task
-        task.add_done_callback(lambda t: self._finished(call.id, key, t))
+        task.add_done_callback(lambda t: self._finished(call.id, key, t, state))
         if self.breaks("serial-requests"):
             await asyncio.wait([task])
 
-    def _finished(self, request_id: Any, key: tuple[str, Any], task: asyncio.Task[Any]) -> None:
+    def _finished(
+        self,
+        request_id: Any,
+        key: tuple[str, Any],
+        task: asyncio.Task[Any],
+        state: RunState | None,
+    ) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         reason = self._cancel_reason.pop(key, "cancel-request")
+        if state is not None:
+            state.finish(cancelled=task.cancelled())
         if task.cancelled():
             if not self.breaks("cancel-no-reply"):
                 self.error(request_id, RpcError(-32800, "request cancelled", {"reason": reason}))
@@ -237,7 +263,7 @@ class Connection:
         else:
             self.reply(request_id, task.result())
 
-    def _handler(self, call: Call) -> Callable[[], Awaitable[Any]] | None:
+    def _handler(self, call: Call, state: RunState | None) -> Callable[[], Awaitable[Any]] | None:
         """The coroutine function serving ``call``, or None once answered here."""
         runner = self.runner
         known = {"$/ping", "shutdown", "runner/configure", "actions/run"}
@@ -249,9 +275,10 @@ class Connection:
         if call.method == "$/ping":
             return _const({})
         if call.method == "shutdown":
+            runner.shutdown_requested = True  # at once: later requests get -32004
             return lambda: runner.shutdown(self)
         if call.method == "runner/configure":
-            return lambda: _call(runner.actions.configure, call.params)
+            return lambda: runner.actions.configure(call.params)
         if call.method == "actions/run":
             params = call.params if call.has_params else None
             if self.breaks("no-32602") and isinstance(params, dict):
@@ -261,7 +288,8 @@ class Connection:
             except RpcError as exc:
                 self.error(call.id, exc)
                 return None
-            return lambda: runner.actions.run(checked, self)
+            assert state is not None  # noqa: S101 - params are an object here
+            return lambda: runner.actions.run(checked, self, state)
         if call.method.startswith("$/") and self.breaks("dollar-requests-ignored"):
             return None
         if self.breaks("no-32601"):
@@ -270,6 +298,7 @@ class Connection:
         return None
 
     def _initialize(self, call: Call) -> None:
+        """SPEC order: token check (closes), authentication, params (-32602), version."""
         runner = self.runner
         params = call.params if isinstance(call.params, dict) else {}
         token = params.get("token")
@@ -279,8 +308,12 @@ class Connection:
         if not good and not self.breaks("no-token-check"):
             if self.breaks("exit-on-bad-token"):
                 runner.exit(1)
-            self.close()
+            self.close()  # on the authenticated connection this also ends the runner
             return
+        if not self.authenticated and not self.breaks("authenticate-on-success-only"):
+            if not runner.authenticate(self):
+                self.close()
+                return
         version = params.get("protocolVersion")
         client = params.get("clientInfo")
         caps = params.get("capabilities")
@@ -300,12 +333,13 @@ class Connection:
             data = {"supported": list(SPOKEN)}
             self.error(call.id, RpcError(-32005, f"unsupported protocol {version}", data))
             return
-        if not runner.authenticate(self):
+        if not self.authenticated and not runner.authenticate(self):
             self.close()
             return
+        self.initialized = True
         self.reply(call.id, runner.initialize_result(answer))
         if self.breaks("log-before-initialized"):
-            self.notify("runner/log", {"level": "info", "message": "initialized (too early)"})
+            runner.log("info", "initialized (sent too early)")
 
 
 def _negotiate(requested: str, breaks: Any) -> str | None:
@@ -328,7 +362,3 @@ def _const(value: Any) -> Callable[[], Awaitable[Any]]:
         return value
 
     return handler
-
-
-async def _call(function: Callable[[Any], Any], params: Any) -> Any:
-    return function(params)

@@ -1,4 +1,4 @@
-"""The conformance fixtures of SPEC "Conformance fixtures" (handler sources
+"""The nine conformance fixtures of SPEC "Conformance fixtures" (handler sources
 ``conformance/<name>``), served only when the launch record says ``conformance: true``.
 """
 
@@ -6,20 +6,68 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from .rpc import RpcError
+from .runstate import RunState
 from .variants import Breaks
 
-__all__ = ["FIXTURES", "ConformanceFailure", "FixtureContext", "Peer"]
+__all__ = [
+    "ERROR_NAMES",
+    "FIXTURES",
+    "ActionNotFound",
+    "ConformanceFailure",
+    "ConformanceParamsError",
+    "FixtureContext",
+    "Peer",
+]
+
+ERROR_NAMES: Mapping[int, str] = MappingProxyType(
+    {
+        -32700: "ParseError",
+        -32600: "InvalidRequest",
+        -32601: "MethodNotFound",
+        -32602: "InvalidParams",
+        -32603: "InternalError",
+        -32001: "MessageTooLarge",
+        -32002: "ServerNotInitialized",
+        -32003: "AlreadyInitialized",
+        -32004: "ShuttingDown",
+        -32005: "UnsupportedProtocolVersion",
+        -32010: "ActionNotFound",
+        -32011: "HandlerFailed",
+        -32012: "DepthLimitExceeded",
+        -32013: "FanOutLimitExceeded",
+        -32014: "ProjectNotFound",
+        -32015: "RunnerUnavailable",
+        -32800: "RequestCancelled",
+    }
+)
+"""Error code -> name (SPEC "Error codes"): the ErrorDetail type of a failed scope call."""
 
 
 class ConformanceFailure(Exception):
-    """Raised by the ``fail`` fixture; its outcome error type is ``ConformanceFailure``."""
+    """Raised by the ``fail`` fixture."""
+
+
+class ConformanceParamsError(Exception):
+    """A fixture got params of the wrong shape."""
+
+
+class ActionNotFound(Exception):
+    """A local run of an action that is not configured."""
+
+
+class ScopeCallError(Exception):
+    """A scope request answered with a JSON-RPC error; ``type_name`` is its ErrorDetail type."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
 
 
 class Peer(Protocol):
@@ -37,31 +85,26 @@ class FixtureContext:
     """One handler invocation."""
 
     handler: str
+    action: str
     params: Any
     run_id: str
     depth: int
-    work_done_token: Any
-    partial_token: Any
+    run: RunState | None
     peer: Peer
     breaks: Breaks
     run_local: Callable[[str, Any, int, str], Awaitable[dict[str, Any]]]
-
-    def progress(self, token: Any, value: dict[str, Any]) -> None:
-        """Send ``$/progress`` (before the reply, unless a variant breaks that)."""
-        if self.breaks("progress-token-stringified"):
-            token = str(token)
-        params = {"token": token, "value": value}
-        if self.breaks("progress-after-reply"):
-            loop = asyncio.get_running_loop()
-            loop.call_later(0.05, self.peer.notify, "$/progress", params)
-        else:
-            self.peer.notify("$/progress", params)
+    output: Callable[[str, str, str], None]
 
 
 def _object(params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
-        raise TypeError("fixture params must be an object")
+        raise ConformanceParamsError("params must be an object")
     return params
+
+
+def _checked(ctx: FixtureContext, ok: bool, what: str) -> None:
+    if not ok and not ctx.breaks("fixture-params-unchecked"):
+        raise ConformanceParamsError(what)
 
 
 async def echo(ctx: FixtureContext) -> Any:
@@ -69,13 +112,14 @@ async def echo(ctx: FixtureContext) -> Any:
 
 
 async def sleep(ctx: FixtureContext) -> Any:
-    seconds = _object(ctx.params).get("seconds")
-    if type(seconds) not in (int, float):
-        raise TypeError("sleep needs a number 'seconds'")
+    seconds = ctx.params.get("seconds") if isinstance(ctx.params, dict) else None
+    valid = type(seconds) in (int, float) and seconds >= 0
+    _checked(ctx, valid, "sleep needs a number 'seconds' >= 0")
+    delay = seconds if valid else 0
     if ctx.breaks("ping-blocked-while-busy"):
-        time.sleep(seconds)  # blocks the I/O loop: the broken behaviour
+        time.sleep(delay)  # blocks the I/O loop: the broken behaviour
     else:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(delay)
     return {"slept": seconds}
 
 
@@ -89,73 +133,92 @@ async def fail(ctx: FixtureContext) -> Any:
 
 async def crash(ctx: FixtureContext) -> Any:
     code = ctx.params.get("exitCode", 70) if isinstance(ctx.params, dict) else 70
+    _checked(ctx, type(code) is int and 0 <= code <= 255, "exitCode must be 0..255")
     if ctx.breaks("crash-ignored"):
         raise RuntimeError("crash requested")
-    sys.stdout.flush()
-    sys.stderr.flush()
     os._exit(code)
+
+
+def _chunks(text: str, limit: int = 65536) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` UTF-8 bytes, on character boundaries."""
+    pieces, current, size = [], [], 0
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    if current:
+        pieces.append("".join(current))
+    return pieces
 
 
 async def print_(ctx: FixtureContext) -> Any:
     params = _object(ctx.params)
-    out = str(params.get("stdout", ""))
-    err = str(params.get("stderr", ""))
-    filler = int(params.get("bytes", 0))
-    out_bytes = out.encode("utf-8") + b"x" * filler
-    err_bytes = err.encode("utf-8")
+    out, err, filler = params.get("stdout", ""), params.get("stderr", ""), params.get("bytes", 0)
+    valid = isinstance(out, str) and isinstance(err, str) and type(filler) is int and filler >= 0
+    _checked(ctx, valid, "print needs strings stdout/stderr and an integer bytes >= 0")
+    writes = [("stdout", out), ("stdout", "x" * filler), ("stderr", err)]
     if ctx.breaks("print-corrupts-stream"):
-        ctx.peer.write_raw(out_bytes + err_bytes)
+        ctx.peer.write_raw("".join(text for _, text in writes).encode("utf-8"))
     elif not ctx.breaks("print-swallowed"):
-        sys.stdout.buffer.write(out_bytes)
-        sys.stdout.flush()
-        sys.stderr.buffer.write(err_bytes)
-        sys.stderr.flush()
+        for stream, text in writes:
+            for piece in _chunks(text):
+                ctx.output(stream, piece, ctx.run_id)
     if ctx.breaks("printed-counts-chars"):
-        return {"printed": len(out) + len(err) + filler}
-    return {"printed": len(out_bytes) + len(err_bytes)}
+        return {"printed": len(out) + filler + len(err)}
+    return {"printed": len(out.encode("utf-8")) + filler + len(err.encode("utf-8"))}
 
 
 async def progress(ctx: FixtureContext) -> Any:
-    steps = _object(ctx.params).get("steps")
-    if type(steps) is not int or steps < 0:
-        raise TypeError("progress needs an integer 'steps' >= 0")
-    token = ctx.work_done_token
-    if token is not None and not ctx.breaks("no-progress"):
-        ctx.progress(token, {"kind": "begin", "title": "progress", "percentage": 0})
-        for step in range(1, steps + 1):
-            await asyncio.sleep(0)
-            value = {"kind": "report", "message": f"step {step}", "percentage": step * 100 // steps}
-            ctx.progress(token, value)
-        ctx.progress(token, {"kind": "end"})
+    steps = ctx.params.get("steps") if isinstance(ctx.params, dict) else None
+    _checked(ctx, type(steps) is int and steps >= 0, "progress needs an integer steps >= 0")
+    run = ctx.run
+    if run is not None and (run.work_done_token is not None or ctx.breaks("progress-without-token")):
+        if run.work_done_token is None:
+            run.work_done_token = "progress"
+        if not ctx.breaks("no-progress"):
+            begin = {"kind": "begin", "title": "conformance progress", "percentage": 0}
+            run.work_done({**begin, "cancellable": True})
+            for i in range(1, steps + 1):
+                await asyncio.sleep(0)
+                value = {"kind": "report", "message": f"step {i}/{steps}"}
+                run.work_done({**value, "percentage": 100 * i // steps})
+            run.work_done({"kind": "end"})
     return {"steps": steps}
 
 
 async def partial(ctx: FixtureContext) -> Any:
-    items = _object(ctx.params).get("items")
-    if not isinstance(items, list):
-        raise TypeError("partial needs an array 'items'")
-    token = ctx.partial_token
-    if token is not None:
+    items = ctx.params.get("items") if isinstance(ctx.params, dict) else None
+    _checked(ctx, isinstance(items, list), "partial needs an array items")
+    items = items if isinstance(items, list) else []
+    if ctx.run is not None:
         for item in reversed(items) if ctx.breaks("partial-reversed") else items:
             await asyncio.sleep(0)
-            ctx.progress(token, {"kind": "partial", "handler": ctx.handler, "data": item})
+            ctx.run.partial(ctx.handler, item)
     return {"count": len(items)}
 
 
 async def nested(ctx: FixtureContext) -> Any:
     params = _object(ctx.params)
-    result = await ctx.run_local(params["action"], params.get("params", {}), ctx.depth + 1, ctx.run_id)
+    _checked(ctx, isinstance(params.get("action"), str), "nested needs a string action")
+    try:
+        result = await ctx.run_local(
+            params["action"], params.get("params", {}), ctx.depth + 1, ctx.run_id
+        )
+    except RpcError as exc:
+        if ctx.breaks("nested-unknown-action-rpc-error"):
+            raise
+        raise ActionNotFound(exc.message) from None
     if ctx.breaks("nested-returns-value"):
         return {"nested": result["result"]}
     return {"nested": result}
 
 
-class ProjectRunError(Exception):
-    """The WM answered project/runAction with an error."""
-
-
 async def project_run(ctx: FixtureContext) -> Any:
     params = _object(ctx.params)
+    _checked(ctx, isinstance(params.get("action"), str), "project-run needs a string action")
     depth = ctx.depth if ctx.breaks("project-run-depth-unchanged") else ctx.depth + 1
     request = {
         "action": params["action"],
@@ -168,18 +231,20 @@ async def project_run(ctx: FixtureContext) -> Any:
     except RpcError as exc:
         if ctx.breaks("project-run-error-propagates"):
             raise
-        raise ProjectRunError(f"project/runAction failed: {exc.code} {exc.message}") from None
+        raise ScopeCallError(ERROR_NAMES.get(exc.code, "RemoteError"), exc.message) from None
     return {"project": result}
 
 
-FIXTURES: dict[str, Callable[[FixtureContext], Awaitable[Any]]] = {
-    "echo": echo,
-    "sleep": sleep,
-    "fail": fail,
-    "crash": crash,
-    "print": print_,
-    "progress": progress,
-    "partial": partial,
-    "nested": nested,
-    "project-run": project_run,
-}
+FIXTURES: Mapping[str, Callable[[FixtureContext], Awaitable[Any]]] = MappingProxyType(
+    {
+        "echo": echo,
+        "sleep": sleep,
+        "fail": fail,
+        "crash": crash,
+        "print": print_,
+        "progress": progress,
+        "partial": partial,
+        "nested": nested,
+        "project-run": project_run,
+    }
+)

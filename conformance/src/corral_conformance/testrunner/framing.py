@@ -28,6 +28,7 @@ __all__ = [
 
 MAX_HEADERS: Final = 8192
 _DIGITS: Final = re.compile(r"^[0-9]{1,19}$")
+_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +81,10 @@ def encode_message(message: Any, breaks: Breaks) -> bytes:
 
 
 def _charset(value: str) -> str | None:
+    """The charset parameter of a Content-Type value (quotes removed), or None."""
     for param in value.split(";")[1:]:
-        key, _, raw = param.partition("=")
-        if key.strip(" \t").lower() == "charset":
+        key, equals, raw = param.partition("=")
+        if equals and key.strip(" \t").lower() == "charset":
             raw = raw.strip(" \t")
             if len(raw) >= 2 and raw[0] == raw[-1] == '"':
                 raw = raw[1:-1]
@@ -126,24 +128,31 @@ class FrameReader:
         except _FatalError as exc:
             return exc.event
 
+    def _check_line(self, content: bytes) -> str:
+        """A header line's bytes must be printable ASCII or HTAB (no stray CR)."""
+        if not content.isascii():
+            raise _FatalError("malformed-header", "non-ASCII byte in a header")
+        if not self._breaks("allow-control-bytes") and _CONTROL.search(content):
+            raise _FatalError("malformed-header", "control byte in a header")
+        return content.decode("ascii")
+
     async def _next(self) -> Event:
         lines: list[str] = []
         size = 0
+        limit = MAX_HEADERS - 1 if self._breaks("header-limit-off-by-one") else MAX_HEADERS
         while True:
             line = await self._line(started=bool(lines))
             if line is None:
                 return Truncated("headers") if lines or self._buf else End()
             size += len(line)
-            if size > MAX_HEADERS and not self._breaks("no-header-limit"):
+            if size > limit and not self._breaks("no-header-limit"):
                 raise _FatalError("headers-too-large", "header block over 8192 bytes")
             if not line.endswith(b"\r\n") and not self._breaks("accept-bare-lf"):
                 raise _FatalError("malformed-header", "header line ends in a bare LF")
-            content = line.rstrip(b"\n").removesuffix(b"\r")
+            content = line[:-2] if line.endswith(b"\r\n") else line[:-1]
             if not content:
                 break
-            if not content.isascii():
-                raise _FatalError("malformed-header", "non-ASCII byte in a header")
-            lines.append(content.decode("ascii"))
+            lines.append(self._check_line(content))
         length, charset = self._parse(lines)
         if length > self._limit and not self._breaks("no-size-limit"):
             await self._skip(length)
@@ -181,18 +190,21 @@ class FrameReader:
         charset: str | None = None
         strict = self._breaks("strict-headers")
         for line in lines:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip(" \t"):
+            raw_name, colon, value = line.partition(":")
+            name = raw_name.strip(" \t")
+            if not colon or not name:
                 raise _FatalError("malformed-header", f"bad header line {line[:60]!r}")
-            if strict and (name != "Content-Length" or not value.startswith(" ")):
-                raise _FatalError("malformed-header", f"unexpected header {name!r}")
+            if strict and (raw_name != "Content-Length" or not value.startswith(" ")):
+                raise _FatalError("malformed-header", f"unexpected header {raw_name!r}")
             value = value.strip(" \t")
             if name.lower() == "content-length":
                 if length is not None and not self._breaks("allow-duplicate-content-length"):
                     raise _FatalError("duplicate-content-length", "Content-Length repeated")
                 length = self._length(value)
-            elif name.lower() == "content-type":
-                charset = _charset(value)
+            elif name.lower() == "content-type" and charset is None:
+                found = _charset(value)
+                if found is not None and found.lower() not in ("utf-8", "utf8"):
+                    charset = found
         if length is None:
             raise _FatalError("missing-content-length", "no Content-Length header")
         return length, charset

@@ -88,7 +88,8 @@ def _reject_constant(name: str) -> Any:
 def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
     """Classify one message body."""
     try:
-        text = body.decode("utf-8", "replace" if breaks("lenient-utf8") else "strict")
+        codec = "utf-8-sig" if breaks("strip-bom") else "utf-8"
+        text = body.decode(codec, "replace" if breaks("lenient-utf8") else "strict")
     except UnicodeDecodeError:
         if breaks("no-parse-error"):
             return Invalid(None)
@@ -130,7 +131,13 @@ def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
 
 def _reply(message: dict[str, Any], breaks: Breaks) -> Reply | Invalid:
     has_result, has_error = "result" in message, "error" in message
-    if has_result == has_error or message.get("jsonrpc") != "2.0":
+    if not has_result and not has_error and "id" not in message:
+        if breaks("invalid-message-ignored"):
+            return Invalid(None)
+        return Invalid(RpcError(-32600, "not a request, notification or response",
+                                {"reason": "invalid-message"}))
+    bad_id = not (valid_id(message.get("id")) or (has_error and message.get("id") is None))
+    if has_result == has_error or message.get("jsonrpc") != "2.0" or bad_id:
         if breaks("answer-stray-responses"):
             return Invalid(RpcError(-32600, "invalid response", {"reason": "invalid-message"}))
         return Invalid(None)  # invalid responses are dropped

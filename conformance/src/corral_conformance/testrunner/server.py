@@ -24,6 +24,7 @@ __all__ = ["Runner", "main"]
 MAX_MESSAGE_SIZE: Final = 64 * 1024 * 1024
 _FIXED_PORT: Final = 47311
 _AUTH_DEADLINE_S: Final = 10.0
+_LEVELS: Final = ("debug", "info", "warning", "error")
 _RUNNER_INFO: Final = {
     "name": "corral-conformance-testrunner",
     "version": __version__,
@@ -54,12 +55,13 @@ class Runner:
         self.launch = launch
         self.breaks = breaks
         self.max_message_size = MAX_MESSAGE_SIZE
-        self.actions = Actions(breaks, launch.conformance)
+        self.actions = Actions(breaks, launch.conformance, self.output)
         self.active: Connection | None = None
+        self._buffer: list[tuple[str, dict[str, Any]]] = []
         self.candidates: set[Connection] = set()
         self.shutdown_requested = False
         self.shutdown_answered = False
-        self._ready = False
+        self.ready = False
         self._done = asyncio.Event()
         self.exit_code = 1
 
@@ -89,9 +91,12 @@ class Runner:
         return True
 
     def initialize_result(self, version: str) -> dict[str, Any]:
+        info = dict(_RUNNER_INFO)
+        if self.breaks("runner-info-mismatch"):
+            info["version"] += "-other"
         return {
             "protocolVersion": version,
-            "runnerInfo": dict(_RUNNER_INFO),
+            "runnerInfo": info,
             "capabilities": {
                 "maxMessageSize": self.max_message_size,
                 "conformanceFixtures": self.launch.conformance,
@@ -100,10 +105,36 @@ class Runner:
             },
         }
 
+    def _notify(self, method: str, params: dict[str, Any]) -> None:
+        """Send a log/output notification, buffered until ``initialized`` (SPEC)."""
+        if self.ready or self.breaks("log-before-initialized"):
+            if self.active is not None:
+                self.active.notify(method, params)
+        else:
+            self._buffer.append((method, params))
+
+    def log(self, level: str, message: str) -> None:
+        """A ``runner/log`` record, if at or above the launch logLevel."""
+        if _LEVELS.index(level) >= _LEVELS.index(self.launch.log_level) or self.breaks(
+            "log-level-ignored"
+        ):
+            self._notify("runner/log", {"level": level, "message": message, "logger": "testrunner"})
+
+    def output(self, stream: str, text: str, run_id: str) -> None:
+        """Forward captured handler output as ``runner/output``."""
+        params = {"stream": stream, "text": text, "runId": run_id}
+        if self.breaks("output-after-reply"):
+            asyncio.get_running_loop().call_later(0.05, self._notify, "runner/output", params)
+        else:
+            self._notify("runner/output", params)
+
     def on_initialized(self, conn: Connection) -> None:
-        if not self._ready:
-            self._ready = True
-            conn.notify("runner/log", {"level": "info", "message": "ready", "logger": "testrunner"})
+        if not self.ready:
+            self.ready = True
+            buffered, self._buffer = self._buffer, []
+            for method, params in buffered:
+                conn.notify(method, params)
+            self.log("info", "ready")
 
     async def shutdown(self, conn: Connection) -> None:
         """Cancel (or, broken, await) every other in-flight request, then answer null."""

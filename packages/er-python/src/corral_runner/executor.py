@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -48,6 +47,17 @@ from corral_protocol.messages import (
     WorkspaceRunParams,
     WorkspaceRunResult,
 )
+from corral_protocol.wal import (
+    HANDLER_CANCELLED,
+    HANDLER_FAILED,
+    HANDLER_FINISHED,
+    HANDLER_STARTED,
+    RUN_ACCEPTED,
+    RUN_CANCELLED,
+    RUN_FAILED,
+    RUN_FINISHED,
+    RUN_STARTED,
+)
 from msgspec import UNSET, UnsetType
 
 from .errors import DepthLimitExceeded, from_rpc_error
@@ -56,6 +66,8 @@ from .sdk import ActionContext
 
 if TYPE_CHECKING:
     from corral_protocol import Connection
+
+    from .journal import RunnerJournal
 
 __all__ = [
     "CURRENT_RUN_ID",
@@ -67,6 +79,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+MAX_SYNC_THREADS: Final = 1024
+"""Worker threads for sync handlers (created on demand, reused when idle)."""
 
 MAX_LOCAL_DEPTH: Final = 8
 """Local nested runs deeper than this fail (guards a handler that runs its own action)."""
@@ -134,7 +149,7 @@ class RunScope:
         self.depth = depth
         self.work_done_token = work_done_token
         self.partial_result_token = partial_result_token
-        self.cancel_event = threading.Event()
+        self.cancelled = False  # a plain flag: reads and writes are atomic under the GIL
         self.finished = False
         self._begun = False
         self._end_message: str | UnsetType = UNSET
@@ -257,6 +272,10 @@ class RunScope:
             raise from_rpc_error(error) from None
 
 
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
 def _opt(value: T | None) -> T | UnsetType:
     return UNSET if value is None else value
 
@@ -275,7 +294,7 @@ class Executor:
         env: str,
         notify: Callable[[str, Any], None],
         connection: Callable[[], Connection | None],
-        events: Callable[[str, RunScope, dict[str, Any]], None] | None = None,
+        journal: RunnerJournal | None = None,
     ) -> None:
         self.project = project
         self.env = env
@@ -284,8 +303,12 @@ class Executor:
         self.actions: dict[str, LoadedAction] = {}
         self._notify = notify
         self._connection = connection
-        self._events = events
-        self._threads = ThreadPoolExecutor(thread_name_prefix="corral-handler")
+        self.journal = journal
+        # Idle threads are reused; the high bound only matters when sync handlers block
+        # (e.g. waiting on a scope run): new runs must still start (SPEC.md §10.4).
+        self._threads = ThreadPoolExecutor(
+            max_workers=MAX_SYNC_THREADS, thread_name_prefix="corral-handler"
+        )
 
     def notify(self, method: str, params: Any) -> None:
         """Send a notification to the WM (loop thread only)."""
@@ -336,14 +359,38 @@ class Executor:
         partial_result_token: ProgressToken | None = None,
     ) -> RunResult:
         """Run one action; raises RpcError -32010 if it is not configured."""
+        journal = self.journal
+
+        def record(event: str, payload: dict[str, Any]) -> None:
+            if journal is not None:
+                journal.record(
+                    event,
+                    run_id=run_id,
+                    parent_run_id=parent_run_id,
+                    action=action,
+                    payload=payload,
+                )
+
+        if journal is not None:
+            local = parent_run_id is not None and run_id.startswith(f"{parent_run_id}/")
+            record(
+                RUN_ACCEPTED,
+                {
+                    "scope": "local" if local else "action",
+                    "source": "local" if local else "wm",
+                    "depth": depth,
+                },
+            )
         loaded = self.actions.get(action)
         if loaded is None:
             configured = ", ".join(sorted(self.actions)) or "none"
-            raise RpcError(
-                ErrorCode.ACTION_NOT_FOUND,
-                f"action {action!r} is not configured in this runner (configured: {configured})",
-                {"action": action},
+            message = (
+                f"action {action!r} is not configured in this runner (configured: {configured})"
             )
+            if journal is not None:
+                error = {"type": "ActionNotFound", "message": message, "code": -32010}
+                record(RUN_FAILED, {"error": error})
+            raise RpcError(ErrorCode.ACTION_NOT_FOUND, message, {"action": action})
         scope = RunScope(
             self,
             action=action,
@@ -354,30 +401,37 @@ class Executor:
             partial_result_token=partial_result_token,
         )
         token = CURRENT_RUN_ID.set(run_id)
-        self._event("run.started", scope, {"mode": loaded.mode})
+        started = time.perf_counter()
+        if journal is not None:
+            handlers = [handler.name for handler in loaded.handlers]
+            record(RUN_STARTED, {"handlers": handlers})
         try:
             if loaded.mode == "sequential":
                 result = await self._sequential(scope, loaded, params)
             else:
                 result = await self._concurrent(scope, loaded, params)
         except asyncio.CancelledError:
-            scope.cancel_event.set()
+            scope.cancelled = True
             scope.finish(cancelled=True)
-            self._event("run.cancelled", scope, {})
+            record(RUN_CANCELLED, {"durationMs": _ms(started)})
             raise
         finally:
+            scope.finish()  # no-op if done above; guarantees `end` before any reply
             CURRENT_RUN_ID.reset(token)
-        scope.finish()
-        self._event(
-            "run.finished" if result.status == "ok" else "run.failed",
-            scope,
-            {"status": result.status},
-        )
+        record(RUN_FINISHED, {"status": result.status, "durationMs": _ms(started)})
         return result
 
-    def _event(self, kind: str, scope: RunScope, payload: dict[str, Any]) -> None:
-        if self._events is not None:
-            self._events(kind, scope, payload)
+    def _record(
+        self, event: str, scope: RunScope, handler: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        if self.journal is not None:
+            self.journal.record(
+                event,
+                run_id=scope.run_id,
+                parent_run_id=scope.parent_run_id,
+                action=scope.action,
+                payload={"handler": handler, **(extra or {})},
+            )
 
     async def _sequential(self, scope: RunScope, action: LoadedAction, params: Any) -> RunResult:
         outcomes: list[HandlerOutcome] = []
@@ -414,10 +468,14 @@ class Executor:
     ) -> tuple[HandlerOutcome, Any]:
         """Run one handler; its failure becomes a ``failed`` outcome, never an exception."""
         started = time.perf_counter()
-        payload = {"handler": handler.name}
-        if handler.function is None:
-            return self._failed(handler, started, handler.error), None
-        self._event("handler.started", scope, payload)
+        if handler.function is None:  # failed to load: durationMs 0 (SPEC.md §9.4)
+            return (
+                HandlerOutcome(
+                    name=handler.name, status="failed", duration_ms=0.0, error=handler.error
+                ),
+                None,
+            )
+        self._record(HANDLER_STARTED, scope, handler.name)
         try:
             typed = (
                 params
@@ -430,7 +488,7 @@ class Executor:
                 params=typed,
                 config=handler.config,
                 previous_result=previous,
-                logger=logging.getLogger(f"corral.handler.{scope.action}.{handler.name}"),
+                logger=handler.logger,
             )
             if handler.is_async:
                 coro: Coroutine[Any, Any, Any] = handler.function(ctx)
@@ -441,15 +499,18 @@ class Executor:
                     self._threads, context.run, handler.function, ctx
                 )
         except asyncio.CancelledError:
-            scope.cancel_event.set()
-            self._event("handler.cancelled", scope, payload)
+            scope.cancelled = True
+            self._record(HANDLER_CANCELLED, scope, handler.name, {"durationMs": _ms(started)})
             raise
-        except Exception as exc:
+        except BaseException as exc:  # sys.exit() in a handler fails the handler, not the runner
             detail = error_detail(exc)
-            self._event("handler.failed", scope, {**payload, "error": detail.type})
+            error = {"type": detail.type, "message": detail.message}
+            self._record(
+                HANDLER_FAILED, scope, handler.name, {"error": error, "durationMs": _ms(started)}
+            )
             return self._failed(handler, started, detail), None
         duration = (time.perf_counter() - started) * 1000
-        self._event("handler.finished", scope, {**payload, "durationMs": duration})
+        self._record(HANDLER_FINISHED, scope, handler.name, {"durationMs": duration})
         return HandlerOutcome(
             name=handler.name, status="ok", duration_ms=duration, error=None
         ), value

@@ -67,6 +67,12 @@ def read_launch_record(stream: BinaryIO) -> LaunchRecord:
         raise LaunchError(
             EXIT_BAD_LAUNCH_RECORD, f"launch record longer than {MAX_LAUNCH_LINE} bytes"
         )
+    if not line.endswith(b"\n"):
+        raise LaunchError(EXIT_BAD_LAUNCH_RECORD, "launch record not terminated by a newline")
+    try:
+        line.decode("utf-8")  # msgspec does not check UTF-8 inside members it skips
+    except UnicodeDecodeError as exc:
+        raise LaunchError(EXIT_BAD_LAUNCH_RECORD, f"launch record is not UTF-8: {exc}") from None
     try:
         return msgspec.json.decode(line, type=LaunchRecord)
     except msgspec.ValidationError as exc:
@@ -94,7 +100,7 @@ def launch(stdin: BinaryIO, stdout: BinaryIO) -> Launched:
     if negotiate(SUPPORTED_VERSIONS, record.protocol) is None:
         raise LaunchError(
             EXIT_NO_COMMON_PROTOCOL,
-            f"no common protocol major: WM speaks {record.protocol}, "
+            f"no common protocol major: WM speaks {record.protocol[:8]}, "
             f"this runner speaks {list(SUPPORTED_VERSIONS)}",
         )
     listener, port = _listen()

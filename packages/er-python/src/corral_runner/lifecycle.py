@@ -1,15 +1,18 @@
-"""The runner side of the connection lifecycle (SPEC.md §3 and §8), as a pure object.
+"""The runner side of the connection lifecycle (SPEC.md §4 and §8), as a pure object.
 
-``Launched -> Connected (candidate) -> Initialized -> ShuttingDown -> Exited``. The gate
-decides, for every incoming call, whether it may be served now:
+``Launched -> Connected (candidate) -> Initialized -> ShuttingDown -> Exited``.
+:meth:`Lifecycle.admit` decides, for every incoming call in arrival order, whether it may be
+served now, and records the ``shutdown`` transition at that moment, so the very next message
+already sees it:
 
 * before a successful ``initialize``: only ``initialize``; other requests -32002, all
   notifications ignored (an unauthenticated peer cannot even make the runner exit);
-* after it: a second ``initialize`` -32003; after ``shutdown``: every request -32004, only
-  the ``exit`` notification still acts.
+* after ``shutdown``: every request -32004 (a second ``initialize`` and ``shutdown``
+  included), only the ``exit`` notification still acts;
+* otherwise a second ``initialize`` gets -32003.
 
-The exit code is 0 if ``shutdown`` was received before the process ends, 1 otherwise,
-whatever ends it (``exit``, connection close, SIGTERM, parent death).
+The exit code is 0 if and only if the reply to ``shutdown`` was sent, whatever ends the
+process (``exit``, connection close, SIGTERM, parent death).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ class Lifecycle:
     authenticated: bool = False
     initialized_notified: bool = False
     shutdown_received: bool = False
+    shutdown_answered: bool = False
 
-    def gate(self, method: str) -> RpcError | None:
-        """The error that refuses ``method`` now, or ``None`` to serve it."""
+    def admit(self, method: str) -> RpcError | None:
+        """The error that refuses ``method`` now, or ``None`` to serve it (see module doc)."""
         if not self.authenticated:
             if method == "initialize":
                 return None
@@ -38,15 +42,19 @@ class Lifecycle:
                 ErrorCode.SERVER_NOT_INITIALIZED,
                 f"{method} before initialize: the first request must be initialize",
             )
-        if method == "initialize":
-            return RpcError(ErrorCode.ALREADY_INITIALIZED, "initialize was already answered")
-        if self.shutdown_received and method != "exit":
+        if self.shutdown_received:
+            if method == "exit":
+                return None
             return RpcError(
                 ErrorCode.SHUTTING_DOWN, f"{method} after shutdown: only exit is accepted"
             )
+        if method == "initialize":
+            return RpcError(ErrorCode.ALREADY_INITIALIZED, "initialize was already answered")
+        if method == "shutdown":
+            self.shutdown_received = True
         return None
 
     @property
     def exit_code(self) -> int:
-        """0 if ``shutdown`` was received, else 1."""
-        return 0 if self.shutdown_received else 1
+        """0 if the reply to ``shutdown`` was sent, else 1."""
+        return 0 if self.shutdown_answered else 1

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.metadata
 import importlib.util
 import inspect
+import logging
 import sys
 import traceback
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -77,6 +77,7 @@ class LoadedHandler:
     is_async: bool = False
     params_type: Any = Any
     error: ErrorDetail | None = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("corral.handler"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,19 @@ class HandlerLoader:
         self, params: ConfigureParams
     ) -> tuple[dict[str, LoadedAction], list[HandlerLoadStatus]]:
         """Load every handler of ``params``; return the actions and one status per handler."""
+        actions, statuses = self._configure(params)
+        for name, action in actions.items():
+            handlers = tuple(
+                replace(h, logger=logging.getLogger(f"corral.handler.{name}.{h.name}"))
+                for h in action.handlers
+            )
+            actions[name] = replace(action, handlers=handlers)
+        return actions, statuses
+
+    def _configure(
+        self, params: ConfigureParams
+    ) -> tuple[dict[str, LoadedAction], list[HandlerLoadStatus]]:
+        """Load every handler of ``params``; return the actions and one status per handler."""
         importlib.invalidate_caches()
         self._reload_changed_modules()
         actions: dict[str, LoadedAction] = {}
@@ -185,8 +199,10 @@ class HandlerLoader:
                 )
             return self.fixtures[fixture]
         if source.startswith(ENTRY_POINT_PREFIX):
+            from importlib import metadata  # noqa: PLC0415  (slow: only for entry points)
+
             name = source.removeprefix(ENTRY_POINT_PREFIX)
-            found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name)
+            found = metadata.entry_points(group=ENTRY_POINT_GROUP, name=name)
             if not found:
                 raise HandlerLoadError(
                     f"{source}: no entry point {name!r} in group {ENTRY_POINT_GROUP!r} "

@@ -13,7 +13,7 @@ Two capture paths feed one bounded buffer per stream:
 
 Bounds: each buffer holds at most ``limit`` bytes (1 MiB); past that the **oldest** text is
 discarded and counted, and the next ``runner/output`` of that stream reports the count in
-``dropped``. Each notification carries at most 64 KiB of text. Text is always valid UTF-8
+``dropped``. Each notification carries at most 16 KiB of text. Text is always valid UTF-8
 (split on character boundaries). The runner's own diagnostics go to
 :attr:`OutputCapture.diagnostics`, a duplicate of the original stderr that the WM reads.
 """
@@ -36,8 +36,9 @@ from msgspec import UNSET
 __all__ = ["OutputBuffer", "OutputCapture"]
 
 Stream = Literal["stdout", "stderr"]
-CHUNK: Final = 65536
-"""Largest ``text`` of one ``runner/output`` (bytes of UTF-8), and the pipe read size."""
+CHUNK: Final = 16384
+"""Largest ``text`` of one ``runner/output`` in UTF-8 bytes (so a notification fits the
+smallest peer limit, 64 KiB, even fully escaped), and the pipe read size."""
 DEFAULT_LIMIT: Final = 1024 * 1024
 RETRY_DELAY: Final = 0.05
 

@@ -2,6 +2,8 @@
 
 Linux: a pidfd becomes readable when the process exits (event-driven, no timer).
 macOS/BSD: a kqueue ``NOTE_EXIT`` filter, waited on in a daemon thread.
+Windows: ``WaitForSingleObject`` on a process handle, in a daemon thread (``os.kill(pid, 0)``
+would send CTRL_C there, not probe the process).
 Elsewhere: a check once a second (``os.kill(pid, 0)`` plus a change of ``getppid()``).
 """
 
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import select
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -34,6 +37,8 @@ def watch_parent(
     loop: asyncio.AbstractEventLoop, pid: int, on_death: Callable[[], None]
 ) -> Callable[[], None]:
     """Call ``on_death`` (on the loop) once process ``pid`` has exited; return a stopper."""
+    if sys.platform == "win32":
+        return _watch_windows(loop, pid, on_death)
     if not _alive(pid):
         loop.call_soon(on_death)
         return lambda: None
@@ -61,6 +66,27 @@ def watch_parent(
     if hasattr(select, "kqueue"):
         return _watch_kqueue(loop, pid, on_death)
     return _watch_polling(loop, pid, on_death)
+
+
+def _watch_windows(
+    loop: asyncio.AbstractEventLoop, pid: int, on_death: Callable[[], None]
+) -> Callable[[], None]:
+    import ctypes  # noqa: PLC0415  (Windows only)
+
+    kernel32: Any = getattr(ctypes, "windll").kernel32  # noqa: B009  (absent on POSIX)
+    synchronize, infinite = 0x00100000, 0xFFFFFFFF
+    handle = kernel32.OpenProcess(synchronize, False, pid)
+    if not handle:  # no such process (or no right to wait on it: treat as gone)
+        loop.call_soon(on_death)
+        return lambda: None
+
+    def wait() -> None:
+        kernel32.WaitForSingleObject(handle, infinite)
+        kernel32.CloseHandle(handle)
+        loop.call_soon_threadsafe(on_death)
+
+    threading.Thread(target=wait, name="corral-parent-watch", daemon=True).start()
+    return lambda: None
 
 
 def _watch_kqueue(

@@ -112,11 +112,11 @@ class ActionContext(Generic[P]):
     @property
     def cancelled(self) -> bool:
         """True once the run was cancelled (thread-safe)."""
-        return self._scope.cancel_event.is_set()
+        return self._scope.cancelled
 
     def check_cancelled(self) -> None:
         """Raise :class:`HandlerCancelledError` if the run was cancelled (thread-safe)."""
-        if self._scope.cancel_event.is_set():
+        if self._scope.cancelled:
             raise HandlerCancelledError(f"run {self.run_id} was cancelled")
 
     # --- reporting ------------------------------------------------------------------------
@@ -172,6 +172,8 @@ class ActionContext(Generic[P]):
         An error reply raises a :class:`~corral_runner.errors.NestedRunError` subclass named
         after the error code (e.g. ``DepthLimitExceeded``).
         """
+        if project is not None:  # the protocol carries absolute paths only
+            project = (self.project / project).resolve()
         return await self._scope.run_in_project(
             action, {} if params is None else params, None if project is None else str(project)
         )

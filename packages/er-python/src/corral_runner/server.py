@@ -47,8 +47,9 @@ from corral_protocol.messages import (
 from corral_protocol.versions import SUPPORTED_VERSIONS, runner_answer
 from msgspec import UNSET
 
-from .executor import CURRENT_RUN_ID, OUTER_RUN_ID, Executor, RunScope
+from .executor import CURRENT_RUN_ID, OUTER_RUN_ID, Executor
 from .fixtures import FIXTURES
+from .journal import RunnerJournal
 from .launch import RUNNER_INFO, Launched
 from .lifecycle import Lifecycle
 from .loader import HandlerLoader
@@ -63,6 +64,8 @@ TERM_DEADLINE: Final = 5.0
 """Seconds between SIGTERM and a forced exit."""
 EARLY_BUFFER: Final = 1000
 """Log/output notifications kept before ``initialized`` (the oldest are dropped)."""
+MAX_LOG_MESSAGE: Final = 16384
+"""``runner/log`` messages are truncated to this many UTF-8 bytes (SPEC.md §10.3)."""
 MAX_OUTPUT_BACKLOG: Final = 8 * 1024 * 1024
 """Output is dropped (and counted) while the WM has this much unread data queued."""
 
@@ -87,12 +90,12 @@ class Session:
         self.connection = connection
         self.lifecycle = Lifecycle()
         router = connection.router
-        router.gate = self.lifecycle.gate
-        router.add_request("initialize", self.initialize, msgspec.Raw)
+        router.gate = self.lifecycle.admit
+        router.add_request("initialize", self.initialize, msgspec.Raw, inline=True)
         router.add_notification("initialized", self.initialized, InitializedParams)
         router.add_request("runner/configure", self.configure, ConfigureParams)
         router.add_request("actions/run", self.run, RunParams)
-        router.add_request("$/ping", self.ping, PingParams)
+        router.add_request("$/ping", self.ping, PingParams, inline=True)
         router.add_request("shutdown", self.shutdown, None)
         router.add_notification("exit", self.exit, None)
         self._auth_timer = runner.loop.call_later(AUTH_DEADLINE, self._auth_expired)
@@ -103,12 +106,17 @@ class Session:
             _log.warning("closing a connection that did not authenticate in %ss", AUTH_DEADLINE)
             self.connection.close()
 
-    async def initialize(self, raw: msgspec.Raw, ctx: RequestContext) -> InitializeResult | None:
-        """Authenticate (wrong/missing token: close without a reply), then negotiate."""
-        try:
-            token = msgspec.json.decode(raw, type=_TokenOnly).token
-        except msgspec.ValidationError:
-            token = None
+    def initialize(self, raw: msgspec.Raw, ctx: RequestContext) -> InitializeResult | None:
+        """Authenticate (wrong/missing token: close without a reply), then negotiate.
+
+        Inline: the connection is authenticated (or closed) before the next message is read.
+        """
+        token: Any = None
+        if bytes(raw)[:1] == b"{":  # non-object params: no token (SPEC.md §4)
+            try:
+                token = msgspec.json.decode(raw, type=_TokenOnly).token
+            except msgspec.DecodeError:
+                token = None
         expected = self.runner.launched.record.token
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), expected.encode()):
             _log.warning("initialize with a wrong or missing token: connection closed")
@@ -135,8 +143,7 @@ class Session:
             capabilities=RunnerCapabilities(
                 max_message_size=self.connection.protocol.max_message_size,
                 conformance_fixtures=self.runner.launched.record.conformance,
-                handler_sources=["module", "entryPoint"]
-                + (["conformance"] if self.runner.launched.record.conformance else []),
+                handler_sources=["module", "entryPoint"],
                 sync_handlers=True,
             ),
         )
@@ -185,17 +192,17 @@ class Session:
             self.runner.active_runs.discard(params.run_id)
             self.runner.capture.flush()  # what the run printed goes out before its reply
 
-    async def ping(self, params: PingParams, ctx: RequestContext) -> PingResult:
+    def ping(self, params: PingParams, ctx: RequestContext) -> PingResult:
         return PingResult()
 
     async def shutdown(self, params: None, ctx: RequestContext) -> None:
         """Cancel the runs in flight (each answered -32800, reason "shutdown"), let other
         requests finish, then answer null (SPEC.md §9.7)."""
-        self.lifecycle.shutdown_received = True
         self.connection.cancel_requests(methods={"actions/run"}, reason="shutdown")
         others = self.connection.requests_in_flight(exclude=ctx.id)
         await asyncio.gather(*others, return_exceptions=True)
         self.runner.capture.flush()
+        self.lifecycle.shutdown_answered = True  # the null reply is written right after this
 
     def exit(self, params: None) -> None:
         self.runner.exit(self.lifecycle.exit_code)
@@ -223,6 +230,10 @@ class _ForwardingLogHandler(logging.Handler):
             message = self.format(record)
         except Exception:
             message = str(record.msg)
+        if len(message) > MAX_LOG_MESSAGE // 4:  # cheap check first; bytes only when long
+            encoded = message.encode()
+            if len(encoded) > MAX_LOG_MESSAGE:
+                message = encoded[: MAX_LOG_MESSAGE - 20].decode(errors="ignore") + " …(truncated)"
         params = LogParams(
             level=_level_name(record.levelno),
             message=message,
@@ -243,13 +254,13 @@ class Runner:
         self.candidates: set[Session] = set()
         self.active_runs: set[str] = set()
         self._early: collections.deque[tuple[str, Any]] = collections.deque(maxlen=EARLY_BUFFER)
+        self._early_dropped = 0
         self._exit: asyncio.Future[int] = self.loop.create_future()
         self.executor = Executor(
             project=Path(record.project),
             env=record.env,
             notify=self.notify,
             connection=lambda: None if self.session is None else self.session.connection,
-            events=self._on_event,
         )
         self.loader = HandlerLoader(
             project=Path(record.project), fixtures=FIXTURES, conformance=record.conformance
@@ -261,18 +272,38 @@ class Runner:
     # --- plumbing ----------------------------------------------------------------------
 
     def notify(self, method: str, params: Any) -> None:
-        """Send a notification on the authenticated connection, if there is one."""
-        if self.session is not None and not self.session.connection.is_closed:
+        """Send a notification on the authenticated connection, if there is one.
+
+        A notification too large for the WM is dropped with a warning (SPEC.md §5.5): it
+        never raises into handler code.
+        """
+        if self.session is None or self.session.connection.is_closed:
+            return
+        try:
             self.session.connection.notify(method, params)
+        except RpcError as error:
+            if error.code != ErrorCode.MESSAGE_TOO_LARGE:
+                raise
+            _log.warning("dropped a %s notification: %s", method, error.message)
 
     def send_early(self, method: str, params: Any) -> None:
-        """Log/output: buffered (bounded) until the WM sent ``initialized``."""
+        """Logs: buffered (at most EARLY_BUFFER, oldest dropped) until ``initialized``."""
         if self.session is not None and self.session.lifecycle.initialized_notified:
             self.notify(method, params)
-        else:
-            self._early.append((method, params))
+            return
+        if len(self._early) == EARLY_BUFFER:
+            self._early_dropped += 1
+        self._early.append((method, params))
 
     def flush_early(self) -> None:
+        if self._early_dropped:
+            warning = LogParams(
+                level="warning",
+                message=f"{self._early_dropped} log records were dropped before initialized",
+                logger="corral.runner",
+            )
+            self.notify("runner/log", warning)
+            self._early_dropped = 0
         while self._early:
             self.notify(*self._early.popleft())
         self.capture.flush()
@@ -292,9 +323,6 @@ class Runner:
     def _single_active_run(self) -> str | None:
         """OS-level output cannot be attributed: name the run only when there is one."""
         return next(iter(self.active_runs)) if len(self.active_runs) == 1 else None
-
-    def _on_event(self, kind: str, scope: RunScope, payload: dict[str, Any]) -> None:
-        _log.debug("%s %s %s %s", kind, scope.action, scope.run_id, payload)
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -356,12 +384,16 @@ class Runner:
             force=True,
         )
         logging.getLogger().addHandler(_ForwardingLogHandler(self, _LEVELS[record.log_level]))
+        self.executor.journal = RunnerJournal.open(
+            record.wal_dir, project=record.project, env=record.env, version=RUNNER_INFO.version
+        )
         server = await start_server(
             self._on_connection,
             "127.0.0.1",
             sock=self.launched.listener,
             max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
             name="wm",
+            cancel_abandoned_requests=False,  # $/cancelRequest is WM -> runner only
         )
         stop_watch = watch_parent(self.loop, record.parent_pid, self._on_parent_death)
         if sys.platform != "win32":
@@ -374,4 +406,6 @@ class Runner:
         if self.session is not None:
             await self.session.connection.aclose(grace=1.0)  # flush the last replies
         self.executor.shutdown()
+        if self.executor.journal is not None:
+            self.executor.journal.close()
         return code

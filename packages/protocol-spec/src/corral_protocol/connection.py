@@ -41,6 +41,9 @@ _log = logging.getLogger("corral_protocol.connection")
 _CANCEL: Final = "$/cancelRequest"
 _READ_PAUSE_AT: Final = 4096
 """Stop reading while this many incoming requests are unanswered (flood protection)."""
+FORCED_CANCEL_REPLY: Final = 1.0
+"""Seconds after ``$/cancelRequest`` before a request whose handler ignores cancellation is
+answered -32800 anyway (SPEC.md §10.2)."""
 
 
 class RequestContext:
@@ -70,6 +73,8 @@ class Connection:
       :class:`ConnectionClosedError` when the connection closes first.
     * When the connection closes, handler tasks still running are cancelled and pending
       :meth:`request` calls fail; :meth:`wait_closed` then returns the reason.
+    * ``cancel_abandoned_requests``: whether abandoning a :meth:`request` (cancelling the
+      awaiting task) sends ``$/cancelRequest``; runners turn it off (it is WM -> runner only).
     """
 
     def __init__(
@@ -79,9 +84,11 @@ class Connection:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         name: str = "peer",
         on_rejected: Callable[[MessageRejected], None] | None = None,
+        cancel_abandoned_requests: bool = True,
     ) -> None:
         self.router = router if router is not None else Router()
         self.name = name
+        self._cancel_abandoned = cancel_abandoned_requests
         self._rpc = RpcProtocol(max_message_size=max_message_size)
         self._on_rejected = on_rejected
         self._transport: asyncio.Transport | None = None
@@ -95,6 +102,7 @@ class Connection:
         self._can_write: asyncio.Event = asyncio.Event()
         self._can_write.set()
         self._reading_paused = False
+        self._write_scheduled = False
 
     # --- properties --------------------------------------------------------------------
 
@@ -127,6 +135,8 @@ class Connection:
 
     def _data_received(self, data: bytes) -> None:
         for event in self._rpc.receive_data(data):
+            if self.is_closed:
+                break  # e.g. an inline handler closed the connection: ignore the rest
             self._handle(event)
         self._flush()
 
@@ -164,7 +174,7 @@ class Connection:
             if self._on_rejected is not None:
                 self._on_rejected(event)
         elif kind is ConnectionClosed:
-            self._flush()
+            self._write_now()
             if self._transport is not None:
                 self._transport.close()
             self._finish(event)
@@ -176,6 +186,9 @@ class Connection:
             self._rpc.send_error(event.id, exc.code, exc.message, _or_unset(exc.data))
             return
         ctx = RequestContext(self, event.id, event.method)
+        if resolved.inline:
+            self._serve_inline(resolved.handler, resolved.params, ctx)
+            return
         task = self._loop.create_task(self._serve(resolved.handler, resolved.params, ctx))
         self._tasks[event.id] = task
         self._methods[event.id] = event.method
@@ -185,24 +198,53 @@ class Connection:
             if self._transport is not None:
                 self._transport.pause_reading()
 
+    def _serve_inline(self, handler: Any, params: Any, ctx: RequestContext) -> None:
+        """Run an inline handler now; if it closed the connection, answer nothing."""
+        try:
+            result = handler(params, ctx)
+        except RpcError as exc:
+            self._answer_error(ctx.id, exc.code, exc.message, _or_unset(exc.data))
+        except Exception as exc:
+            self._internal_error(ctx, exc)
+        else:
+            if not self.is_closed:
+                self._answer(ctx, result)
+
     async def _serve(self, handler: Any, params: Any, ctx: RequestContext) -> None:
         """Run one request's handler and answer it (cancellation: see _request_done)."""
         try:
             result = await handler(params, ctx)
         except RpcError as exc:
-            self._rpc.send_error(ctx.id, exc.code, exc.message, _or_unset(exc.data))
+            self._answer_error(ctx.id, exc.code, exc.message, _or_unset(exc.data))
         except Exception as exc:
-            _log.exception("%s: handler of %s failed", self.name, ctx.method)
-            self._rpc.send_error(
-                ctx.id,
-                ErrorCode.INTERNAL_ERROR,
-                f"internal error in {ctx.method}: {type(exc).__name__}: {exc}",
-            )
+            self._internal_error(ctx, exc)
         else:
-            self._rpc.send_result(ctx.id, result)
+            self._answer(ctx, result)
         self._flush()
         if not self._can_write.is_set() and not self.is_closed:
             await self._can_write.wait()
+
+    def _answer(self, ctx: RequestContext, result: Any) -> None:
+        """Send ``result``, unless the request was already answered (a forced -32800)."""
+        if ctx.id not in self._rpc.pending_incoming:
+            return
+        try:
+            self._rpc.send_result(ctx.id, result)
+        except (TypeError, ValueError, msgspec.EncodeError) as exc:  # not encodable as JSON
+            self._internal_error(ctx, exc)
+
+    def _answer_error(self, request_id: RequestId, code: int, message: str, data: Any) -> None:
+        if request_id in self._rpc.pending_incoming:
+            self._rpc.send_error(request_id, code, message, data)
+
+    def _internal_error(self, ctx: RequestContext, exc: BaseException) -> None:
+        _log.error("%s: handler of %s failed", self.name, ctx.method, exc_info=exc)
+        self._answer_error(
+            ctx.id,
+            ErrorCode.INTERNAL_ERROR,
+            f"internal error in {ctx.method}: {type(exc).__name__}: {exc}",
+            UNSET,
+        )
 
     def _request_done(self, request_id: RequestId, task: asyncio.Task[None]) -> None:
         """Answer -32800 for a cancelled request, whenever it was cancelled.
@@ -211,8 +253,12 @@ class Connection:
         cancellation reply is sent here rather than in an ``except`` clause there.
         """
         self._tasks.pop(request_id, None)
+        self._methods.pop(request_id, None)
+        reason = self._cancel_reasons.pop(request_id, "cancel-request")
         if task.cancelled() and not self.is_closed and request_id in self._rpc.pending_incoming:
-            self._rpc.send_error(request_id, ErrorCode.REQUEST_CANCELLED, "request cancelled")
+            self._rpc.send_error(
+                request_id, ErrorCode.REQUEST_CANCELLED, "request cancelled", {"reason": reason}
+            )
             self._flush()
         if self._reading_paused and len(self._tasks) < _READ_PAUSE_AT // 2:
             self._reading_paused = False
@@ -243,6 +289,20 @@ class Connection:
         task = self._tasks.get(params.id)
         if task is not None:
             task.cancel()
+            self._loop.call_later(FORCED_CANCEL_REPLY, self._force_cancel_reply, params.id, task)
+
+    def _force_cancel_reply(self, request_id: RequestId, task: asyncio.Task[None]) -> None:
+        """Handler code that ignores cancellation is abandoned: answer -32800 anyway."""
+        if task.done() or self.is_closed or request_id not in self._rpc.pending_incoming:
+            return
+        _log.warning("%s: %r ignored cancellation; answering -32800", self.name, request_id)
+        self._rpc.send_error(
+            request_id,
+            ErrorCode.REQUEST_CANCELLED,
+            "request cancelled",
+            {"reason": self._cancel_reasons.get(request_id, "cancel-request")},
+        )
+        self._flush()
 
     def _finish(self, event: ConnectionClosed) -> None:
         if self._closed.done():
@@ -258,6 +318,14 @@ class Connection:
         self._can_write.set()
 
     def _flush(self) -> None:
+        """Write what the core queued, soon: every message produced during one turn of the
+        event loop leaves in a single write (one syscall for many pipelined replies)."""
+        if not self._write_scheduled:
+            self._write_scheduled = True
+            self._loop.call_soon(self._write_now)
+
+    def _write_now(self) -> None:
+        self._write_scheduled = False
         data = self._rpc.data_to_send()
         if data and self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
@@ -290,7 +358,7 @@ class Connection:
         except asyncio.CancelledError:
             self._waiters.pop(request_id, None)
             self._rpc.forget_request(request_id)
-            if not self.is_closed:
+            if self._cancel_abandoned and not self.is_closed:
                 self.notify(_CANCEL, CancelParams(id=request_id))
             raise
         if response.error is not None:
@@ -346,7 +414,7 @@ class Connection:
     def close(self) -> None:
         """Close the connection; pending requests fail, running handlers are cancelled."""
         if self._transport is not None:
-            self._flush()
+            self._write_now()
             self._transport.close()
         self._finish(ConnectionClosed("closed locally", clean=True))
 
@@ -426,6 +494,7 @@ async def start_server(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     name: str = "peer",
     sock: Any = None,
+    cancel_abandoned_requests: bool = True,
 ) -> asyncio.Server:
     """Listen on ``host:port`` (or an already bound ``sock``); call ``on_connection`` for each.
 
@@ -435,7 +504,12 @@ async def start_server(
     loop = asyncio.get_running_loop()
 
     def factory() -> _StreamAdapter:
-        connection = Connection(router_factory(), max_message_size=max_message_size, name=name)
+        connection = Connection(
+            router_factory(),
+            max_message_size=max_message_size,
+            name=name,
+            cancel_abandoned_requests=cancel_abandoned_requests,
+        )
         return _StreamAdapter(connection, on_connection)
 
     if sock is not None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Gate",
+    "InlineHandler",
     "NotificationHandler",
     "RequestHandler",
     "Resolved",
@@ -34,6 +35,9 @@ P = TypeVar("P")
 
 RequestHandler = Callable[[Any, "RequestContext"], Awaitable[Any]]
 """``async def handler(params, ctx) -> result``; raise RpcError to answer with an error."""
+
+InlineHandler = Callable[[Any, "RequestContext"], Any]
+"""``def handler(params, ctx) -> result``: called synchronously, in arrival order."""
 
 NotificationHandler = Callable[[Any], None]
 """``def handler(params) -> None``; runs synchronously in the I/O loop, so keep it short."""
@@ -50,14 +54,20 @@ class _Route:
     params_type: type | None
     decoder: msgspec.json.Decoder[Any] | None
     handler: Any
+    inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Resolved(Generic[P]):
-    """A call matched to its handler, with params decoded to the registered type."""
+    """A call matched to its handler, with params decoded to the registered type.
+
+    ``inline`` handlers are plain functions the connection calls synchronously, in arrival
+    order, before it looks at the next message (see :meth:`Router.add_request`).
+    """
 
     handler: Any
     params: P
+    inline: bool = False
 
 
 def decode_params(
@@ -66,14 +76,18 @@ def decode_params(
     """Decode a params member: absent or an object (SPEC.md §5), else -32602.
 
     Absent params decode as ``{}`` (so a type whose fields all have defaults accepts them).
-    With ``params_type=None`` any object is accepted and ``None`` returned.
+    With ``params_type=None`` any object is accepted and ``None`` returned. With
+    ``params_type=msgspec.Raw`` the params are handed over undecoded and unchecked (a handler
+    that must treat malformed params specially, like ``initialize``'s token check).
     """
+    if params_type is msgspec.Raw:
+        return raw
     data = bytes(raw) if len(raw) else _EMPTY_OBJECT
     if data[:1] != b"{":
         raise RpcError(
             ErrorCode.INVALID_PARAMS,
             "params must be a JSON object when present",
-            {"path": "$", "reason": "expected an object"},
+            {"path": "$", "reason": "params must be an object"},
         )
     if params_type is None:
         return None
@@ -104,17 +118,31 @@ class Router:
         self.gate = gate
 
     @staticmethod
-    def _route(params_type: type | None, handler: Any) -> _Route:
+    def _route(params_type: type | None, handler: Any, inline: bool = False) -> _Route:
         decoder: msgspec.json.Decoder[Any] | None = (
-            None if params_type is None else msgspec.json.Decoder(params_type)
+            None
+            if params_type is None or params_type is msgspec.Raw
+            else msgspec.json.Decoder(params_type)
         )
-        return _Route(params_type, decoder, handler)
+        return _Route(params_type, decoder, handler, inline)
 
     def add_request(
-        self, method: str, handler: RequestHandler, params_type: type | None = None
+        self,
+        method: str,
+        handler: RequestHandler | InlineHandler,
+        params_type: type | None = None,
+        *,
+        inline: bool = False,
     ) -> None:
-        """Serve requests named ``method`` with ``handler``; params decode to ``params_type``."""
-        self._requests[method] = self._route(params_type, handler)
+        """Serve requests named ``method``; params decode to ``params_type``.
+
+        By default ``handler`` is a coroutine function run as its own task. With
+        ``inline=True`` it is a plain function called synchronously as the request is read,
+        before any later message is dispatched: use it for short handlers whose state
+        changes must apply to the very next message (``initialize``, ``shutdown``), or that
+        must answer with minimal latency (``$/ping``).
+        """
+        self._requests[method] = self._route(params_type, handler, inline)
 
     def add_notification(
         self, method: str, handler: NotificationHandler, params_type: type | None = None
@@ -136,7 +164,7 @@ class Router:
         if route is None:
             raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"method not found: {event.method}")
         params = decode_params(event.params, route.params_type, route.decoder)
-        return Resolved(route.handler, params)
+        return Resolved(route.handler, params, route.inline)
 
     def resolve_notification(self, event: NotificationReceived) -> Resolved[Any] | None:
         """The handler and params for a notification, or ``None`` to ignore it.

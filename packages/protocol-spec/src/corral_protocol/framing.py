@@ -42,7 +42,7 @@ _TERMINATOR: Final = b"\r\n\r\n"
 _FAST_HEADER: Final = re.compile(rb"Content-Length: ([0-9]{1,19})\r\n\r\n")
 # A non-ASCII byte, or an LF not preceded by CR. Searched with a start offset, the lookbehind
 # sees the byte before it, so a block's first byte is checked separately in the buffer.
-_BAD_HEADER_BYTE: Final = re.compile(rb"[\x80-\xff]|(?<!\r)\n")
+_BAD_HEADER_BYTE: Final = re.compile(rb"[^\t\x20-\x7e\r\n]|\r(?!\n)|(?<!\r)\n")
 _UTF8_NAMES: Final = frozenset({"utf-8", "utf8"})
 
 
@@ -127,13 +127,26 @@ def _bad_byte(byte: bytes) -> _FatalFramingError:
     """The error for a ``_BAD_HEADER_BYTE`` match (or a bare LF opening the block)."""
     if byte == b"\n":
         return _fatal("malformed-header", "header line not terminated by CRLF (bare LF)")
-    return _fatal("malformed-header", f"non-ASCII byte {byte!r} in header block")
+    if byte == b"\r":
+        return _fatal("malformed-header", "CR not followed by LF in header block")
+    if byte[0] >= 0x80:
+        return _fatal("malformed-header", f"non-ASCII byte {byte!r} in header block")
+    return _fatal("malformed-header", f"control byte {byte!r} in header block")
+
+
+def _cr_at_scan_end(buf: bytearray, at: int, scan_end: int, data_end: int) -> bool:
+    """Whether a CR flagged at the end of a scan window is (or may yet be) followed by LF."""
+    if buf[at] != 0x0D or at != scan_end - 1:
+        return False
+    return scan_end == data_end or buf[scan_end] == 0x0A
 
 
 def _charset_param(value: str) -> str | None:
     """The ``charset`` parameter of a Content-Type value (unquoted), or None if absent."""
     for param in value.split(";")[1:]:
-        key, _, raw = param.partition("=")
+        key, equals, raw = param.partition("=")
+        if not equals:
+            continue  # a parameter without "=" is ignored (SPEC.md §5.2)
         if key.strip(" \t").lower() == "charset":
             raw = raw.strip(" \t")
             if len(raw) >= 2 and raw[0] == raw[-1] == '"':
@@ -159,8 +172,9 @@ def _parse_header_block(block: bytes) -> tuple[int, str | None]:
         name, colon, value = line.partition(":")
         if not colon:
             raise _fatal("malformed-header", f"header line without ':': {line[:64]!r}")
-        if not name or " " in name or "\t" in name:
-            raise _fatal("malformed-header", f"invalid header name: {name[:64]!r}")
+        name = name.strip(" \t")  # names are compared trimmed (SPEC.md §5.1)
+        if not name:
+            raise _fatal("malformed-header", f"header line without a name: {line[:64]!r}")
         key = name.lower()
         if key == "content-length":
             if length is not None:
@@ -305,12 +319,13 @@ class FrameDecoder:
         avail = n - pos
         if buf.startswith(b"\r\n", pos):
             raise _fatal("missing-content-length", "empty header block (no Content-Length)")
-        check_from = pos + self._scanned
+        # Re-check the last byte seen before: a CR there may only now have its LF.
+        check_from = pos + max(0, self._scanned - 1)
         check_to = pos + min(avail, MAX_HEADER_SIZE)
         if check_from == pos and buf[pos] == 0x0A:  # the regex would look behind pos
             raise _bad_byte(b"\n")
         bad = _BAD_HEADER_BYTE.search(buf, check_from, check_to)
-        if bad is not None:
+        if bad is not None and not _cr_at_scan_end(buf, bad.start(), check_to, n):
             raise _bad_byte(bad.group())
         if avail > MAX_HEADER_SIZE:
             raise _fatal("headers-too-large", f"header block exceeds {MAX_HEADER_SIZE} bytes")

@@ -33,7 +33,7 @@ from .framing import (
     UnsupportedCharset,
     encode_frame,
 )
-from .messages import MAX_SAFE_INTEGER, ErrorObject, RequestId
+from .messages import MAX_SAFE_INTEGER, RequestId
 
 __all__ = [
     "ConnectionClosed",
@@ -43,6 +43,7 @@ __all__ = [
     "ResponseReceived",
     "RpcEvent",
     "RpcProtocol",
+    "WireError",
     "is_valid_id",
 ]
 
@@ -76,7 +77,7 @@ class ResponseReceived:
 
     id: RequestId
     result: msgspec.Raw | None
-    error: ErrorObject | None
+    error: WireError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,19 @@ class ConnectionClosed:
 RpcEvent = (
     RequestReceived | NotificationReceived | ResponseReceived | MessageRejected | ConnectionClosed
 )
+
+
+class WireError(msgspec.Struct, omit_defaults=True):
+    """An error object as it crosses the wire: code and message checked, ``data`` not.
+
+    The core deliberately does not enforce the per-code ``data`` shapes of SPEC.md §6.7
+    (:class:`~corral_protocol.messages.ErrorObject` does): an error reply must never become
+    undeliverable - dropped on receipt, or unsendable - because of its ``data``.
+    """
+
+    code: int
+    message: str
+    data: Any = UNSET
 
 
 class _Envelope(msgspec.Struct):
@@ -141,7 +155,7 @@ class _Result(msgspec.Struct):
 class _Error(msgspec.Struct):
     jsonrpc: str
     id: RequestId | None
-    error: ErrorObject
+    error: WireError
 
 
 def _reason(token: str) -> dict[str, str]:
@@ -283,7 +297,7 @@ class RpcProtocol:
     def _reject(
         self, code: ErrorCode, message: str, data: Any = UNSET, id_: RequestId | None = None
     ) -> MessageRejected:
-        self._queue(_Error(_JSONRPC, id_, ErrorObject(code=code, message=message, data=data)))
+        self._queue(_Error(_JSONRPC, id_, WireError(code=code, message=message, data=data)))
         return MessageRejected(int(code), message)
 
     def _classify(self, body: bytes) -> RpcEvent | None:
@@ -301,6 +315,12 @@ class RpcProtocol:
         try:
             env = self._decode(body)
         except msgspec.ValidationError:
+            try:  # only on this error path: is it JSON at all? (SPEC.md §6.1: parse first)
+                msgspec.json.decode(body)
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+                return self._reject(
+                    ErrorCode.PARSE_ERROR, f"invalid JSON: {exc}", _reason("invalid-json")
+                )
             if body.lstrip()[:1] == b"[":
                 return self._reject(
                     ErrorCode.INVALID_REQUEST,
@@ -372,10 +392,10 @@ class RpcProtocol:
             )
         if env.jsonrpc != _JSONRPC or (has_result and has_error):
             return MessageRejected(None, "invalid response dropped")
-        error: ErrorObject | None = None
+        error: WireError | None = None
         if has_error:
             try:
-                error = msgspec.convert(env.error, ErrorObject)
+                error = msgspec.convert(env.error, WireError)
             except msgspec.ValidationError:
                 return MessageRejected(None, "response with a malformed error object dropped")
             if env.id is None:
@@ -430,16 +450,22 @@ class RpcProtocol:
             ) from None
 
     def send_result(self, request_id: RequestId, result: Any) -> None:
-        """Answer a pending request with ``result`` (any msgspec-encodable value)."""
-        self._take_pending(request_id)
+        """Answer a pending request with ``result`` (any msgspec-encodable value).
+
+        If ``result`` cannot be encoded, the error propagates and the request stays pending,
+        so the caller can still answer it with an error.
+        """
+        if request_id not in self._pending_in:
+            self._take_pending(request_id)  # raises LocalProtocolError
         body = self._encode(_Result(_JSONRPC, request_id, result))
+        self._take_pending(request_id)
         if len(body) > self.peer_max_message_size:
             limit = self.peer_max_message_size
             self._queue(
                 _Error(
                     _JSONRPC,
                     request_id,
-                    ErrorObject(
+                    WireError(
                         code=ErrorCode.MESSAGE_TOO_LARGE,
                         message=f"result of {len(body)} bytes exceeds the peer's limit "
                         f"of {limit} bytes",
@@ -453,5 +479,23 @@ class RpcProtocol:
     def send_error(self, request_id: RequestId, code: int, message: str, data: Any = UNSET) -> None:
         """Answer a pending request with an error."""
         self._take_pending(request_id)
-        error = ErrorObject(code=code, message=message, data=data)
-        self._queue(_Error(_JSONRPC, request_id, error))
+        try:
+            body = self._encode(
+                _Error(_JSONRPC, request_id, WireError(code=code, message=message, data=data))
+            )
+        except (TypeError, ValueError, msgspec.EncodeError):  # data not encodable: drop it
+            body = self._encode(_Error(_JSONRPC, request_id, WireError(code=code, message=message)))
+        if len(body) > self.peer_max_message_size:  # e.g. huge data: keep the answer small
+            limit = self.peer_max_message_size
+            body = self._encode(
+                _Error(
+                    _JSONRPC,
+                    request_id,
+                    WireError(
+                        code=ErrorCode.MESSAGE_TOO_LARGE,
+                        message=f"error reply of {len(body)} bytes exceeds the peer's limit",
+                        data={"size": len(body), "limit": limit},
+                    ),
+                )
+            )
+        self._out.append(encode_frame(body))

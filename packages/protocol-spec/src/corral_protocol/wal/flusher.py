@@ -15,8 +15,10 @@ runs fsync), finished segments after a rotation, retention, and the final round 
 A failed fsync breaks the stream for good: after one, the kernel may have dropped the
 dirty pages, so retrying and reporting success would lie.
 
-Locking: all state lives under the writer's condition variable ``cond``; the methods named
-``note_*``/``request``/``check`` expect it held, the others take it themselves.
+Locking: all state lives under the writer's ``lock``; the methods named
+``note_*``/``request``/``check`` expect it held, the others take it themselves. Two
+condition variables share it: one wakes the background thread, one the synchronous
+waiters, so neither is woken for the other's business.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Flusher:
     def __init__(
         self,
         *,
-        cond: threading.Condition,
+        lock: threading.Lock,
         config: WalConfig,
         fsync: Callable[[int], None],
         dir_fd: int,
@@ -78,7 +80,9 @@ class Flusher:
         housekeeping: Callable[[str, bool], None],
         name: str,
     ) -> None:
-        self._cond = cond
+        self._lock = lock
+        self._wake = threading.Condition(lock)  # the background thread waits on this
+        self._done = threading.Condition(lock)  # synchronous durability waiters wait on this
         self._config = config
         self._fsync = fsync
         self._dir_fd = dir_fd
@@ -115,27 +119,32 @@ class Flusher:
         elif self._config.durability != "never":
             if self._deadline is None:
                 self._deadline = time.monotonic() + self._config.batch_delay
-                self._cond.notify_all()
+                self._wake.notify()
             elif self._unsynced >= self._config.batch_bytes:
-                self._cond.notify_all()
+                self._wake.notify()
 
     def note_rotation(self, old_fd: int) -> None:
         """Take over a finished segment's fd: sync it (per policy), close it, sync the dir."""
         self._retired.append(old_fd)
         self._dir_dirty = True
         self._prune_due = True
-        self._cond.notify_all()
+        self._wake.notify()
 
     def note_broken(self, error: BaseException) -> None:
         """Mark the stream broken (a write could not be undone)."""
         self.error = error
-        self._cond.notify_all()
+        self._wake.notify()
+        self._done.notify_all()
 
-    def request(self, seq: int) -> None:
-        """Ask for an fsync covering ``seq`` as soon as possible."""
+    def request(self, seq: int, *, wake: bool = True) -> None:
+        """Ask for an fsync covering ``seq`` as soon as possible.
+
+        ``wake=False``: the caller runs the round itself, the background thread need not.
+        """
         if seq > self.durable_seq and seq > self._sync_target:
             self._sync_target = seq
-            self._cond.notify_all()
+            if wake:
+                self._wake.notify()
 
     # ---------------------------------------------------------------- callers
     def wait(self, seq: int, timeout: float | None) -> bool:
@@ -145,16 +154,16 @@ class Flusher:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            with self._cond:
+            with self._lock:
                 self.check()
                 if self.durable_seq >= seq:
                     return True
-                self.request(seq)
+                self.request(seq, wake=False)  # a round ends by handing over: see _advance
                 if self._syncing:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return False
-                    self._cond.wait(remaining)
+                    self._done.wait(remaining)
                     continue
                 plan = self._prepare(housekeeping=False)
             self._execute(plan)
@@ -163,7 +172,7 @@ class Flusher:
         """Await durability of ``seq`` without blocking the running event loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        with self._cond:
+        with self._lock:
             self.check()
             if self.durable_seq >= seq:
                 return
@@ -173,13 +182,13 @@ class Flusher:
 
     def stop(self, *, final_sync: bool) -> list[int]:
         """Flush (if ``final_sync``), stop the thread; return fds it did not close."""
-        with self._cond:
+        with self._lock:
             self._closing = True
             if final_sync:
                 self.request(self._snapshot().written_seq)
-            self._cond.notify_all()
+            self._wake.notify()
         self._thread.join()
-        with self._cond:
+        with self._lock:
             left, self._retired = self._retired, []
             waiters, self._waiters = self._waiters, []
         for _, loop, future in waiters:
@@ -200,19 +209,21 @@ class Flusher:
 
     def _loop(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while True:
                     if self.error is not None:
                         return
-                    if not self._syncing:
-                        if self._has_work(time.monotonic()):
-                            break
-                        if self._closing:
-                            return
+                    if self._syncing:  # a caller leads a round: re-evaluate when it ends
+                        self._done.wait()
+                        continue
+                    if self._has_work(time.monotonic()):
+                        break
+                    if self._closing:
+                        return
                     timeout = None
-                    if self._deadline is not None and not self._syncing:
+                    if self._deadline is not None:
                         timeout = max(0.0, self._deadline - time.monotonic())
-                    self._cond.wait(timeout)
+                    self._wake.wait(timeout)
                 plan = self._prepare(housekeeping=True)
             self._execute(plan)
 
@@ -253,21 +264,22 @@ class Flusher:
             self._housekeeping(plan.state.segment, plan.sweep)
 
     def _advance(self, seq: int) -> None:
-        with self._cond:
+        with self._lock:
             self._syncing = False
             self.durable_seq = max(self.durable_seq, seq)
             ready = [w for w in self._waiters if w[0] <= self.durable_seq]
             self._waiters = [w for w in self._waiters if w[0] > self.durable_seq]
-            self._cond.notify_all()
+            self._done.notify_all()  # waiters behind lead the next round; the thread re-checks
         for _, loop, future in ready:
             _settle(loop, future, None)
 
     def _fail(self, exc: BaseException) -> None:
-        with self._cond:
+        with self._lock:
             self.error = exc
             self._syncing = False
             waiters, self._waiters = self._waiters, []
-            self._cond.notify_all()
+            self._wake.notify()
+            self._done.notify_all()
         for _, loop, future in waiters:
             _settle(loop, future, WalWriterError(f"WAL fsync failed: {exc}"))
 

@@ -94,7 +94,7 @@ class WalWriter:
         self._now: Callable[[], str] = WallClock()
         if clock is not None:
             self._now = lambda: format_ts(clock())
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._closed = False
         self._closing = False
         self._events_seen: set[str] = set()
@@ -120,7 +120,7 @@ class WalWriter:
         self.recovery = tail.recovery
         """The torn tail cut off at open, or None."""
         self._flusher = Flusher(
-            cond=self._cond,
+            lock=self._lock,
             config=self.config,
             fsync=fsync,
             dir_fd=self._dir_fd,
@@ -148,19 +148,19 @@ class WalWriter:
     @property
     def next_seq(self) -> int:
         """The seq the next append will get."""
-        with self._cond:
+        with self._lock:
             return self._next_seq
 
     @property
     def durable_seq(self) -> int:
         """Highest seq known durable (-1 before the first fsync of this incarnation)."""
-        with self._cond:
+        with self._lock:
             return self._flusher.durable_seq
 
     @property
     def segment(self) -> Path:
         """Path of the segment appends currently go to."""
-        with self._cond:
+        with self._lock:
             return self.stream_dir / self._segment
 
     @property
@@ -271,7 +271,7 @@ class WalWriter:
     # ------------------------------------------------------------------ internals
     def _shutdown(self) -> None:
         """Final flush (per policy), stop the flusher, close every fd, release the lock."""
-        with self._cond:
+        with self._lock:
             self._closing = True
         left = self._flusher.stop(final_sync=self.config.durability != "never")
         self._closed = True
@@ -280,7 +280,7 @@ class WalWriter:
                 os.close(fd)
 
     def _target(self, seq: int | None) -> int:
-        with self._cond:
+        with self._lock:
             if self._closed:
                 raise WalWriterError(f"WAL writer {self.writer_id} is closed")
             target = self._written_seq if seq is None else seq
@@ -311,7 +311,7 @@ class WalWriter:
             raise ValueError(f"{event} payload lacks required member(s) {missing}")
         if run_id == "" or parent_run_id == "":
             raise ValueError("runId and parentRunId must be null or non-empty strings")
-        with self._cond:
+        with self._lock:
             if self._closed or (self._closing and event != WAL_CLOSED):
                 raise WalWriterError(f"WAL writer {self.writer_id} is closed")
             self._flusher.check()
