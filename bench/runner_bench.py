@@ -8,6 +8,8 @@
    Target: p50 at most 1.5x. Pipelined noop throughput (64 in flight): at least 20,000/s.
 3. A 200-diagnostic result (~44 KB) pipelined: at least 5,000 results/s.
 4. Idle resident memory of a configured runner. Target: under 40 MB.
+5. The WAL's cost: noop p50 with the runner journaling to a WAL vs without (issue 3: the
+   cost of writing must not show in action latency).
 
 Each measurement is repeated (``--rounds``) in alternating order and printed as
 min/median/max; ratios use the medians.
@@ -24,13 +26,13 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import msgspec
-
-from corral_protocol import Router, connect, start_server
+from corral_protocol import connect
 from corral_protocol.messages import (
     ActionConfig,
     ClientCapabilities,
@@ -56,13 +58,13 @@ class RawRunResult(msgspec.Struct):
 IN_FLIGHT = 64
 
 
-def launch_line(token: str) -> bytes:
+def launch_line(token: str, wal_dir: str | None = None) -> bytes:
     record = LaunchRecord(
         protocol=["1.0"],
         token=token,
         project=str(HERE),
         env="bench",
-        wal_dir=None,
+        wal_dir=wal_dir,
         parent_pid=os.getpid(),
         log_level="warning",
         conformance=False,
@@ -70,12 +72,15 @@ def launch_line(token: str) -> bytes:
     return msgspec.json.encode(record) + b"\n"
 
 
-def spawn(argv: list[str], token: str) -> tuple[subprocess.Popen[bytes], int]:
+def spawn(
+    argv: list[str], token: str, wal_dir: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=HERE
     )
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(launch_line(token))
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(launch_line(token, wal_dir))
     proc.stdin.close()
     port = msgspec.json.decode(proc.stdout.readline())["port"]
     return proc, port
@@ -126,9 +131,9 @@ async def throughput(call: Any, total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-async def runner_measurements(requests: int) -> dict[str, float]:
+async def runner_measurements(requests: int, wal_dir: str | None = None) -> dict[str, float]:
     token = secrets.token_hex(32)
-    proc, port = spawn([sys.executable, "-m", "corral_runner"], token)
+    proc, port = spawn([sys.executable, "-m", "corral_runner"], token, wal_dir)
     try:
         connection = await connect("127.0.0.1", port)
         await connection.request("initialize", initialize_params(token))
@@ -179,13 +184,10 @@ async def runner_measurements(requests: int) -> dict[str, float]:
 
 
 async def echo_p50(requests: int) -> float:
-    async def echo(params: Any, ctx: Any) -> Any:
-        return params
-
     # The protocol core's echo, served in a separate process like the runner.
     code = (
-        "import asyncio, sys; sys.path.insert(0, %r);"
-        "import echo_roundtrip; asyncio.run(echo_roundtrip.corral_server())" % str(HERE)
+        f"import asyncio, sys; sys.path.insert(0, {str(HERE)!r});"
+        "import echo_roundtrip; asyncio.run(echo_roundtrip.corral_server())"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
@@ -205,7 +207,6 @@ async def echo_p50(requests: int) -> float:
     finally:
         proc.kill()
         proc.wait()
-    del echo, Router, start_server
 
 
 def _rss_mb(pid: int) -> float:
@@ -242,6 +243,9 @@ def main() -> None:
         measured = asyncio.run(runner_measurements(args.requests))
         for key, value in measured.items():
             rows.setdefault(key, []).append(value)
+        with tempfile.TemporaryDirectory() as wal_dir:
+            with_wal = asyncio.run(runner_measurements(args.requests, wal_dir))
+        rows.setdefault("noop_p50_wal", []).append(with_wal["noop_p50"])
         rows["echo_p50"].append(asyncio.run(echo_p50(args.requests)))
 
     med = {
@@ -256,6 +260,7 @@ def main() -> None:
     print(f"  noop throughput ({IN_FLIGHT})    {_stats(rows['noop_tput'], '/s')}")
     print(f"  200-diag results ({IN_FLIGHT})   {_stats(rows['diag_tput'], '/s')}")
     print(f"  idle RSS                 {_stats(rows['idle_rss'], 'MB')}")
+    print(f"  noop p50 with WAL        {_stats(rows['noop_p50_wal'], 'µs')}")
     print(
         f"ratio cold start runner/floor: {med['cold_runner'] / med['cold_floor']:.2f}x "
         "(target <= 1.50)"
@@ -266,6 +271,7 @@ def main() -> None:
     print(f"noop throughput:               {med['noop_tput']:.0f}/s (target >= 20000)")
     print(f"200-diagnostic throughput:     {med['diag_tput']:.0f}/s (target >= 5000)")
     print(f"idle RSS:                      {med['idle_rss']:.1f} MB (target < 40)")
+    print(f"ratio noop p50 WAL on/off:     {med['noop_p50_wal'] / med['noop_p50']:.2f}x")
 
 
 if __name__ == "__main__":

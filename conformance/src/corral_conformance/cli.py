@@ -60,11 +60,12 @@ def resolve_relative_paths(argv: list[str], cwd: Path | None = None) -> list[str
     for index, arg in enumerate(argv):
         path = Path(arg)
         is_program = index == 0 and (os.sep in arg or "/" in arg)
+        resolved = arg
         if not path.is_absolute() and not arg.startswith("-"):
             candidate = base / path
             if (is_program and candidate.exists()) or (index > 0 and candidate.is_file()):
-                arg = os.path.abspath(candidate)  # not resolve(): keep venv symlinks
-        out.append(arg)
+                resolved = os.path.abspath(candidate)  # not resolve(): keep venv symlinks
+        out.append(resolved)
     return out
 
 
@@ -87,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run cases against a runner command")
     who = run.add_mutually_exclusive_group(required=True)
-    who.add_argument("--runner", help='the runner command line, split like a POSIX shell')
+    who.add_argument("--runner", help="the runner command line, split like a POSIX shell")
     who.add_argument(
         "--runner-argv", metavar="JSON", help='the runner argv as a JSON array (["node","r.js"])'
     )

@@ -139,7 +139,7 @@ class CaseContext:
         for conn in list(self.connections.values()):
             try:
                 await conn.close()
-            except Exception as exc:  # noqa: BLE001 - teardown must go on
+            except Exception as exc:
                 self.transcript.event("teardown-error", text=repr(exc))
         await asyncio.gather(
             *(proc.terminate() for proc in self.processes.values()), return_exceptions=True

@@ -30,9 +30,16 @@ __all__ = ["DEFAULT_CASE_TIMEOUT_MS", "run_case"]
 DEFAULT_CASE_TIMEOUT_MS = 60_000
 
 
-async def run_case(
-    loaded: LoadedCase, options: RunOptions, schemas: ProtocolSchemas
-) -> CaseResult:
+def _check_requirements_evaluated(ctx: CaseContext, requires: list[str]) -> None:
+    """A case that requires capabilities must let the driver learn them (initialize)."""
+    if not ctx.evaluate_requirements(requires):
+        raise HarnessError(
+            f"the case requires {requires} but never initializes, so the runner's "
+            "capabilities stay unknown"
+        )
+
+
+async def run_case(loaded: LoadedCase, options: RunOptions, schemas: ProtocolSchemas) -> CaseResult:
     """Run one loaded case; see the module docstring."""
     started = time.monotonic()
     if loaded.case is None or loaded.error is not None:
@@ -58,11 +65,7 @@ async def run_case(
                 got=f"still in step {ctx.step_path} ({ctx.step_kind})",
             ) from None
         ctx.check_violations()
-        if not ctx.evaluate_requirements(case.requires):
-            raise HarnessError(
-                f"the case requires {case.requires} but never initializes, so the runner's "
-                "capabilities stay unknown"
-            )
+        _check_requirements_evaluated(ctx, case.requires)
     except SkipCase as exc:
         result.status, result.message = Status.SKIP, str(exc)
     except RunnerFailure as exc:
@@ -72,7 +75,7 @@ async def run_case(
     except HarnessError as exc:
         result.status, result.message = Status.HARNESS_ERROR, str(exc)
         result.step, result.step_kind = ctx.step_path or None, ctx.step_kind or None
-    except Exception as exc:  # noqa: BLE001 - a driver bug must not pass for a runner failure
+    except Exception as exc:
         result.status = Status.HARNESS_ERROR
         result.message = f"driver error: {exc.__class__.__name__}: {exc}"
         result.detail = traceback.format_exc()

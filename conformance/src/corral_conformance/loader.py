@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
 from .model import Case, ExpectUnordered, KillParent, Launch, Repeat, Signal, Step, decode_case
 from .paths import case_schema_path
@@ -93,7 +93,7 @@ class CaseLoader:
 
     def paths(self) -> list[Path]:
         """Every case file, sorted by id."""
-        return sorted(self.root.rglob("*.json"), key=lambda p: self.case_id(p))
+        return sorted(self.root.rglob("*.json"), key=self.case_id)
 
     def load(self, path: Path) -> LoadedCase:
         """Load one case file (never raises for a bad file)."""
@@ -106,7 +106,9 @@ class CaseLoader:
         error = best_match(self.validator.iter_errors(document))
         if error is not None:
             where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-            return LoadedCase(case_id, path, None, f"case.schema.json rejects {where}: {error.message}")
+            return LoadedCase(
+                case_id, path, None, f"case.schema.json rejects {where}: {error.message}"
+            )
         try:
             case = decode_case(data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:

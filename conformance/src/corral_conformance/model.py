@@ -10,7 +10,7 @@ references (substituted when the step runs) or, for patterns, matcher operators.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import msgspec
 
@@ -51,7 +51,6 @@ class _Step(
     forbid_unknown_fields=True,
     kw_only=True,
     rename="camel",
-    frozen=True,
 ):
     """Members every step may have."""
 
@@ -134,7 +133,7 @@ class Expect(_Step, tag="expect"):
     volatile: bool = False
 
 
-class ForEach(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class ForEach(msgspec.Struct, forbid_unknown_fields=True):
     """An integer range ``from_ <= var < to`` for generated patterns."""
 
     var: str
@@ -204,7 +203,7 @@ class Repeat(_Step, tag="repeat"):
     var: str
     from_: int = msgspec.field(name="from")
     to: int
-    steps: list[Step]
+    steps: StepList
 
 
 class ServeWm(_Step, tag="serveWm"):
@@ -259,11 +258,15 @@ Step: TypeAlias = (
 )
 
 
-class Case(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename="camel", frozen=True):
+StepList: TypeAlias = Annotated[list[Step], msgspec.Meta(min_length=1)]
+"""A non-empty list of steps."""
+
+
+class Case(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, rename="camel"):
     """One case file. Its id is its path below the cases directory, without ``.json``."""
 
     description: str
-    steps: list[Step]
+    steps: StepList
     rule: str | None = None
     requires: list[str] = []
     must_fail_with: list[str] = []

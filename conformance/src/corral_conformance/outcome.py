@@ -30,7 +30,7 @@ __all__ = [
 class Status(enum.StrEnum):
     """The outcome of one case."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     SKIP = "skip"
     HARNESS_ERROR = "harness-error"
@@ -40,7 +40,7 @@ class Status(enum.StrEnum):
     """Passed although the baseline lists it: the baseline is stale (fails the run)."""
 
 
-class RunnerFailure(Exception):
+class RunnerFailure(Exception):  # noqa: N818 - "failure" is the outcome's name
     """The runner broke a rule. ``expected``/``got`` are short human-readable texts."""
 
     def __init__(self, message: str, *, expected: str | None = None, got: str | None = None):
@@ -54,7 +54,7 @@ class HarnessError(Exception):
     """The driver could not run the case; the runner is not to blame."""
 
 
-class SkipCase(Exception):
+class SkipCase(Exception):  # noqa: N818 - a control-flow signal, not an error
     """The case does not apply to this runner or platform; the message says why."""
 
 

@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["HELLO_LINE_LIMIT", "RunnerProcess", "StreamCapture"]
 
@@ -179,11 +179,12 @@ class RunnerProcess:
         self._tmp = Path(tempfile.mkdtemp(prefix="corral-conformance-"))
         self.project = self._tmp / "project"
         self.project.mkdir()
+        self.project_realpath = self.project.resolve()
         self._pidfile = self._tmp / "runner.pid"
         self.proc: asyncio.subprocess.Process | None = None
         self.stdout: StreamCapture | None = None
         self.stderr: StreamCapture | None = None
-        self.hello: dict[str, object] | None = None
+        self.hello: dict[str, Any] | None = None
         self.parent_killed = False
         self.exit_code: int | None = None
         self.exited = False
@@ -202,7 +203,7 @@ class RunnerProcess:
         if os.name == "posix":
             flags["start_new_session"] = True
         else:  # pragma: no cover - Windows
-            flags["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+            flags["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         self.proc = await asyncio.create_subprocess_exec(
             *self.spawn_argv,
             stdin=asyncio.subprocess.PIPE,
@@ -227,7 +228,8 @@ class RunnerProcess:
 
     async def write_stdin(self, data: bytes) -> None:
         """Write ``data`` to stdin and close it; a runner that already left is fine."""
-        assert self.proc is not None and self.proc.stdin is not None  # noqa: S101
+        assert self.proc is not None  # noqa: S101 - started
+        assert self.proc.stdin is not None  # noqa: S101 - PIPE
         stdin = self.proc.stdin
         try:
             if data:
@@ -243,7 +245,7 @@ class RunnerProcess:
     def runner_pid(self) -> int | None:
         """The runner's own pid: from the hello, else the relay's pid file, else the child."""
         if self.hello is not None and type(self.hello.get("pid")) is int:
-            return int(self.hello["pid"])  # type: ignore[call-overload]
+            return int(self.hello["pid"])
         if self.via_parent:
             try:
                 return int(self._pidfile.read_text())
@@ -255,18 +257,18 @@ class RunnerProcess:
         """The end of the runner's stderr, for failure reports."""
         return self.stderr.tail(limit) if self.stderr is not None else ""
 
-    async def wait_exit(self, timeout: float) -> tuple[bool, int | None]:
-        """Wait up to ``timeout`` s; return ``(exited, code)`` (code None when unknowable)."""
+    async def wait_exit(self, within: float) -> tuple[bool, int | None]:
+        """Wait up to ``within`` s; return ``(exited, code)`` (code None when unknowable)."""
         assert self.proc is not None  # noqa: S101
         if self.exited:
             return True, self.exit_code
         if not self.parent_killed:
-            code = await self._returncode(timeout)
+            code = await self._returncode(within)
             if code is None:
                 return False, None
             self.exited, self.exit_code = True, code
             return True, code
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         pid = self.runner_pid()
         while time.monotonic() < deadline:
             pipes_closed = self.stdout is not None and self.stdout.eof.is_set()
@@ -277,15 +279,15 @@ class RunnerProcess:
             await asyncio.sleep(0.02)
         return False, None
 
-    async def _returncode(self, timeout: float) -> int | None:
-        """The spawned process's exit status once it has exited (None after ``timeout``).
+    async def _returncode(self, within: float) -> int | None:
+        """The spawned process's exit status once it has exited (None after ``within`` s).
 
         Polls ``returncode`` instead of awaiting ``Process.wait()``, which (depending on the
         Python version) also waits for the pipes to close - and a runner orphaned by
         ``killParent`` keeps the relay's pipes open.
         """
         assert self.proc is not None  # noqa: S101
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while self.proc.returncode is None:
             if time.monotonic() >= deadline:
                 return None

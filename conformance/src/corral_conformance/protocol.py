@@ -17,10 +17,9 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from corral_protocol.schemas import load_index, load_schema, schema_registry
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
 __all__ = ["Direction", "MethodInfo", "PendingRequests", "ProtocolSchemas", "is_request_id"]
 
@@ -160,7 +159,9 @@ class ProtocolSchemas:
             return problems
         method = None
         if is_request_id(request_id):
-            method = received_requests.take(request_id, self._best_match(message, received_requests))
+            method = received_requests.take(
+                request_id, self._best_match(message, received_requests)
+            )
         if method is None:
             problems.append(
                 f"response to id {request_id!r}, which has no outstanding request "
@@ -192,7 +193,9 @@ class ProtocolSchemas:
             return methods[-1]
         for method in methods:
             info = self.methods.get(method)
-            if info is not None and info.result is not None:
-                if not self.violations(info.result, message.get("result")):
-                    return method
+            result_schema = info.result if info is not None else None
+            if result_schema is not None and not self.violations(
+                result_schema, message.get("result")
+            ):
+                return method
         return None

@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     pidfile, command = argv[0], argv[1:]
     child = subprocess.Popen(command)  # noqa: S603 - the runner command, as an argv list
     temp = pidfile + ".tmp"
-    with open(temp, "w", encoding="ascii") as handle:  # noqa: PTH123 - stdlib only, tiny
+    with open(temp, "w", encoding="ascii") as handle:
         handle.write(str(child.pid))
     os.replace(temp, pidfile)
     code = child.wait()

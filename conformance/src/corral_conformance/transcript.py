@@ -45,6 +45,18 @@ def _truncate(value: Any, limit: int) -> Any:
     return value
 
 
+def _redact(value: Any, secrets: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for needle, placeholder in secrets.items():
+            value = value.replace(needle, placeholder)
+        return value
+    if isinstance(value, list):
+        return [_redact(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _redact(item, secrets) for key, item in value.items()}
+    return value
+
+
 def normalise_value(value: Any, replacements: dict[str, str], key: str | None = None) -> Any:
     """Replace volatile parts of a JSON value (see the module docstring)."""
     if key in _VOLATILE_KEYS and type(value) in (int, float):
@@ -97,10 +109,15 @@ class Transcript:
         self._steps.append(record)
 
     def raw(self) -> list[dict[str, Any]]:
-        """The raw events, in order (plus a note if some were dropped)."""
+        """The raw events, in order (plus a note if some were dropped).
+
+        Secrets (the launch tokens) are redacted even here: a WM must not log the token.
+        """
+        secrets = {k: v for k, v in self._replacements.items() if v == "<token>"}
+        entries = [_redact(entry, secrets) for entry in self._entries]
         if self._dropped:
-            return [*self._entries, {"kind": "dropped", "count": self._dropped}]
-        return list(self._entries)
+            entries.append({"kind": "dropped", "count": self._dropped})
+        return entries
 
     def normalised(self) -> list[dict[str, Any]]:
         """The normalised per-step records."""

@@ -70,7 +70,9 @@ async def next_message(
         return item
 
 
-async def closed_failure(ctx: CaseContext, conn: WireConnection, closed: Closed, expected: str):
+async def closed_failure(
+    ctx: CaseContext, conn: WireConnection, closed: Closed, expected: str
+) -> RunnerFailure:
     """A RunnerFailure for an unexpected close, with the exit code if the process ended."""
     proc = ctx.processes.get(conn.process_name)
     status = ""

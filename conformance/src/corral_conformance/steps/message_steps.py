@@ -72,8 +72,10 @@ async def _write(
     delay_ms: int = 0,
 ) -> None:
     """Write to the runner; a closed or stuck connection is the runner's failure."""
-    timeout = ctx.seconds(_WRITE_TIMEOUT_MS) + len(data) / 20e6 + ctx.seconds(delay_ms) * (
-        len(data) // (chunk_size or len(data) or 1)
+    timeout = (
+        ctx.seconds(_WRITE_TIMEOUT_MS)
+        + len(data) / 20e6
+        + ctx.seconds(delay_ms) * (len(data) // (chunk_size or len(data) or 1))
     )
     try:
         problems = await asyncio.wait_for(
@@ -103,7 +105,7 @@ async def connect(ctx: CaseContext, step: Connect) -> None:
     proc = ctx.process(step.process)
     if proc.hello is None:
         raise HarnessError(f"connect before expectHello of process {step.process!r}")
-    port = proc.hello["port"]
+    port = int(proc.hello["port"])
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection("127.0.0.1", port), ctx.seconds(step.within_ms)
@@ -120,7 +122,10 @@ async def connect(ctx: CaseContext, step: Connect) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def on_message(name: str, direction: str, value: Any) -> None:
-        ctx.transcript.event(direction, connection=name, message=value)
+        if direction == "closed":
+            ctx.transcript.event("closed", connection=name, reason=value)
+        else:
+            ctx.transcript.event(direction, connection=name, message=value)
 
     ctx.connections[step.connection] = WireConnection(
         step.connection,
@@ -157,7 +162,9 @@ async def initialize(ctx: CaseContext, step: Initialize) -> None:
     version = step.protocol_version
     if version is None:
         spoken = proc.hello.get("protocol")
-        chosen = negotiate([ctx.schemas.protocol_version], spoken if isinstance(spoken, list) else [])
+        chosen = negotiate(
+            [ctx.schemas.protocol_version], spoken if isinstance(spoken, list) else []
+        )
         if chosen is None:
             raise RunnerFailure(
                 f"the runner speaks none of the driver's versions: hello.protocol = {spoken}",
@@ -335,6 +342,4 @@ async def serve_wm(ctx: CaseContext, step: ServeWm) -> None:
         reply["result"] = substitute(step.result, ctx.vars)
     await _write(ctx, conn, frame(encode_json(reply)), validate=step.validate)
     ctx.transcript.event("send", connection=conn.name, message=reply)
-    ctx.transcript.step(
-        {"step": "serveWm", "connection": conn.name, "got": message, "sent": reply}
-    )
+    ctx.transcript.step({"step": "serveWm", "connection": conn.name, "got": message, "sent": reply})

@@ -13,8 +13,8 @@ The launch record a ``launch`` step writes (SPEC "Launch") is, before the case's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
 import secrets
 import time
 
@@ -74,7 +74,7 @@ async def launch(ctx: CaseContext, step: Launch) -> None:
         record.pop(name, None)
     effective_token = record.get("token")
     _set(ctx, step.process, "token", effective_token if isinstance(effective_token, str) else token)
-    for needle in {token, project, os.path.realpath(project)}:
+    for needle in {token, project, str(proc.project_realpath)}:
         placeholder = "<token>" if needle == token else "<project>"
         ctx.transcript.replace(needle, placeholder)
     if step.raw_line is not None:
@@ -85,7 +85,7 @@ async def launch(ctx: CaseContext, step: Launch) -> None:
             problems = ctx.schemas.violations("launch-record.json", record)
             if problems:
                 raise HarnessError(
-                    "the launch record violates its schema (set \"validate\": false if "
+                    'the launch record violates its schema (set "validate": false if '
                     f"deliberate): {problems[0]}"
                 )
         data = json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n"
@@ -180,10 +180,8 @@ async def expect_exit(ctx: CaseContext, step: ExpectExit) -> None:
             )
     for capture in (proc.stdout, proc.stderr):
         if capture is not None:
-            try:
+            with contextlib.suppress(TimeoutError):  # a grandchild may hold the pipe
                 await asyncio.wait_for(capture.eof.wait(), ctx.seconds(1000))
-            except TimeoutError:
-                pass  # a grandchild holds the pipe; judge what arrived
     if step.stdout_empty and proc.stdout is not None and proc.stdout.total:
         written = (bytes(proc.stdout.before_first_line) or bytes(proc.stdout.data))[:300]
         raise RunnerFailure(

@@ -13,7 +13,11 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run (or list the variants)."""
     parser = argparse.ArgumentParser(prog="python -m corral_conformance.testrunner")
     parser.add_argument(
-        "--break", dest="breaks", action="append", default=[], metavar="VARIANT",
+        "--break",
+        dest="breaks",
+        action="append",
+        default=[],
+        metavar="VARIANT",
         help="break one protocol rule (repeatable); see --list",
     )
     parser.add_argument("--list", action="store_true", help="list the variants and exit")

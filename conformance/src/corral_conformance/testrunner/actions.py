@@ -62,7 +62,8 @@ def _check_configure(params: Any, breaks: Breaks) -> dict[str, Any]:
             names.add(spec["name"])
         if config.get("mode", "sequential") not in ("sequential", "concurrent"):
             raise _invalid(f"{where}.mode", "must be sequential or concurrent")
-    return params["actions"]
+    actions: dict[str, Any] = params["actions"]
+    return actions
 
 
 def check_run_params(params: Any) -> dict[str, Any]:
@@ -142,7 +143,9 @@ class Actions:
                 error = self._load(spec["source"])
                 handlers.append(_Handler(spec["name"], spec["source"], error))
                 status = "loaded" if error is None else "failed"
-                statuses.append({"action": action, "name": spec["name"], "status": status, "error": error})
+                statuses.append(
+                    {"action": action, "name": spec["name"], "status": status, "error": error}
+                )
             new[action] = _Action(handlers, config.get("mode", "sequential"))
         if self._breaks("configure-load-error-rpc") and any(s["error"] for s in statuses):
             raise RpcError(-32603, "a handler failed to load")
@@ -155,16 +158,17 @@ class Actions:
         return await self.run_action(
             params["action"],
             params.get("params", default),
-            params["depth"],
-            params["runId"],
-            peer,
-            state,
+            depth=params["depth"],
+            run_id=params["runId"],
+            peer=peer,
+            state=state,
         )
 
     async def run_action(
         self,
         action: str,
         params: Any,
+        *,
         depth: int,
         run_id: str,
         peer: Peer,
@@ -181,7 +185,9 @@ class Actions:
         async def run_local(name: str, inner: Any, inner_depth: int, parent: str) -> dict[str, Any]:
             inner_state = state if self._breaks("nested-forwards-progress") else None
             local_id = f"{parent}/{next(counter)}"
-            return await self.run_action(name, inner, inner_depth, local_id, peer, inner_state)
+            return await self.run_action(
+                name, inner, depth=inner_depth, run_id=local_id, peer=peer, state=inner_state
+            )
 
         def context(handler: _Handler) -> FixtureContext:
             return FixtureContext(
@@ -213,7 +219,7 @@ class Actions:
                 result = await FIXTURES[handler.source.partition("/")[2]](ctx)
             except RpcError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - handler failures become outcomes
+            except Exception as exc:
                 outcome.update(status="failed", error=_error(exc))
         if not self._breaks("outcome-without-duration"):
             outcome["durationMs"] = round((time.monotonic() - started) * 1000, 3)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .actions import check_run_params
@@ -144,7 +144,9 @@ class Connection:
         future = self._outgoing.pop(reply.id, None) if type(reply.id) is int else None
         if future is None:
             if self.breaks("answer-stray-responses"):
-                self.error(reply.id, RpcError(-32600, "no such request", {"reason": "invalid-message"}))
+                self.error(
+                    reply.id, RpcError(-32600, "no such request", {"reason": "invalid-message"})
+                )
             return
         if reply.is_error:
             error = reply.error if isinstance(reply.error, dict) else {}
@@ -215,7 +217,9 @@ class Connection:
             return
         key = _key(call.id)
         if key in self._in_flight and not self.breaks("no-duplicate-id-check"):
-            self.error(call.id, RpcError(-32600, "id already in flight", {"reason": "duplicate-id"}))
+            self.error(
+                call.id, RpcError(-32600, "id already in flight", {"reason": "duplicate-id"})
+            )
             return
         state: RunState | None = None
         if call.method == "actions/run" and isinstance(call.params, dict):
@@ -263,15 +267,17 @@ class Connection:
         else:
             self.reply(request_id, task.result())
 
-    def _handler(self, call: Call, state: RunState | None) -> Callable[[], Awaitable[Any]] | None:
+    def _handler(
+        self, call: Call, state: RunState | None
+    ) -> Callable[[], Coroutine[Any, Any, Any]] | None:
         """The coroutine function serving ``call``, or None once answered here."""
         runner = self.runner
         known = {"$/ping", "shutdown", "runner/configure", "actions/run"}
         bad_params = call.has_params and not isinstance(call.params, dict)
-        if bad_params and (call.method in known or self.breaks("params-before-method")):
-            if not self.breaks("no-32602"):
-                self.error(call.id, RpcError(-32602, "params must be an object", {"path": "$"}))
-                return None
+        applies = call.method in known or self.breaks("params-before-method")
+        if bad_params and applies and not self.breaks("no-32602"):
+            self.error(call.id, RpcError(-32602, "params must be an object", {"path": "$"}))
+            return None
         if call.method == "$/ping":
             return _const({})
         if call.method == "shutdown":
@@ -310,10 +316,10 @@ class Connection:
                 runner.exit(1)
             self.close()  # on the authenticated connection this also ends the runner
             return
-        if not self.authenticated and not self.breaks("authenticate-on-success-only"):
-            if not runner.authenticate(self):
-                self.close()
-                return
+        early = not self.authenticated and not self.breaks("authenticate-on-success-only")
+        if early and not runner.authenticate(self):
+            self.close()
+            return
         version = params.get("protocolVersion")
         client = params.get("clientInfo")
         caps = params.get("capabilities")
@@ -357,7 +363,7 @@ def _negotiate(requested: str, breaks: Any) -> str | None:
     return f"{major}.{min(minor, max(minors))}"
 
 
-def _const(value: Any) -> Callable[[], Awaitable[Any]]:
+def _const(value: Any) -> Callable[[], Coroutine[Any, Any, Any]]:
     async def handler() -> Any:
         return value
 

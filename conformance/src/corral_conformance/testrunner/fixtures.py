@@ -50,7 +50,7 @@ ERROR_NAMES: Mapping[int, str] = MappingProxyType(
 """Error code -> name (SPEC "Error codes"): the ErrorDetail type of a failed scope call."""
 
 
-class ConformanceFailure(Exception):
+class ConformanceFailure(Exception):  # noqa: N818 - the SPEC's ErrorDetail type name
     """Raised by the ``fail`` fixture."""
 
 
@@ -58,7 +58,7 @@ class ConformanceParamsError(Exception):
     """A fixture got params of the wrong shape."""
 
 
-class ActionNotFound(Exception):
+class ActionNotFound(Exception):  # noqa: N818 - the SPEC's ErrorDetail type name
     """A local run of an action that is not configured."""
 
 
@@ -111,24 +111,31 @@ async def echo(ctx: FixtureContext) -> Any:
     return ctx.params
 
 
+def _member(ctx: FixtureContext, name: str) -> Any:
+    return ctx.params.get(name) if isinstance(ctx.params, dict) else None
+
+
+def _count(value: Any) -> int | None:
+    """``value`` if it is an integer >= 0 (not a boolean), else None."""
+    return value if type(value) is int and value >= 0 else None
+
+
 async def sleep(ctx: FixtureContext) -> Any:
-    seconds = ctx.params.get("seconds") if isinstance(ctx.params, dict) else None
+    seconds = _member(ctx, "seconds")
     valid = type(seconds) in (int, float) and seconds >= 0
     _checked(ctx, valid, "sleep needs a number 'seconds' >= 0")
-    delay = seconds if valid else 0
+    delay = float(seconds) if valid else 0.0
     if ctx.breaks("ping-blocked-while-busy"):
-        time.sleep(delay)  # blocks the I/O loop: the broken behaviour
+        time.sleep(delay)  # noqa: ASYNC251 - blocking the I/O loop is the broken behaviour
     else:
         await asyncio.sleep(delay)
     return {"slept": seconds}
 
 
 async def fail(ctx: FixtureContext) -> Any:
-    message = "conformance failure"
-    if isinstance(ctx.params, dict) and isinstance(ctx.params.get("message"), str):
-        if not ctx.breaks("fail-ignores-message"):
-            message = ctx.params["message"]
-    raise ConformanceFailure(message)
+    given = _member(ctx, "message")
+    usable = isinstance(given, str) and not ctx.breaks("fail-ignores-message")
+    raise ConformanceFailure(given if usable else "conformance failure")
 
 
 async def crash(ctx: FixtureContext) -> Any:
@@ -141,16 +148,15 @@ async def crash(ctx: FixtureContext) -> Any:
 
 def _chunks(text: str, limit: int = 65536) -> list[str]:
     """Split ``text`` into pieces of at most ``limit`` UTF-8 bytes, on character boundaries."""
-    pieces, current, size = [], [], 0
-    for char in text:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(char)
-        size += width
-    if current:
-        pieces.append("".join(current))
+    data = text.encode("utf-8")
+    pieces: list[str] = []
+    start = 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # inside a character
+            end -= 1
+        pieces.append(data[start:end].decode("utf-8"))
+        start = end
     return pieces
 
 
@@ -172,12 +178,15 @@ async def print_(ctx: FixtureContext) -> Any:
 
 
 async def progress(ctx: FixtureContext) -> Any:
-    steps = ctx.params.get("steps") if isinstance(ctx.params, dict) else None
-    _checked(ctx, type(steps) is int and steps >= 0, "progress needs an integer steps >= 0")
+    given = _member(ctx, "steps")
+    _checked(ctx, _count(given) is not None, "progress needs an integer steps >= 0")
+    steps = _count(given) or 0
     run = ctx.run
-    if run is not None and (run.work_done_token is not None or ctx.breaks("progress-without-token")):
+    if run is not None and (
+        run.work_done_token is not None or ctx.breaks("progress-without-token")
+    ):
         if run.work_done_token is None:
-            run.work_done_token = "progress"
+            run.work_done_token = "progress"  # noqa: S105 - a progress token, not a secret
         if not ctx.breaks("no-progress"):
             begin = {"kind": "begin", "title": "conformance progress", "percentage": 0}
             run.work_done({**begin, "cancellable": True})
@@ -186,13 +195,13 @@ async def progress(ctx: FixtureContext) -> Any:
                 value = {"kind": "report", "message": f"step {i}/{steps}"}
                 run.work_done({**value, "percentage": 100 * i // steps})
             run.work_done({"kind": "end"})
-    return {"steps": steps}
+    return {"steps": given}
 
 
 async def partial(ctx: FixtureContext) -> Any:
-    items = ctx.params.get("items") if isinstance(ctx.params, dict) else None
-    _checked(ctx, isinstance(items, list), "partial needs an array items")
-    items = items if isinstance(items, list) else []
+    given = _member(ctx, "items")
+    _checked(ctx, isinstance(given, list), "partial needs an array items")
+    items: list[Any] = given if isinstance(given, list) else []
     if ctx.run is not None:
         for item in reversed(items) if ctx.breaks("partial-reversed") else items:
             await asyncio.sleep(0)

@@ -157,10 +157,9 @@ class FrameReader:
         if length > self._limit and not self._breaks("no-size-limit"):
             await self._skip(length)
             return Oversized(length, self._limit)
-        if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-            if not self._breaks("ignore-charset"):
-                await self._skip(length)
-                return BadCharset(charset)
+        if charset is not None and not self._breaks("ignore-charset"):
+            await self._skip(length)
+            return BadCharset(charset)
         while len(self._buf) < length:
             if not await self._more(True):
                 return Truncated("body")

@@ -91,21 +91,28 @@ def _majors(versions: Any) -> set[int]:
     return {int(v.split(".")[0]) for v in versions}
 
 
+def _parse(line: bytes, breaks: Breaks) -> dict[str, Any]:
+    """The checked record of one stdin line; raise LaunchError (exit 2)."""
+    if not line.endswith(b"\n"):
+        raise LaunchError(2, "no launch record line on stdin")
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except ValueError as exc:
+        raise LaunchError(2, f"the launch record is not JSON: {exc}") from None
+    problem = _problem(record)
+    if problem is not None:
+        raise LaunchError(2, problem)
+    if breaks("strict-launch-record") and set(record) - set(_REQUIRED):
+        raise LaunchError(2, "unknown members in the launch record")
+    checked: dict[str, Any] = record
+    return checked
+
+
 def read_launch_record(breaks: Breaks) -> LaunchRecord:
     """Read one line from stdin and check it; raise LaunchError on failure."""
     line = sys.stdin.buffer.readline(_LIMIT + 1)
     try:
-        if not line.endswith(b"\n"):
-            raise LaunchError(2, "no launch record line on stdin")
-        try:
-            record = json.loads(line.decode("utf-8"))
-        except ValueError as exc:
-            raise LaunchError(2, f"the launch record is not JSON: {exc}") from None
-        problem = _problem(record)
-        if problem is not None:
-            raise LaunchError(2, problem)
-        if breaks("strict-launch-record") and set(record) - set(_REQUIRED):
-            raise LaunchError(2, "unknown members in the launch record")
+        record = _parse(line, breaks)
     except LaunchError:
         if breaks("lenient-launch-record"):
             return _DEFAULT

@@ -109,7 +109,9 @@ def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
     if not isinstance(message, dict):
         if breaks("non-object-ignored"):
             return Invalid(None)
-        return Invalid(RpcError(-32600, "a message must be a JSON object", {"reason": "not-an-object"}))
+        return Invalid(
+            RpcError(-32600, "a message must be a JSON object", {"reason": "not-an-object"})
+        )
     if "method" not in message:
         return _reply(message, breaks)
     has_id = "id" in message
@@ -134,8 +136,11 @@ def _reply(message: dict[str, Any], breaks: Breaks) -> Reply | Invalid:
     if not has_result and not has_error and "id" not in message:
         if breaks("invalid-message-ignored"):
             return Invalid(None)
-        return Invalid(RpcError(-32600, "not a request, notification or response",
-                                {"reason": "invalid-message"}))
+        return Invalid(
+            RpcError(
+                -32600, "not a request, notification or response", {"reason": "invalid-message"}
+            )
+        )
     bad_id = not (valid_id(message.get("id")) or (has_error and message.get("id") is None))
     if has_result == has_error or message.get("jsonrpc") != "2.0" or bad_id:
         if breaks("answer-stray-responses"):

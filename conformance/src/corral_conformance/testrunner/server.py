@@ -155,7 +155,7 @@ class Runner:
 
     # --- serving --------------------------------------------------------------------------
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.active is not None and not self.breaks("accept-second-connection"):
             writer.close()
             return

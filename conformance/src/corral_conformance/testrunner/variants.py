@@ -29,9 +29,9 @@ VARIANTS: Final = MappingProxyType(
         # --- authentication ----------------------------------------------------------------
         "no-token-check": "accepts initialize with any or no token",
         "exit-on-bad-token": "exits when a connection presents a wrong token",
-        "accept-second-connection": "serves a second connection while one is authenticated",
+        "accept-second-connection": "serves a new connection while one is authenticated",
         "keep-losing-candidates": "keeps other candidate connections open after one wins",
-        "authenticate-on-success-only": "a token-valid initialize that fails (-32005) does not authenticate",
+        "authenticate-on-success-only": "a right token answered -32005 does not authenticate",
         # --- framing -----------------------------------------------------------------------
         "length-in-chars": "writes Content-Length in characters instead of bytes",
         "strict-headers": "accepts only the exact header 'Content-Length: N'",
@@ -63,7 +63,7 @@ VARIANTS: Final = MappingProxyType(
         "params-before-method": "answers array params with -32602 even for unknown methods",
         "wrong-id-type": "echoes integer ids as strings",
         "answer-stray-responses": "answers responses that match no request with -32600",
-        "result-null-in-errors": "adds \"result\": null to error responses",
+        "result-null-in-errors": 'adds "result": null to error responses',
         "omit-null-result": "leaves out a null result (e.g. of shutdown)",
         "strip-bom": "ignores a byte order mark before the JSON body",
         "invalid-message-ignored": "does not answer objects that are neither call nor response",
@@ -83,7 +83,7 @@ VARIANTS: Final = MappingProxyType(
         "ignore-parent-death": "keeps running when its parent dies",
         "ignore-sigterm": "ignores SIGTERM",
         # --- actions -----------------------------------------------------------------------
-        "configure-load-error-rpc": "answers runner/configure with an error when a handler fails to load",
+        "configure-load-error-rpc": "answers a failed handler load with a JSON-RPC error",
         "fixtures-always-enabled": "serves conformance fixtures without a conformance launch",
         "outcome-without-duration": "leaves durationMs out of handler outcomes",
         "params-default-null": "passes null, not {}, when actions/run has no params",
@@ -92,7 +92,7 @@ VARIANTS: Final = MappingProxyType(
         "fail-ignores-message": "the fail fixture ignores its message parameter",
         "sequential-first-result": "returns the first, not the last, sequential handler's result",
         "concurrent-last-wins": "returns the last concurrent handler's result instead of merging",
-        "concurrent-failure-null-result": "a failed concurrent run's result is null, not the ok results merged",
+        "concurrent-failure-null-result": "failed concurrent run: null, not the ok results merged",
         "concurrent-runs-sequentially": "runs concurrent handlers one after another",
         "configure-merges": "merges runner/configure into the old configuration",
         "nested-returns-value": "the nested fixture returns the inner result, not the run result",
@@ -108,7 +108,7 @@ VARIANTS: Final = MappingProxyType(
         "ignore-cancel": "ignores $/cancelRequest",
         "cancel-no-reply": "cancels but never replies to the cancelled request",
         "cancel-always-replies": "replies -32800 to cancels of unknown or finished ids",
-        "cancel-id-loose": "matches cancel ids by their text (\"1\" cancels 1)",
+        "cancel-id-loose": 'matches cancel ids by their text ("1" cancels 1)',
         # --- progress ----------------------------------------------------------------------
         "progress-after-reply": "sends progress and partial results after the reply",
         "no-progress": "sends no work-done progress",

@@ -67,7 +67,7 @@ MIN_MESSAGE_LIMIT: Final = 65536
 
 # Aliases mirroring common.json#/$defs (same names where there is one).
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
-VersionText = Annotated[str, Meta(pattern=r"^[0-9]+\.[0-9]+$")]
+VersionText = Annotated[str, Meta(pattern=r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")]
 VersionList = Annotated[list[VersionText], Meta(min_length=1)]
 Token = Annotated[str, Meta(pattern=r"^[0-9a-f]{32,128}$")]
 SafeInt = Annotated[int, Meta(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
@@ -530,7 +530,8 @@ class _RunnerUnavailableData(_Message):
 
 
 class _RequestCancelledData(_Message):
-    reason: Literal["cancel-request", "shutdown", "parent-cancelled"] | UnsetType = UNSET
+    # An open set (SPEC.md §6.6); known: "cancel-request", "shutdown", "parent-cancelled".
+    reason: str | UnsetType = UNSET
 
 
 _ERROR_DATA: Final[dict[int, type[_Message]]] = {
