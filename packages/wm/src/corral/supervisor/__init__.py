@@ -1,0 +1,35 @@
+"""Runner supervision: the lifecycle state machine, restart policy, processes and events."""
+
+from .events import EventBus, RunnerKey, RunnerStateChanged, RunnerStatus
+from .policy import RestartPolicy, RestartSettingsLike
+from .process import OutputTail, RunnerProcess, StartError, describe_exit
+from .runner import (
+    ManagedRunner,
+    RunnerCrashedError,
+    RunnerSettingsLike,
+    RunnerSpec,
+    RunnerUnavailableError,
+)
+from .states import IllegalTransitionError, RunnerEvent, RunnerState, transition
+
+__all__ = [
+    "EventBus",
+    "IllegalTransitionError",
+    "ManagedRunner",
+    "OutputTail",
+    "RestartPolicy",
+    "RestartSettingsLike",
+    "RunnerCrashedError",
+    "RunnerEvent",
+    "RunnerKey",
+    "RunnerProcess",
+    "RunnerSettingsLike",
+    "RunnerSpec",
+    "RunnerState",
+    "RunnerStateChanged",
+    "RunnerStatus",
+    "RunnerUnavailableError",
+    "StartError",
+    "describe_exit",
+    "transition",
+]
