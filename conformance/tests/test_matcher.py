@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from corral_conformance.matcher import PatternError, json_equal, match
 from corral_conformance.outcome import HarnessError
 from corral_conformance.variables import Variables, substitute
@@ -99,7 +98,9 @@ def test_captures_are_committed_only_on_success() -> None:
     failed = match({"id": {"$capture": "id"}, "x": 1}, {"id": 7, "x": 2})
     assert not failed
     assert failed.captures == {}
-    alternatives = match({"$oneOf": [{"a": {"$capture": "v"}, "b": 1}, {"a": {"$capture": "w"}}]}, {"a": 3})
+    alternatives = match(
+        {"$oneOf": [{"a": {"$capture": "v"}, "b": 1}, {"a": {"$capture": "w"}}]}, {"a": 3}
+    )
     assert alternatives.captures == {"w": 3}
 
 

@@ -29,32 +29,32 @@ class Baseline:
 
     entries: dict[str, str]
 
-    def apply(self, results: list[CaseResult], known_ids: set[str]) -> list[CaseResult]:
-        """Rewrite statuses per the module rules; append stale entries for unknown ids.
+    def classify(self, result: CaseResult) -> CaseResult:
+        """Rewrite one result's status per the module rules (in place; returned)."""
+        reason = self.entries.get(result.case_id)
+        if reason is not None and result.status is Status.FAIL:
+            result.status = Status.XFAIL
+            result.detail = f"expected failure: {reason}" if reason else "expected failure"
+        elif reason is not None and result.status is Status.PASS:
+            result.status = Status.STALE
+            result.message = "stale baseline: listed as an expected failure but passes"
+            result.detail = reason
+        return result
+
+    def unknown(self, known_ids: set[str]) -> list[CaseResult]:
+        """Stale results for listed ids that name no case.
 
         ``known_ids`` are the ids of every case that exists (not only the selected ones):
         a baseline entry for an existing case that was not selected is left alone.
         """
-        out = []
-        for result in results:
-            reason = self.entries.get(result.case_id)
-            if reason is not None and result.status is Status.FAIL:
-                result.status = Status.XFAIL
-                result.detail = f"expected failure: {reason}" if reason else "expected failure"
-            elif reason is not None and result.status is Status.PASS:
-                result.status = Status.STALE
-                result.message = "stale baseline: listed as an expected failure but passes"
-                result.detail = reason
-            out.append(result)
-        for case_id in sorted(set(self.entries) - known_ids):
-            out.append(
-                CaseResult(
-                    case_id,
-                    Status.STALE,
-                    message="stale baseline: no case has this id (renamed or removed?)",
-                )
+        return [
+            CaseResult(
+                case_id,
+                Status.STALE,
+                message="stale baseline: no case has this id (renamed or removed?)",
             )
-        return out
+            for case_id in sorted(set(self.entries) - known_ids)
+        ]
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -20,6 +20,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .loader import CaseLoader
+    from .outcome import CaseResult
 
 __all__ = ["main", "parse_runner_argv", "resolve_relative_paths"]
 
@@ -121,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _loader(cases_dir: Path | None):  # type: ignore[no-untyped-def]
+def _loader(cases_dir: Path | None) -> CaseLoader:
     from .loader import CaseLoader  # noqa: PLC0415 - keep --help fast
     from .paths import cases_dir as default_dir  # noqa: PLC0415
 
@@ -158,7 +163,9 @@ def _run(args: argparse.Namespace) -> int:
     options = RunOptions(tuple(argv), timeout_scale=args.timeout_scale, log_level=args.log_level)
     print(f"corral-conformance: {len(cases)} cases against {shlex.join(argv)}", flush=True)
 
-    def live(result):  # type: ignore[no-untyped-def]
+    def live(result: CaseResult) -> None:
+        if baseline is not None:
+            baseline.classify(result)
         if not args.quiet:
             print(case_line(result), flush=True)
 
@@ -166,8 +173,10 @@ def _run(args: argparse.Namespace) -> int:
     results = asyncio.run(run_cases(cases, options, jobs=args.jobs, on_result=live))
     duration = time.monotonic() - started
     if baseline is not None:
-        known = {loader.case_id(p) for p in loader.paths()}
-        results = baseline.apply(results, known)
+        stale = baseline.unknown({loader.case_id(p) for p in loader.paths()})
+        for result in stale:
+            live(result)
+        results += stale
     print()
     print(summary_text(results, duration))
     if args.transcript:
@@ -205,11 +214,15 @@ def _validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "list":
-        return _list(args)
-    return _validate(args)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "list":
+            return _list(args)
+        return _validate(args)
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        return 1
 
 
 if __name__ == "__main__":

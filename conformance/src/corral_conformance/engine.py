@@ -48,7 +48,7 @@ async def run_case(loaded: LoadedCase, options: RunOptions, schemas: ProtocolSch
         )
     case = loaded.case
     ctx = CaseContext(loaded.id, options, schemas)
-    result = CaseResult(loaded.id, Status.PASS)
+    result = CaseResult(loaded.id, Status.PASS, rule=case.rule)
     budget_ms = case.timeout_ms or DEFAULT_CASE_TIMEOUT_MS
     try:
         ctx.evaluate_requirements(case.requires)  # platform features are known at once

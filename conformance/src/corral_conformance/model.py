@@ -226,10 +226,11 @@ class AssertDistinct(_Step, tag="assertDistinct"):
 
 
 class ExpectOutput(_Step, tag="expectOutput"):
-    """``text`` written by handler code reaches the WM within ``within_ms``: on the process's
-    own stdout/stderr or in ``runner/output`` notifications of that stream."""
+    """``text`` (``repeat`` times) written by handler code reaches the WM within ``within_ms``
+    in ``runner/output`` notifications of ``stream``."""
 
     text: str
+    repeat: int = 1
     stream: str = "stdout"
     process: str = "runner"
     within_ms: int = 2000

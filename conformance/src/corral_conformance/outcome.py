@@ -80,6 +80,8 @@ class CaseResult:
     normalised: list[dict[str, Any]] = field(default_factory=list)
     detail: str = ""
     """Extra text: a traceback for harness errors, the baseline reason for xfail/stale."""
+    rule: str | None = None
+    """The SPEC rule the case checks (its ``rule`` member), for failure reports."""
 
     @property
     def is_runner_failure(self) -> bool:

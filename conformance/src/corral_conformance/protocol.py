@@ -5,6 +5,9 @@ The schemas and ``index.json`` come from ``corral_protocol.schemas`` (the files 
 params schema and result schema; responses are matched to the method of their request by
 id (:class:`PendingRequests`).
 
+Beyond the schemas, :func:`rule_violations` checks the few runner -> WM rules a schema cannot
+express (text size limits of ``runner/output`` and ``runner/log``).
+
 Contract: :meth:`ProtocolSchemas.check_message` returns a list of human-readable violations
 (empty when the message is valid), each naming the schema file and the JSON path. It never
 raises on any decoded JSON value. Validators are compiled once per :class:`ProtocolSchemas`
@@ -21,7 +24,17 @@ from corral_protocol.schemas import load_index, load_schema, schema_registry
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
-__all__ = ["Direction", "MethodInfo", "PendingRequests", "ProtocolSchemas", "is_request_id"]
+__all__ = [
+    "Direction",
+    "MethodInfo",
+    "PendingRequests",
+    "ProtocolSchemas",
+    "is_request_id",
+    "rule_violations",
+]
+
+TEXT_LIMIT: Final = 16384
+"""SPEC "Output and logging": max UTF-8 bytes of runner/output text and runner/log message."""
 
 Direction = Literal["wm-to-runner", "runner-to-wm"]
 
@@ -33,6 +46,20 @@ def is_request_id(value: Any) -> bool:
     if type(value) is str:
         return True
     return type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+
+
+def rule_violations(message: Any) -> list[str]:
+    """Runner -> WM rules beyond the schemas: output text and log messages <= 16384 bytes."""
+    if not isinstance(message, dict) or not isinstance(message.get("params"), dict):
+        return []
+    params = message["params"]
+    checks = {"runner/output": "text", "runner/log": "message"}
+    member = checks.get(message.get("method"))  # type: ignore[arg-type]
+    value = params.get(member) if member else None
+    if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > TEXT_LIMIT:
+        size = len(value.encode("utf-8", "surrogatepass"))
+        return [f"{message['method']} {member} of {size} bytes exceeds {TEXT_LIMIT} (split it)"]
+    return []
 
 
 def id_key(value: Any) -> tuple[str, Any]:
@@ -153,6 +180,11 @@ class ProtocolSchemas:
                 params = message.get("params", {})
                 problems = self.violations(info.params, params, "$.params")
             return problems
+        if "result" not in message and "error" not in message:
+            # Neither a call nor a response (SPEC: answered -32600 echoing a valid id).
+            if is_request_id(message.get("id")):
+                sent_requests.add(message["id"], "")
+            return ["an object with neither method nor result/error is not a message"]
         problems = self.violations("response-message.json", message)
         request_id = message.get("id")
         if request_id is None and "error" in message:

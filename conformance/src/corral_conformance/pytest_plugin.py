@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CaseItem", "CorralSuite"]
 
-_SCHEMAS_KEY = pytest.StashKey["ProtocolSchemas"]()
-_OPTIONS_KEY = pytest.StashKey["RunOptions"]()
+_SCHEMAS_KEY: pytest.StashKey[ProtocolSchemas] = pytest.StashKey()
+_OPTIONS_KEY: pytest.StashKey[RunOptions] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -127,5 +127,5 @@ class Transcript:
 
 
 def render(records: list[dict[str, Any]]) -> str:
-    """One compact JSON line per record (used in text reports)."""
+    """One compact JSON line per record (text reports, snapshots)."""
     return "\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records)

@@ -39,7 +39,7 @@ from corral_protocol.framing import (
     UnsupportedCharset,
 )
 
-from .protocol import PendingRequests, ProtocolSchemas
+from .protocol import PendingRequests, ProtocolSchemas, rule_violations
 
 __all__ = ["Closed", "Received", "WireConnection", "parse_json_strict"]
 
@@ -214,6 +214,7 @@ class WireConnection:
             violations = self._schemas.check_message(
                 message, "runner-to-wm", self.runner_requests, self.driver_requests
             )
+            violations += rule_violations(message)
             if not self.strict_replies:
                 violations = [v for v in violations if "no outstanding request" not in v]
             self._record_output(message)

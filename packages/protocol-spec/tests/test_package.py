@@ -28,3 +28,18 @@ def test_importing_the_message_types_does_not_import_asyncio() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_merge_rule_of_concurrent_results() -> None:
+    from corral_protocol.results import merge_results
+
+    assert merge_results([]) is None
+    assert merge_results(
+        [{"d": [1], "s": {"a": 1}, "t": "x"}, {"d": [2], "s": {"b": 2}, "t": "y"}]
+    ) == {
+        "d": [1, 2],
+        "s": {"a": 1, "b": 2},
+        "t": "y",
+    }
+    assert merge_results([{"a": 1}, 3]) == [{"a": 1}, 3]
+    assert merge_results(["only"]) == ["only"]

@@ -35,6 +35,7 @@ def _case(result: CaseResult) -> dict[str, Any]:
         "got": result.got,
         "stderrTail": result.stderr_tail,
         "detail": result.detail,
+        "rule": result.rule,
     }
     if result.status not in (Status.PASS, Status.SKIP):
         entry["transcript"] = result.transcript

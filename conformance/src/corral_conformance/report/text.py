@@ -6,21 +6,24 @@ sections, so a runner author never mistakes a broken case or driver for a runner
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from ..outcome import CaseResult, Status
 from ..suite import counts
 
 __all__ = ["case_line", "failure_block", "summary_text"]
 
-_LABELS = {
-    Status.PASS: "PASS ",
-    Status.FAIL: "FAIL ",
-    Status.SKIP: "SKIP ",
-    Status.HARNESS_ERROR: "ERROR",
-    Status.XFAIL: "XFAIL",
-    Status.STALE: "STALE",
-}
+_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.PASS: "PASS ",
+        Status.FAIL: "FAIL ",
+        Status.SKIP: "SKIP ",
+        Status.HARNESS_ERROR: "ERROR",
+        Status.XFAIL: "XFAIL",
+        Status.STALE: "STALE",
+    }
+)
 
 
 def case_line(result: CaseResult) -> str:
@@ -39,6 +42,8 @@ def failure_block(result: CaseResult, *, stderr_lines: int = 15) -> str:
     """The full explanation of a failed, errored or stale case."""
     where = f"  (step {result.step}: {result.step_kind})" if result.step else ""
     lines = [f"{_LABELS[result.status]} {result.case_id}{where}", f"  {result.message}"]
+    if result.rule and result.status is Status.FAIL:
+        lines.append(f"  rule:     {result.rule}")
     if result.expected is not None:
         lines.append(f"  expected: {result.expected}")
     if result.got is not None:

@@ -9,7 +9,8 @@ failing step is kept in ``ctx.step_path``/``ctx.step_kind``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -44,26 +45,28 @@ __all__ = ["run_steps", "step_name"]
 
 _Handler = Callable[[CaseContext, Any], Awaitable[None]]
 
-_HANDLERS: dict[type, _Handler] = {
-    Launch: process_steps.launch,
-    ExpectHello: process_steps.expect_hello,
-    ExpectExit: process_steps.expect_exit,
-    KillParent: process_steps.kill_parent,
-    Signal: process_steps.signal,
-    ExpectOutput: process_steps.expect_output,
-    Connect: message_steps.connect,
-    Initialize: message_steps.initialize,
-    Send: message_steps.send,
-    SendRaw: message_steps.send_raw,
-    CloseConnection: message_steps.close_connection,
-    ServeWm: message_steps.serve_wm,
-    Expect: expect_steps.expect,
-    ExpectUnordered: expect_steps.expect_unordered,
-    ExpectNothing: expect_steps.expect_nothing,
-    ExpectClosed: expect_steps.expect_closed,
-    Sleep: control_steps.sleep,
-    AssertDistinct: control_steps.assert_distinct,
-}
+_HANDLERS: Mapping[type, _Handler] = MappingProxyType(
+    {
+        Launch: process_steps.launch,
+        ExpectHello: process_steps.expect_hello,
+        ExpectExit: process_steps.expect_exit,
+        KillParent: process_steps.kill_parent,
+        Signal: process_steps.signal,
+        ExpectOutput: process_steps.expect_output,
+        Connect: message_steps.connect,
+        Initialize: message_steps.initialize,
+        Send: message_steps.send,
+        SendRaw: message_steps.send_raw,
+        CloseConnection: message_steps.close_connection,
+        ServeWm: message_steps.serve_wm,
+        Expect: expect_steps.expect,
+        ExpectUnordered: expect_steps.expect_unordered,
+        ExpectNothing: expect_steps.expect_nothing,
+        ExpectClosed: expect_steps.expect_closed,
+        Sleep: control_steps.sleep,
+        AssertDistinct: control_steps.assert_distinct,
+    }
+)
 
 
 def _resolve_names(ctx: CaseContext, step: Step) -> Step:

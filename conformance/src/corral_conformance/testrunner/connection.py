@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection"]
 
-_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
+_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+_LOOSE_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)$")
 
 
 def _key(value: Any) -> tuple[str, Any]:
@@ -140,7 +141,16 @@ class Connection:
         else:
             self._notification(item)
 
+    def _set_state(self, change: Callable[[], object]) -> None:
+        """Apply a state change for the very next message (or, broken, a little later)."""
+        if self.breaks("deferred-state-change"):
+            asyncio.get_running_loop().call_later(0.05, change)
+        else:
+            change()
+
     def _answer(self, reply: Reply) -> None:
+        if self.breaks("strict-error-data") and reply.is_error and not _documented(reply.error):
+            return  # dropped: the broken behaviour
         future = self._outgoing.pop(reply.id, None) if type(reply.id) is int else None
         if future is None:
             if self.breaks("answer-stray-responses"):
@@ -277,11 +287,14 @@ class Connection:
         applies = call.method in known or self.breaks("params-before-method")
         if bad_params and applies and not self.breaks("no-32602"):
             self.error(call.id, RpcError(-32602, "params must be an object", {"path": "$"}))
+            if call.method == "shutdown" and self.breaks("shutdown-despite-invalid-params"):
+                runner.shutdown_requested = True
             return None
         if call.method == "$/ping":
             return _const({})
         if call.method == "shutdown":
-            runner.shutdown_requested = True  # at once: later requests get -32004
+            # At once: the very next message is already gated as ShuttingDown (SPEC §4).
+            self._set_state(lambda: setattr(runner, "shutdown_requested", True))
             return lambda: runner.shutdown(self)
         if call.method == "runner/configure":
             return lambda: runner.actions.configure(call.params)
@@ -316,19 +329,18 @@ class Connection:
                 runner.exit(1)
             self.close()  # on the authenticated connection this also ends the runner
             return
-        early = not self.authenticated and not self.breaks("authenticate-on-success-only")
-        if early and not runner.authenticate(self):
+        if self.breaks("authenticate-on-token") and not runner.authenticate(self):
             self.close()
             return
         version = params.get("protocolVersion")
         client = params.get("clientInfo")
         caps = params.get("capabilities")
+        pattern = _LOOSE_VERSION if self.breaks("lenient-version-syntax") else _VERSION
         valid = (
             isinstance(version, str)
-            and _VERSION.match(version) is not None
+            and pattern.match(version) is not None
             and isinstance(client, dict)
-            and isinstance(client.get("name"), str)
-            and isinstance(client.get("version"), str)
+            and all(isinstance(client.get(k), str) and client[k] for k in ("name", "version"))
             and isinstance(caps, dict)
         )
         if not valid and not self.breaks("no-32602"):
@@ -342,14 +354,14 @@ class Connection:
         if not self.authenticated and not runner.authenticate(self):
             self.close()
             return
-        self.initialized = True
+        self._set_state(lambda: setattr(self, "initialized", True))
         self.reply(call.id, runner.initialize_result(answer))
         if self.breaks("log-before-initialized"):
             runner.log("info", "initialized (sent too early)")
 
 
 def _negotiate(requested: str, breaks: Any) -> str | None:
-    match = _VERSION.match(requested)
+    match = _LOOSE_VERSION.match(requested)
     if match is None:
         return None if not breaks("accept-any-major") else SPOKEN[0]
     major, minor = int(match.group(1)), int(match.group(2))
@@ -361,6 +373,16 @@ def _negotiate(requested: str, breaks: Any) -> str | None:
     if breaks("answer-highest-minor"):
         return f"{major}.{max(minors)}"
     return f"{major}.{min(minor, max(minors))}"
+
+
+def _documented(error: Any) -> bool:
+    """Whether an error's data has the documented shape (only what this runner checks)."""
+    if not isinstance(error, dict) or "data" not in error:
+        return True
+    shapes = {-32012: ("depth", "limit"), -32014: ("project",), -32010: ("action",)}
+    needed = shapes.get(error.get("code"))  # type: ignore[arg-type]
+    data = error["data"]
+    return needed is None or (isinstance(data, dict) and all(k in data for k in needed))
 
 
 def _const(value: Any) -> Callable[[], Coroutine[Any, Any, Any]]:

@@ -146,7 +146,7 @@ async def crash(ctx: FixtureContext) -> Any:
     os._exit(code)
 
 
-def _chunks(text: str, limit: int = 65536) -> list[str]:
+def _chunks(text: str, limit: int = 16384) -> list[str]:
     """Split ``text`` into pieces of at most ``limit`` UTF-8 bytes, on character boundaries."""
     data = text.encode("utf-8")
     pieces: list[str] = []
@@ -170,8 +170,10 @@ async def print_(ctx: FixtureContext) -> Any:
         ctx.peer.write_raw("".join(text for _, text in writes).encode("utf-8"))
     elif not ctx.breaks("print-swallowed"):
         for stream, text in writes:
-            for piece in _chunks(text):
-                ctx.output(stream, piece, ctx.run_id)
+            pieces = [text] if ctx.breaks("output-not-split") else _chunks(text)
+            for piece in pieces:
+                if piece:
+                    ctx.output(stream, piece, ctx.run_id)
     if ctx.breaks("printed-counts-chars"):
         return {"printed": len(out) + filler + len(err)}
     return {"printed": len(out.encode("utf-8")) + filler + len(err.encode("utf-8"))}

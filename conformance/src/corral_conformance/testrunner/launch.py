@@ -22,7 +22,8 @@ SPOKEN: Final = ("1.1",)
 recommends (1.1 speaks 1.0 too; it adds nothing and exists to exercise negotiation)."""
 
 _LIMIT: Final = 1024 * 1024
-_VERSION: Final = re.compile(r"^[0-9]+\.[0-9]+$")
+_VERSION: Final = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+_LOOSE_VERSION: Final = re.compile(r"^[0-9]+\.[0-9]+$")
 _TOKEN: Final = re.compile(r"^[0-9a-f]{32,128}$")
 _ABS: Final = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")
 _REQUIRED: Final = (
@@ -60,7 +61,7 @@ class LaunchRecord:
 _DEFAULT = LaunchRecord(("1.0",), "0" * 64, "/", 1, "info", True)
 
 
-def _problem(record: Any) -> str | None:
+def _problem(record: Any, breaks: Breaks) -> str | None:
     """Why ``record`` is not a valid launch record, or None."""
     if not isinstance(record, dict):
         return "the launch record is not a JSON object"
@@ -70,7 +71,8 @@ def _problem(record: Any) -> str | None:
     protocol = record["protocol"]
     if not isinstance(protocol, list) or not protocol:
         return "protocol must be a non-empty array"
-    if not all(isinstance(v, str) and _VERSION.match(v) for v in protocol):
+    version = _LOOSE_VERSION if breaks("lenient-version-syntax") else _VERSION
+    if not all(isinstance(v, str) and version.match(v) for v in protocol):
         return "protocol entries must be MAJOR.MINOR strings"
     checks = [
         (isinstance(record["token"], str) and _TOKEN.match(record["token"]), "token"),
@@ -99,7 +101,7 @@ def _parse(line: bytes, breaks: Breaks) -> dict[str, Any]:
         record = json.loads(line.decode("utf-8"))
     except ValueError as exc:
         raise LaunchError(2, f"the launch record is not JSON: {exc}") from None
-    problem = _problem(record)
+    problem = _problem(record, breaks)
     if problem is not None:
         raise LaunchError(2, problem)
     if breaks("strict-launch-record") and set(record) - set(_REQUIRED):

@@ -100,6 +100,8 @@ def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
     except ValueError as exc:
         if breaks("no-parse-error"):
             return Invalid(None)
+        if breaks("batch-by-first-byte") and text.lstrip().startswith("["):
+            return Invalid(RpcError(-32600, BATCH_MESSAGE, {"reason": "batch"}))
         error = RpcError(-32700, f"invalid JSON: {exc}", {"reason": "invalid-json"})
         return Invalid(error, fatal=breaks("fatal-parse-error"))
     if isinstance(message, list):
@@ -133,14 +135,12 @@ def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
 
 def _reply(message: dict[str, Any], breaks: Breaks) -> Reply | Invalid:
     has_result, has_error = "result" in message, "error" in message
-    if not has_result and not has_error and "id" not in message:
+    if not has_result and not has_error:  # neither a call nor a response
         if breaks("invalid-message-ignored"):
             return Invalid(None)
-        return Invalid(
-            RpcError(
-                -32600, "not a request, notification or response", {"reason": "invalid-message"}
-            )
-        )
+        echo = message.get("id") if valid_id(message.get("id")) else None
+        data = {"reason": "invalid-message"}
+        return Invalid(RpcError(-32600, "not a request, notification or response", data), echo)
     bad_id = not (valid_id(message.get("id")) or (has_error and message.get("id") is None))
     if has_result == has_error or message.get("jsonrpc") != "2.0" or bad_id:
         if breaks("answer-stray-responses"):

@@ -204,6 +204,11 @@ class Runner:
         watcher = None
         if not self.breaks("ignore-parent-death"):
             watcher = asyncio.create_task(self._watch_parent())
+        if hasattr(signal, "SIGTERM") and not self.breaks("ignore-sigterm"):
+            with contextlib.suppress(NotImplementedError):  # Windows event loops
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGTERM, lambda: self.exit(0 if self.shutdown_answered else 1)
+                )
         await self._done.wait()
         if watcher is not None:
             watcher.cancel()

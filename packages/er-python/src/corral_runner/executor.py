@@ -47,6 +47,7 @@ from corral_protocol.messages import (
     WorkspaceRunParams,
     WorkspaceRunResult,
 )
+from corral_protocol.results import merge_results
 from corral_protocol.wal import (
     HANDLER_CANCELLED,
     HANDLER_FAILED,
@@ -66,8 +67,7 @@ from .sdk import ActionContext
 
 if TYPE_CHECKING:
     from corral_protocol import Connection
-
-    from .journal import RunnerJournal
+    from corral_protocol.wal.journal import Journal
 
 __all__ = [
     "CURRENT_RUN_ID",
@@ -75,7 +75,6 @@ __all__ = [
     "OUTER_RUN_ID",
     "Executor",
     "RunScope",
-    "merge_results",
 ]
 
 T = TypeVar("T")
@@ -95,37 +94,6 @@ OUTER_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "corral_outer_run_id", default=None
 )
 """The ``actions/run`` a piece of code ultimately works for (for output, SPEC.md §10.3)."""
-
-
-def merge_results(results: list[Any]) -> Any:
-    """Combine concurrent handlers' results (SPEC.md §8).
-
-    If every result is a JSON object: a deep merge in order, where arrays under the same key
-    are concatenated, objects are merged recursively, and otherwise the later value wins.
-    Else: the list of results in order. No results at all: ``None``.
-    """
-    if not results:
-        return None
-    plain = [msgspec.to_builtins(r) for r in results]
-    if all(isinstance(r, dict) for r in plain):
-        merged: dict[str, Any] = {}
-        for result in plain:
-            _merge_into(merged, result)
-        return merged
-    return plain
-
-
-def _merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
-    for key, value in source.items():
-        current = target.get(key)
-        if isinstance(current, list) and isinstance(value, list):
-            target[key] = current + value
-        elif isinstance(current, dict) and isinstance(value, dict):
-            merged = dict(current)
-            _merge_into(merged, value)
-            target[key] = merged
-        else:
-            target[key] = value
 
 
 class RunScope:
@@ -294,9 +262,10 @@ class Executor:
         env: str,
         notify: Callable[[str, Any], None],
         connection: Callable[[], Connection | None],
-        journal: RunnerJournal | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.project = project
+        self.project_text = str(project)
         self.env = env
         self.loop = asyncio.get_running_loop()
         self.loop_thread = threading.get_ident()
@@ -367,6 +336,8 @@ class Executor:
                     event,
                     run_id=run_id,
                     parent_run_id=parent_run_id,
+                    project=self.project_text,
+                    env=self.env,
                     action=action,
                     payload=payload,
                 )
@@ -429,6 +400,8 @@ class Executor:
                 event,
                 run_id=scope.run_id,
                 parent_run_id=scope.parent_run_id,
+                project=self.project_text,
+                env=self.env,
                 action=scope.action,
                 payload={"handler": handler, **(extra or {})},
             )

@@ -45,11 +45,12 @@ from corral_protocol.messages import (
     RunResult,
 )
 from corral_protocol.versions import SUPPORTED_VERSIONS, runner_answer
+from corral_protocol.wal import make_writer_id
+from corral_protocol.wal.journal import Journal
 from msgspec import UNSET
 
 from .executor import CURRENT_RUN_ID, OUTER_RUN_ID, Executor
 from .fixtures import FIXTURES
-from .journal import RunnerJournal
 from .launch import RUNNER_INFO, Launched
 from .lifecycle import Lifecycle
 from .loader import HandlerLoader
@@ -384,8 +385,10 @@ class Runner:
             force=True,
         )
         logging.getLogger().addHandler(_ForwardingLogHandler(self, _LEVELS[record.log_level]))
-        self.executor.journal = RunnerJournal.open(
-            record.wal_dir, project=record.project, env=record.env, version=RUNNER_INFO.version
+        self.executor.journal = Journal.open(
+            record.wal_dir,
+            make_writer_id("runner", record.env),
+            meta={"program": "corral-runner", "version": RUNNER_INFO.version},
         )
         server = await start_server(
             self._on_connection,

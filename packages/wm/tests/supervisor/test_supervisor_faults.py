@@ -17,15 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from corral.config import RestartSettings, RunnerSettings
 from corral.supervisor import (
     EventBus,
     ManagedRunner,
-    RestartSettingsLike,
     RunnerCrashedError,
     RunnerKey,
     RunnerSpec,
@@ -46,17 +45,20 @@ RUNNER = [sys.executable, "-m", "corral_runner"]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-@dataclass(frozen=True)
-class Settings:
-    hello_timeout: float = 5.0
-    initialize_timeout: float = 5.0
-    ping_interval: float = 0.2
-    ping_timeout: float = 0.3
-    unhealthy_grace: float = 0.6
-    shutdown_timeout: float = 2.0
-    terminate_timeout: float = 2.0
-    idle_shutdown: float = 0.0
-    restart: RestartSettingsLike = field(default_factory=RestartSettingsLike)
+def Settings(**overrides: float) -> RunnerSettings:  # noqa: N802  (reads like the type)
+    """Fast supervision settings for tests."""
+    fields: dict[str, float] = {
+        "hello_timeout": 5.0,
+        "initialize_timeout": 5.0,
+        "ping_interval": 0.2,
+        "ping_timeout": 0.3,
+        "unhealthy_grace": 0.6,
+        "shutdown_timeout": 2.0,
+        "terminate_timeout": 2.0,
+        "idle_shutdown": 0.0,
+    }
+    fields.update(overrides)
+    return RunnerSettings(restart=RestartSettings(), **fields)
 
 
 def configure() -> ConfigureParams:
@@ -91,7 +93,7 @@ class Harness:
         command: list[str] | None = None,
         *,
         env: str = "test",
-        settings: Settings | None = None,
+        settings: RunnerSettings | None = None,
         env_ready: Callable[[], tuple[bool, str]] = lambda: (True, ""),
     ) -> ManagedRunner:
         spec = RunnerSpec(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from corral.config import RestartSettings
 from corral.supervisor import (
     IllegalTransitionError,
     RestartPolicy,
-    RestartSettingsLike,
     RunnerEvent,
     RunnerState,
     transition,
@@ -68,7 +68,7 @@ class Clock:
 
 
 def policy(clock: Clock, *, rng: float = 0.5, **overrides: object) -> RestartPolicy:
-    settings = RestartSettingsLike(**overrides)  # type: ignore[arg-type]
+    settings = RestartSettings(**overrides)  # type: ignore[arg-type]
     return RestartPolicy(settings, clock=clock, rng=lambda: rng)
 
 

@@ -1,12 +1,11 @@
 """Runner supervision: the lifecycle state machine, restart policy, processes and events."""
 
 from .events import EventBus, RunnerKey, RunnerStateChanged, RunnerStatus
-from .policy import RestartPolicy, RestartSettingsLike
+from .policy import RestartPolicy
 from .process import OutputTail, RunnerProcess, StartError, describe_exit
 from .runner import (
     ManagedRunner,
     RunnerCrashedError,
-    RunnerSettingsLike,
     RunnerSpec,
     RunnerUnavailableError,
 )
@@ -18,12 +17,10 @@ __all__ = [
     "ManagedRunner",
     "OutputTail",
     "RestartPolicy",
-    "RestartSettingsLike",
     "RunnerCrashedError",
     "RunnerEvent",
     "RunnerKey",
     "RunnerProcess",
-    "RunnerSettingsLike",
     "RunnerSpec",
     "RunnerState",
     "RunnerStateChanged",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Final
 
@@ -65,8 +65,15 @@ class EventBus:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[RunnerStateChanged]] = set()
+        self._listeners: list[Callable[[RunnerStateChanged], None]] = []
+
+    def add_listener(self, listener: Callable[[RunnerStateChanged], None]) -> None:
+        """Call ``listener`` synchronously for every event (e.g. the WAL journal)."""
+        self._listeners.append(listener)
 
     def publish(self, event: RunnerStateChanged) -> None:
+        for listener in self._listeners:
+            listener(event)
         for queue in self._queues:
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):

@@ -18,21 +18,11 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
-__all__ = ["RestartPolicy", "RestartSettingsLike"]
+from ..config import RestartSettings
 
-
-@dataclass(frozen=True)
-class RestartSettingsLike:
-    """The fields the policy reads (``corral.config.RestartSettings`` has them)."""
-
-    backoff: Sequence[float] = (1.0, 2.0, 4.0)
-    jitter: float = 0.1
-    max_crashes: int = 3
-    window: float = 300.0
-    stable_after: float = 30.0
+__all__ = ["RestartPolicy"]
 
 
 class RestartPolicy:
@@ -40,7 +30,7 @@ class RestartPolicy:
 
     def __init__(
         self,
-        settings: RestartSettingsLike,
+        settings: RestartSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,

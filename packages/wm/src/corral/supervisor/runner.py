@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from corral_protocol import Connection, ConnectionClosedError, ErrorCode, Router, RpcError, connect
 from corral_protocol.messages import (
@@ -49,15 +49,15 @@ from corral_protocol.messages import (
 )
 from corral_protocol.versions import SUPPORTED_VERSIONS, negotiate
 
+from ..config import RunnerSettings
 from .events import EventBus, RunnerKey, RunnerStateChanged, RunnerStatus
-from .policy import RestartPolicy, RestartSettingsLike
+from .policy import RestartPolicy
 from .process import RunnerProcess, StartError, default_log_level, describe_exit
 from .states import RunnerEvent, RunnerState, transition
 
 __all__ = [
     "ManagedRunner",
     "RunnerCrashedError",
-    "RunnerSettingsLike",
     "RunnerSpec",
     "RunnerUnavailableError",
 ]
@@ -65,29 +65,6 @@ __all__ = [
 T = TypeVar("T")
 S, E = RunnerState, RunnerEvent
 WM_INFO = ClientInfo(name="corral", version="0.1.0")
-
-
-class RunnerSettingsLike(Protocol):
-    """The supervision settings (``corral.config.RunnerSettings`` has these fields)."""
-
-    @property
-    def hello_timeout(self) -> float: ...
-    @property
-    def initialize_timeout(self) -> float: ...
-    @property
-    def ping_interval(self) -> float: ...
-    @property
-    def ping_timeout(self) -> float: ...
-    @property
-    def unhealthy_grace(self) -> float: ...
-    @property
-    def shutdown_timeout(self) -> float: ...
-    @property
-    def terminate_timeout(self) -> float: ...
-    @property
-    def idle_shutdown(self) -> float: ...
-    @property
-    def restart(self) -> RestartSettingsLike: ...
 
 
 class RunnerUnavailableError(Exception):
@@ -131,7 +108,7 @@ class RunnerSpec:
     key: RunnerKey
     command: Callable[[], list[str]]
     """The argv to start (a Python env: ``[<env python>, "-m", "corral_runner"]``)."""
-    settings: RunnerSettingsLike
+    settings: RunnerSettings
     env_ready: Callable[[], tuple[bool, str]] = lambda: (True, "")
     """Cheap check: (ready, message naming the fix when not)."""
     configure: Callable[[], ConfigureParams] | None = None

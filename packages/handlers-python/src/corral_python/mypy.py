@@ -1,0 +1,210 @@
+"""The ``type-check`` handler: mypy, read through its JSON output.
+
+mypy runs as ``python -m mypy -O json --no-error-summary``: one JSON object per line, each
+``{"file", "line" (1-based), "column" (0-based), "end_line", "end_column" (0-based,
+exclusive), "message", "hint", "code", "severity"}``. ``-O json`` exists since mypy 1.11
+(hence ``mypy>=1.11`` in the preset); the ``file:line:col: severity: message  [code]`` text
+format is never scraped. An older mypy fails the handler with a
+:class:`~corral_python.tools.ToolError` saying so.
+
+Severities: mypy ``error`` → ``error``, ``warning`` → ``warning``, a standalone ``note``
+(e.g. ``reveal_type``) → ``information``. Notes attached to an error arrive as its
+``hint`` and are appended to its message on a new line.
+
+Exit statuses: 0 (clean) and 1 (errors found) are normal; 2 is also "findings" when mypy
+reported blocking errors (e.g. a syntax error) as JSON, and a failure otherwise (bad
+options, unreadable files, an internal error): then the handler raises with mypy's stderr.
+
+mypy keeps its cache (``.mypy_cache`` in the project, mypy's default) and reads the
+project's own configuration (its working directory is the project).
+"""
+
+from __future__ import annotations
+
+import configparser
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from corral_runner.sdk import ActionContext
+
+from .diagnostics import (
+    Diagnostic,
+    Position,
+    Range,
+    Severity,
+    project_relative,
+    sort_diagnostics,
+)
+from .tools import PathList, Tool, ToolRun, load_config, run_tool, tool_paths
+
+__all__ = [
+    "MypyConfig",
+    "MypySummary",
+    "TypeCheckParams",
+    "TypeCheckResult",
+    "type_check",
+]
+
+MYPY = Tool(name="mypy", module="mypy", requirement="mypy>=1.11")
+
+SEVERITIES: dict[str, Severity] = {"error": "error", "warning": "warning", "note": "information"}
+
+CONFIG_FILES = ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg")
+"""Where mypy looks for its configuration in the working directory, in its order."""
+
+TARGET_OPTIONS = frozenset({"-m", "--module", "-p", "--package", "-c", "--command"})
+
+
+class TypeCheckParams(msgspec.Struct, frozen=True):
+    """Params of ``type-check``. ``paths`` absent: the project directory, unless the
+    project's mypy configuration lists ``files`` (then mypy checks those); ``[]``: no paths
+    at all (mypy's configuration decides)."""
+
+    paths: PathList | None = None
+
+
+class MypyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Config of ``type-check``: extra mypy options (e.g. ``["--strict"]``)."""
+
+    args: list[str] = msgspec.field(default_factory=list)
+
+
+class MypySummary(msgspec.Struct, frozen=True):
+    """``summary.mypy``: all diagnostics, and how many of them are errors."""
+
+    findings: int
+    errors: int
+
+
+class MypySummaryTable(msgspec.Struct, frozen=True):
+    """``summary`` of ``type-check``."""
+
+    mypy: MypySummary
+
+
+class TypeCheckResult(msgspec.Struct, frozen=True):
+    """What ``type-check`` returns."""
+
+    diagnostics: list[Diagnostic]
+    summary: MypySummaryTable
+
+
+class _Message(msgspec.Struct, frozen=True):
+    """One line of ``mypy -O json``."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+    code: str | None = None
+    severity: str = "error"
+    end_line: int | None = None
+    end_column: int | None = None
+
+
+def _diagnostic(project: Path, message: _Message) -> Diagnostic:
+    start = Position(line=max(message.line - 1, 0), character=max(message.column, 0))
+    end = start
+    if (
+        message.end_line is not None
+        and message.end_column is not None
+        and message.end_line >= 1
+        and message.end_column >= 0
+    ):
+        end = Position(line=message.end_line - 1, character=message.end_column)
+        if (end.line, end.character) < (start.line, start.character):
+            end = start
+    text = message.message if not message.hint else f"{message.message}\n{message.hint}"
+    return Diagnostic(
+        file=project_relative(project, message.file),
+        range=Range(start=start, end=end),
+        code=message.code,
+        message=text,
+        severity=SEVERITIES.get(message.severity, "error"),
+        source="mypy",
+        fixable=False,
+    )
+
+
+def _messages(run: ToolRun) -> list[_Message]:
+    """The JSON lines of mypy's stdout (other lines, e.g. from report options, are skipped)."""
+    messages = []
+    for line in run.stdout.splitlines():
+        if not line.lstrip().startswith(b"{"):
+            continue
+        try:
+            messages.append(msgspec.json.decode(line, type=_Message))
+        except msgspec.DecodeError as exc:
+            raise run.failure(f"printed a line that is not mypy's JSON ({exc})") from None
+    return messages
+
+
+def _option_value(args: Sequence[str], option: str) -> str | None:
+    """The value of ``option`` in ``args`` (``--opt value`` or ``--opt=value``), if any."""
+    for i, arg in enumerate(args):
+        if arg == option and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(option + "="):
+            return arg.partition("=")[2]
+    return None
+
+
+def configured_files(project: Path, args: Sequence[str]) -> bool:
+    """Whether mypy's configuration for ``project`` (``--config-file`` in ``args``, else
+    the first of mypy's config files in the project directory that has a mypy section)
+    says which ``files`` to check."""
+    explicit = _option_value(args, "--config-file")
+    candidates = [project / explicit] if explicit else [project / n for n in CONFIG_FILES]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            if path.suffix == ".toml":
+                with path.open("rb") as f:
+                    section: Any = tomllib.load(f).get("tool", {}).get("mypy")
+                if not isinstance(section, dict):
+                    continue
+                return bool(section.get("files"))
+            parser = configparser.ConfigParser()
+            parser.read(path, encoding="utf-8")
+        except (OSError, ValueError, configparser.Error):
+            return False
+        if not parser.has_section("mypy"):
+            continue
+        return bool(parser.get("mypy", "files", fallback="").strip())
+    return False
+
+
+async def type_check(ctx: ActionContext[TypeCheckParams]) -> TypeCheckResult:
+    """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
+    config = load_config(ctx, MypyConfig)
+    if ctx.params.paths is not None:
+        paths = tool_paths(ctx, ctx.params.paths)
+    elif TARGET_OPTIONS.intersection(config.args) or configured_files(ctx.project, config.args):
+        paths = []
+    else:
+        paths = tool_paths(ctx, None)
+    # Never type-check Corral's own environments (``<project>/.corral/envs/...``).
+    args = ["-O", "json", "--no-error-summary", "--exclude", r"(^|/)\.corral/", *config.args]
+    if paths:
+        args += ["--", *paths]
+
+    ctx.progress("running mypy")
+    run = await run_tool(ctx, MYPY, args)
+    if run.returncode not in (0, 1, 2):
+        raise run.failure()
+    messages = _messages(run)
+    if run.returncode == 2 and (not messages or b"INTERNAL ERROR" in run.stderr):
+        if b"unrecognized arguments: -O" in run.stderr:  # only to word the error better
+            raise run.failure("does not support -O json (mypy >= 1.11 is required)")
+        raise run.failure()
+    diagnostics = sort_diagnostics([_diagnostic(ctx.project, m) for m in messages])
+    summary = MypySummary(
+        findings=len(diagnostics),
+        errors=sum(d.severity == "error" for d in diagnostics),
+    )
+    return TypeCheckResult(diagnostics=diagnostics, summary=MypySummaryTable(mypy=summary))

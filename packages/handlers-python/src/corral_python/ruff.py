@@ -1,0 +1,429 @@
+"""Handlers running ruff: ``lint`` (``ruff check``), ``format`` and ``check_format``.
+
+Only ruff's JSON output is parsed (``--output-format json``), never its human-readable
+text. ``ruff check`` has had it since 0.2; ``ruff format --check`` since 0.16 (which is why
+the preset asks for ``ruff>=0.16``). An older ruff that rejects the option fails the handler
+with a :class:`~corral_python.tools.ToolError` saying so.
+
+Every invocation passes ``--force-exclude`` so the project's ``exclude`` settings apply to
+explicitly given paths too. ``ruff check`` keeps its cache (``.ruff_cache`` in the project,
+ruff's default): it is keyed by settings and file contents, and repeated lints in a
+long-lived runner are what it is for; add ``"--no-cache"`` to the handler's ``args`` to
+turn it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+import msgspec
+from corral_runner.sdk import ActionContext
+
+from .diagnostics import (
+    FILE_START,
+    Diagnostic,
+    Position,
+    Range,
+    Severity,
+    project_relative,
+    sort_diagnostics,
+)
+from .tools import (
+    PathList,
+    Tool,
+    ToolError,
+    ToolRun,
+    load_config,
+    run_all,
+    run_tool,
+    tool_paths,
+)
+
+__all__ = [
+    "CheckFormatResult",
+    "FormatEdit",
+    "FormatParams",
+    "FormatResult",
+    "FormatSummary",
+    "FormatWriteResult",
+    "LintParams",
+    "LintResult",
+    "LintSummary",
+    "RuffCheckConfig",
+    "RuffFormatConfig",
+    "check_format",
+    "format",
+    "lint",
+]
+
+RUFF = Tool(name="ruff", module="ruff", requirement="ruff>=0.16")
+CORRAL_EXCLUDE = ("--force-exclude", "--extend-exclude", ".corral")
+"""Corral's own environments live in ``<project>/.corral/``: never lint or format them,
+whether or not the project's ``.gitignore`` mentions them (ruff honours it by default)."""
+
+SYNTAX_ERROR_CODES = frozenset({"invalid-syntax", "E999"})
+"""Codes ruff gives a file it cannot parse (``E999`` before 0.5; no code at all before
+0.8 — a null code is treated the same way)."""
+
+IO_ERROR_CODES = frozenset({"E902", "io"})
+"""Codes ruff gives a file it cannot read (check: ``E902``; format: ``io``)."""
+
+UNFORMATTED = "unformatted"
+"""The code of ``ruff format --check``'s "File would be reformatted"."""
+
+FORMAT_CODE = "format"
+FORMAT_MESSAGE = "file would be reformatted"
+
+
+# --- params, config, results -------------------------------------------------------------
+
+
+class LintParams(msgspec.Struct, frozen=True):
+    """Params of ``lint``: what to check (default: the project directory)."""
+
+    paths: PathList | None = None
+
+
+class FormatParams(msgspec.Struct, frozen=True):
+    """Params of ``format`` and ``check-format`` (``check-format`` ignores ``write``)."""
+
+    paths: PathList | None = None
+    write: bool = False
+
+
+class RuffCheckConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Config of ``lint``: rule selection overrides and extra ``ruff check`` options."""
+
+    select: list[str] | None = None
+    ignore: list[str] | None = None
+    args: list[str] = msgspec.field(default_factory=list)
+
+
+class RuffFormatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Config of ``format`` and ``check-format``: extra ``ruff format`` options."""
+
+    args: list[str] = msgspec.field(default_factory=list)
+
+
+class LintSummary(msgspec.Struct, frozen=True):
+    """``summary.ruff`` of ``lint``: files ruff checked, findings, findings with a safe fix."""
+
+    files: int
+    findings: int
+    fixable: int
+
+
+class LintSummaryTable(msgspec.Struct, frozen=True):
+    """``summary`` of ``lint``."""
+
+    ruff: LintSummary
+
+
+class LintResult(msgspec.Struct, frozen=True):
+    """What ``lint`` returns."""
+
+    diagnostics: list[Diagnostic]
+    summary: LintSummaryTable
+
+
+class FormatSummary(msgspec.Struct, frozen=True):
+    """``summary["ruff-format"]``: files (to be) reformatted, and files ruff could not
+    format (unparsable or unreadable; each has an ``error`` diagnostic)."""
+
+    changed: int
+    errors: int
+
+
+class FormatSummaryTable(msgspec.Struct, frozen=True):
+    """``summary`` of ``format`` and ``check-format``."""
+
+    ruff_format: FormatSummary = msgspec.field(name="ruff-format")
+
+
+class FormatEdit(msgspec.Struct, frozen=True):
+    """A file's formatted text. ``original`` is the SHA-256 (hex) of the bytes that were
+    formatted, so the caller can check the file did not change before writing."""
+
+    file: str
+    original: str
+    formatted: str
+
+
+class FormatResult(msgspec.Struct, frozen=True):
+    """What ``format`` returns with ``write=false``: one edit per file that would change."""
+
+    edits: list[FormatEdit]
+    diagnostics: list[Diagnostic]
+    summary: FormatSummaryTable
+
+
+class FormatWriteResult(msgspec.Struct, frozen=True):
+    """What ``format`` returns with ``write=true``: the files it rewrote."""
+
+    changed: list[str]
+    diagnostics: list[Diagnostic]
+    summary: FormatSummaryTable
+
+
+class CheckFormatResult(msgspec.Struct, frozen=True):
+    """What ``check-format`` returns: a ``format`` diagnostic per file that would change."""
+
+    diagnostics: list[Diagnostic]
+    summary: FormatSummaryTable
+
+
+# --- ruff's JSON output ------------------------------------------------------------------
+
+
+class _Location(msgspec.Struct, frozen=True):
+    row: int
+    column: int
+
+
+class _Fix(msgspec.Struct, frozen=True):
+    applicability: str = "safe"
+
+
+class _Message(msgspec.Struct, frozen=True):
+    """One entry of ruff's ``--output-format json`` array (the fields used here)."""
+
+    filename: str
+    message: str
+    code: str | None = None
+    location: _Location | None = None
+    end_location: _Location | None = None
+    fix: _Fix | None = None
+    url: str | None = None
+
+
+def _position(location: _Location | None) -> Position:
+    """ruff's 1-based row/column as a 0-based position."""
+    if location is None:
+        return Position(line=0, character=0)
+    return Position(line=max(location.row - 1, 0), character=max(location.column - 1, 0))
+
+
+def _range(message: _Message) -> Range:
+    start = _position(message.location)
+    end = start if message.end_location is None else _position(message.end_location)
+    return Range(start=start, end=end)
+
+
+def _is_error(message: _Message) -> bool:
+    """Whether ruff could not process the file at all (syntax or I/O error)."""
+    return (
+        message.code is None or message.code in SYNTAX_ERROR_CODES or message.code in IO_ERROR_CODES
+    )
+
+
+def _diagnostic(project: Path, message: _Message, source: str) -> Diagnostic:
+    severity: Severity = "error" if _is_error(message) else "warning"
+    fixable = message.fix is not None and message.fix.applicability == "safe"
+    return Diagnostic(
+        file=project_relative(project, message.filename),
+        range=_range(message),
+        code=message.code,
+        message=message.message,
+        severity=severity,
+        source=source,
+        fixable=fixable,
+        url=message.url or None,
+    )
+
+
+def _messages(run: ToolRun) -> list[_Message]:
+    """ruff's JSON array (nothing at all counts as empty: ``ruff format --check`` prints
+    nothing when it finds no files)."""
+    if not run.stdout.strip():
+        return []
+    try:
+        return msgspec.json.decode(run.stdout, type=list[_Message])
+    except msgspec.DecodeError as exc:
+        raise run.failure(f"printed output that is not ruff's JSON ({exc})") from None
+
+
+# --- lint ----------------------------------------------------------------------------------
+
+
+async def lint(ctx: ActionContext[LintParams]) -> LintResult:
+    """``ruff check``: every finding as a diagnostic (``warning``; ``error`` for a file ruff
+    cannot parse or read). ``fixable`` means ruff has a *safe* fix for it.
+
+    Never modifies files (``--no-fix`` overrides a ``fix = true`` setting).
+    """
+    config = load_config(ctx, RuffCheckConfig)
+    options = ["--no-fix", "--exit-zero", *CORRAL_EXCLUDE]
+    if config.select:
+        options.append("--select=" + ",".join(config.select))
+    if config.ignore:
+        options.append("--ignore=" + ",".join(config.ignore))
+    options.extend(config.args)
+    paths = ["--", *tool_paths(ctx, ctx.params.paths)]
+
+    ctx.progress("running ruff check")
+    check, listing = await run_all(
+        [
+            run_tool(ctx, RUFF, ["check", "--output-format=json", *options, *paths]),
+            run_tool(ctx, RUFF, ["check", "--show-files", *options, *paths]),
+        ]
+    )
+    if check.returncode != 0:  # --exit-zero: findings never make it non-zero
+        raise check.failure()
+    if listing.returncode != 0:
+        raise listing.failure()
+    diagnostics = sort_diagnostics([_diagnostic(ctx.project, m, "ruff") for m in _messages(check)])
+    # --show-files prints one absolute path per line: a list, not prose.
+    files = sum(1 for line in listing.stdout.splitlines() if line.strip())
+    summary = LintSummary(
+        files=files,
+        findings=len(diagnostics),
+        fixable=sum(d.fixable for d in diagnostics),
+    )
+    return LintResult(diagnostics=diagnostics, summary=LintSummaryTable(ruff=summary))
+
+
+# --- format and check-format ---------------------------------------------------------------
+
+
+class _Checked(msgspec.Struct, frozen=True):
+    """What ``ruff format --check`` found: files that would change (absolute, as ruff
+    reports them) and error diagnostics for files it could not format."""
+
+    unformatted: list[str]
+    errors: list[Diagnostic]
+
+
+async def _check(ctx: ActionContext[FormatParams], config: RuffFormatConfig) -> _Checked:
+    """Run ``ruff format --check --output-format json`` over the params' paths."""
+    run = await run_tool(
+        ctx,
+        RUFF,
+        [
+            "format",
+            "--check",
+            "--output-format=json",
+            *CORRAL_EXCLUDE,
+            *config.args,
+            "--",
+            *tool_paths(ctx, ctx.params.paths),
+        ],
+    )
+    # 0: all formatted; 1: some would change; 2: some could not be formatted (reported in
+    # the JSON) -- or ruff itself failed (nothing on stdout, the reason on stderr).
+    if run.returncode not in (0, 1, 2):
+        raise run.failure()
+    messages = _messages(run)
+    if run.returncode != 0 and not messages:
+        if b"--output-format" in run.stderr:
+            raise run.failure("does not support --output-format (ruff >= 0.16 is required)")
+        raise run.failure()
+    unformatted = [m.filename for m in messages if m.code == UNFORMATTED]
+    errors = [_diagnostic(ctx.project, m, "ruff-format") for m in messages if _is_error(m)]
+    if run.returncode == 2 and not errors:
+        raise run.failure()
+    return _Checked(unformatted=unformatted, errors=sort_diagnostics(errors))
+
+
+async def check_format(ctx: ActionContext[FormatParams]) -> CheckFormatResult:
+    """``ruff format --check``: a ``format`` warning (fixable) per file that would change,
+    plus an ``error`` diagnostic per file ruff cannot parse or read."""
+    config = load_config(ctx, RuffFormatConfig)
+    ctx.progress("running ruff format --check")
+    checked = await _check(ctx, config)
+    diagnostics = [
+        Diagnostic(
+            file=project_relative(ctx.project, filename),
+            range=FILE_START,
+            code=FORMAT_CODE,
+            message=FORMAT_MESSAGE,
+            severity="warning",
+            source="ruff-format",
+            fixable=True,
+        )
+        for filename in checked.unformatted
+    ]
+    summary = FormatSummary(changed=len(diagnostics), errors=len(checked.errors))
+    return CheckFormatResult(
+        diagnostics=sort_diagnostics(diagnostics + checked.errors),
+        summary=FormatSummaryTable(ruff_format=summary),
+    )
+
+
+async def format(ctx: ActionContext[FormatParams]) -> FormatResult | FormatWriteResult:
+    """``ruff format``. With ``write=false`` (default) nothing is written: the result holds
+    the full formatted text of each file that would change. With ``write=true`` ruff
+    rewrites those files and the result lists them.
+
+    Files ruff cannot format (syntax or I/O errors) are left alone and reported as
+    ``error`` diagnostics either way.
+    """
+    config = load_config(ctx, RuffFormatConfig)
+    ctx.progress("running ruff format --check")
+    checked = await _check(ctx, config)
+    if ctx.params.write:
+        if checked.unformatted:
+            ctx.progress(f"formatting {len(checked.unformatted)} files")
+            run = await run_tool(
+                ctx,
+                RUFF,
+                ["format", *CORRAL_EXCLUDE, *config.args, "--", *checked.unformatted],
+            )
+            if run.returncode != 0:
+                raise run.failure()
+        changed = sorted(project_relative(ctx.project, f) for f in checked.unformatted)
+        return FormatWriteResult(
+            changed=changed,
+            diagnostics=checked.errors,
+            summary=FormatSummaryTable(
+                ruff_format=FormatSummary(changed=len(changed), errors=len(checked.errors))
+            ),
+        )
+
+    if checked.unformatted:
+        ctx.progress(f"formatting {len(checked.unformatted)} files")
+    # One `ruff format -` per changed file (files that need no change cost nothing), a few
+    # at a time; if one fails (or we are cancelled) the others are cancelled and killed.
+    limit = asyncio.Semaphore(min(8, os.cpu_count() or 1))
+
+    async def formatted(filename: str) -> FormatEdit | None:
+        async with limit:
+            return await _format_one(ctx, config, filename)
+
+    results = await run_all(formatted(f) for f in checked.unformatted)
+    edits = sorted((e for e in results if e is not None), key=lambda e: e.file)
+    return FormatResult(
+        edits=edits,
+        diagnostics=checked.errors,
+        summary=FormatSummaryTable(
+            ruff_format=FormatSummary(changed=len(edits), errors=len(checked.errors))
+        ),
+    )
+
+
+async def _format_one(
+    ctx: ActionContext[FormatParams], config: RuffFormatConfig, filename: str
+) -> FormatEdit | None:
+    """Format one file through stdin; ``None`` if it turns out unchanged."""
+    original = await asyncio.to_thread(Path(filename).read_bytes)
+    run = await run_tool(
+        ctx,
+        RUFF,
+        ["format", *CORRAL_EXCLUDE, *config.args, "--stdin-filename", filename, "-"],
+        stdin=original,
+    )
+    if run.returncode != 0:
+        raise run.failure(f"failed on {filename} (exit status {run.returncode})")
+    if run.stdout == original:
+        return None
+    try:
+        text = run.stdout.decode()
+    except UnicodeDecodeError as exc:
+        raise ToolError(f"ruff format printed text that is not UTF-8 for {filename}") from exc
+    return FormatEdit(
+        file=project_relative(ctx.project, filename),
+        original=hashlib.sha256(original).hexdigest(),
+        formatted=text,
+    )

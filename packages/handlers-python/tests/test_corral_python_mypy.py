@@ -1,0 +1,178 @@
+"""The mypy handler (type-check) in a real runner with the real mypy, and its results
+merged with ruff's when both handle one concurrent action."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from corral_protocol.messages import RunResult
+from runner_harness import run, running
+
+TYPE_CHECK = "corral_python.mypy:type_check"
+LINT = "corral_python.ruff:lint"
+
+Configure = Any
+WriteTree = Any
+
+RETURN_VALUE = {
+    "file": "app/typed.py",
+    "range": {"start": {"line": 1, "character": 11}, "end": {"line": 1, "character": 12}},
+    "code": "return-value",
+    "message": 'Incompatible return value type (got "int", expected "str")',
+    "severity": "error",
+    "source": "mypy",
+    "fixable": False,
+}
+
+
+def ok(result: RunResult) -> Any:
+    assert result.status == "ok", result.handlers
+    return msgspec.to_builtins(result.result)
+
+
+def test_type_check_reports_the_type_error(sample_project: Path) -> None:
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await runner.configure({"type-check": [("mypy", TYPE_CHECK)]})
+            result = ok(await runner.run("type-check", {}))
+            assert result == {
+                "diagnostics": [RETURN_VALUE],
+                "summary": {"mypy": {"findings": 1, "errors": 1}},
+            }
+            clean = ok(await runner.run("type-check", {"paths": ["app/messy.py"]}))
+            assert clean["diagnostics"] == []
+
+    run(scenario())
+
+
+def test_notes_hints_and_config_args(
+    sample_project: Path, configure: Configure, write_tree: WriteTree
+) -> None:
+    write_tree(
+        sample_project,
+        {
+            "extra/notes.py": (
+                "from typing import reveal_type\n\n"
+                "def total(xs: list[float]) -> float:\n    return sum(xs)\n\n"
+                "ints: list[int] = [1]\n"
+                "total(ints)\n"
+                "reveal_type(ints)\n"
+                "def untyped(x):\n    return x\n"
+            ),
+        },
+    )
+
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await configure(
+                runner,
+                {
+                    "type-check": [("mypy", TYPE_CHECK)],
+                    "strict": [("mypy", TYPE_CHECK, {"args": ["--strict"]})],
+                },
+            )
+            result = ok(await runner.run("type-check", {"paths": ["extra/notes.py"]}))
+            arg_type, revealed = result["diagnostics"]
+            assert arg_type["code"] == "arg-type"
+            assert arg_type["severity"] == "error"
+            assert arg_type["range"]["start"] == {"line": 6, "character": 6}
+            first, hint = arg_type["message"].split("\n", 1)  # the hint follows the message
+            assert first == 'Argument 1 to "total" has incompatible type "list[int]"; ' + (
+                'expected "list[float]"'
+            )
+            assert '"List" is invariant' in hint or '"list" is invariant' in hint
+            assert revealed == {
+                "file": "extra/notes.py",
+                "range": {
+                    "start": {"line": 7, "character": 12},
+                    "end": {"line": 7, "character": 16},
+                },
+                "code": "misc",
+                "message": 'Revealed type is "list[int]"',
+                "severity": "information",
+                "source": "mypy",
+                "fixable": False,
+            }
+            assert result["summary"] == {"mypy": {"findings": 2, "errors": 1}}
+
+            strict = ok(await runner.run("strict", {"paths": ["extra/notes.py"]}))
+            codes = [d["code"] for d in strict["diagnostics"]]
+            assert codes == ["arg-type", "misc", "no-untyped-def"]
+
+    run(scenario())
+
+
+def test_default_paths_follow_mypy_files_setting(
+    tmp_path: Path, write_tree: WriteTree, configure: Configure
+) -> None:
+    # Two top-level modules named `tool`: `mypy .` stops at "Duplicate module".
+    project = write_tree(
+        tmp_path / "dup",
+        {
+            "a/tool.py": "X: int = 1\n",
+            "b/tool.py": "Y: int = 'no'\n",
+            "pyproject.toml": '[project]\nname = "dup"\nversion = "0"\n',
+        },
+    )
+
+    async def scenario() -> None:
+        async with running(project) as runner:
+            await configure(
+                runner,
+                {
+                    "type-check": [("mypy", TYPE_CHECK)],
+                    "bad-option": [("mypy", TYPE_CHECK, {"args": ["--no-such-flag"]})],
+                },
+            )
+            # `mypy .`: the blocking error is reported (as JSON, exit status 2) as such
+            (duplicate,) = ok(await runner.run("type-check", {}))["diagnostics"]
+            assert duplicate["file"] == "b/tool.py"
+            assert duplicate["code"] is None
+            assert duplicate["severity"] == "error"
+            assert duplicate["range"]["start"] == {"line": 0, "character": 0}
+            assert duplicate["message"].startswith('Duplicate module named "tool"')
+
+            # With `files` in the project's mypy config, no paths means "what it says".
+            (project / "pyproject.toml").write_text(
+                '[project]\nname = "dup"\nversion = "0"\n\n[tool.mypy]\nfiles = ["b"]\n'
+            )
+            result = ok(await runner.run("type-check", {}))
+            assert [(d["file"], d["code"]) for d in result["diagnostics"]] == [
+                ("b/tool.py", "assignment")
+            ]
+
+            # a mypy that exits 2 without reporting anything failed: its stderr is the error
+            failed = await runner.run("bad-option", {})
+            assert failed.status == "failed"
+            (outcome,) = failed.handlers
+            assert outcome.error is not None
+            assert outcome.error.type == "ToolError"
+            assert outcome.error.message.startswith("mypy exited with status 2:\n")
+            assert "unrecognized arguments: --no-such-flag" in outcome.error.message
+
+    run(scenario())
+
+
+def test_concurrent_lint_and_type_check_merge(sample_project: Path, configure: Configure) -> None:
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await configure(
+                runner,
+                {"check": [("ruff", LINT), ("mypy", TYPE_CHECK)]},
+                mode="concurrent",
+            )
+            result = ok(await runner.run("check", {}))
+            # arrays concatenated in configuration order, summaries side by side
+            assert [(d["source"], d["code"]) for d in result["diagnostics"]] == [
+                ("ruff", "F401"),
+                ("ruff", "E501"),
+                ("mypy", "return-value"),
+            ]
+            assert result["summary"] == {
+                "ruff": {"files": 5, "findings": 2, "fixable": 1},
+                "mypy": {"findings": 1, "errors": 1},
+            }
+
+    run(scenario())

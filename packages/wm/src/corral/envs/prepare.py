@@ -1,0 +1,527 @@
+"""Create and fill environments with uv, in parallel, skipping the unchanged ones.
+
+Per environment (:meth:`EnvPreparer.prepare`):
+
+1. **skip** if the cheap status is ``ready`` (stamp digest equals the current inputs'),
+   unless ``recreate``: a few ``stat`` calls and one small JSON read, no subprocess;
+2. otherwise, within a slot (at most ``jobs`` at once) and holding the env's cross-process
+   lock (then re-checking, in case another process just finished it):
+   - delete the stamp;
+   - **create** (``uv venv``) when there is no usable venv, ``recreate`` was asked, the
+     Python or the stamp schema changed, or the existing interpreter does not start;
+     otherwise update in place;
+   - **install**: one ``uv pip install --exact`` of the dependencies plus the runner
+     (Python envs), so packages no longer wanted are removed;
+   - **verify**: start the env's interpreter (``-I``) and import ``corral_runner``;
+   - write the stamp.
+
+Local runner checkouts are built into wheels (``uv build``) at most once per preparer and
+source fingerprint, in a private temporary directory removed by :meth:`EnvPreparer.close`
+(or at garbage collection / exit), and installed from there: N environments cost one
+build, not N. Nothing is written outside ``<project>/.corral/envs/`` and that directory.
+
+A failure of one environment (uv error, timeout, lock held, unexpected exception) becomes
+its :class:`PrepareResult` and never stops the others; only cancellation propagates (and
+kills the running uv process group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from corral.envs.lock import LockTimeoutError, env_lock
+from corral.envs.paths import base_interpreter, env_dir, env_python, envs_root, lock_path
+from corral.envs.request import EnvRequest
+from corral.envs.source import RunnerSource, detect_runner_source
+from corral.envs.stamp import (
+    EnvInputs,
+    compute_inputs,
+    read_stamp,
+    remove_stamp,
+    write_stamp,
+)
+from corral.envs.status import (
+    DEFAULT_CHECK_TIMEOUT,
+    EnvStatus,
+    check_env,
+    format_command,
+    probe,
+    status_for_inputs,
+)
+from corral.envs.uvtool import (
+    CommandResult,
+    CommandTimeoutError,
+    UvTool,
+    run_command,
+    uv_environment,
+)
+
+logger = logging.getLogger(__name__)
+
+PreparePhase = Literal["skipped", "creating", "installing", "done", "failed"]
+PrepareStatus = Literal["unchanged", "created", "updated", "failed"]
+
+DEFAULT_TIMEOUT = 600.0
+ERROR_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class PrepareEvent:
+    """Progress of one environment.
+
+    Phases per environment, in order: ``skipped`` alone (unchanged), or [``creating``]
+    ``installing`` then ``done`` or ``failed`` (``failed`` may also come before
+    ``installing``). ``elapsed`` is seconds since the environment's work started;
+    ``status`` is set on the final event (``skipped``/``done``/``failed``).
+    """
+
+    project: Path
+    env: str
+    phase: PreparePhase
+    elapsed: float
+    message: str
+    status: PrepareStatus | None = None
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    """The outcome for one request. ``error`` (failures only) names the project and env,
+    says which step failed, the command, and ends with the last lines of uv's output."""
+
+    request: EnvRequest
+    status: PrepareStatus
+    duration: float
+    error: str | None = None
+
+
+class EnvPrepareError(Exception):
+    """One environment could not be prepared; ``str()`` is the full report."""
+
+
+def default_jobs() -> int:
+    """``min(4, cpu count)``."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _what(request: EnvRequest) -> str:
+    return f"environment {request.name!r} of project {request.project}"
+
+
+def _error_line(output: str) -> str | None:
+    """uv's own one-line diagnosis (its first ``error: ...`` line), if any."""
+    for line in output.splitlines():
+        if line.startswith("error:"):
+            return line.removeprefix("error:").strip() or None
+    return None
+
+
+def _command_failure(request: EnvRequest, step: str, result: CommandResult, why: str) -> str:
+    tail = result.tail(ERROR_TAIL_LINES) or "(no output)"
+    indented = "\n".join(f"  {line}" for line in tail.splitlines())
+    diagnosis = _error_line(result.output)
+    headline = f"{_what(request)}: {step} failed ({why})"
+    if diagnosis:
+        headline += f": {diagnosis}"
+    return (
+        f"{headline}\n"
+        f"command: {format_command(list(result.argv))}\n"
+        f"output (last {ERROR_TAIL_LINES} lines):\n{indented}"
+    )
+
+
+@dataclass
+class _Run:
+    """State of one :meth:`EnvPreparer.prepare` call (bound to its event loop)."""
+
+    recreate: bool
+    progress: Callable[[PrepareEvent], None] | None
+    slots: asyncio.Semaphore
+    interpreter: Path
+    runner_identity: str
+    uv_version: str
+    wheel_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    wheel_error: str | None = None
+
+    def inputs(self, request: EnvRequest) -> EnvInputs:
+        return compute_inputs(
+            request,
+            runner_identity=self.runner_identity,
+            uv_version=self.uv_version,
+            interpreter=self.interpreter,
+        )
+
+    def emit(
+        self,
+        request: EnvRequest,
+        phase: PreparePhase,
+        start: float,
+        message: str,
+        status: PrepareStatus | None = None,
+    ) -> None:
+        if self.progress is None:
+            return
+        event = PrepareEvent(
+            request.project, request.name, phase, time.monotonic() - start, message, status
+        )
+        try:
+            self.progress(event)
+        except Exception:  # a broken progress display must not break preparation
+            logger.exception("progress callback failed on %r", event)
+
+
+class EnvPreparer:
+    """Prepares environments with uv. Reusable across calls and event loops.
+
+    - ``source``: how corral-runner is installed (default :func:`detect_runner_source`);
+    - ``jobs``: environments prepared at once (default ``min(4, cpu count)``);
+    - ``uv``: a uv binary (default: the one from corral's ``uv`` dependency; never PATH);
+    - ``timeout``: deadline in seconds for each uv command (and for waiting on another
+      process's lock); past it the command's process group is killed;
+    - ``check_timeout``: deadline for starting the env's interpreter to verify it.
+
+    Call :meth:`close` (or use ``with``) to delete the locally built runner wheels early.
+    """
+
+    def __init__(
+        self,
+        source: RunnerSource | None = None,
+        *,
+        jobs: int | None = None,
+        uv: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    ) -> None:
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"jobs must be at least 1, not {jobs}")
+        if timeout <= 0 or check_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self.source = source if source is not None else detect_runner_source()
+        self.jobs = jobs if jobs is not None else default_jobs()
+        self.uv = UvTool.bundled() if uv is None else UvTool.at(uv)
+        self.timeout = timeout
+        self.check_timeout = check_timeout
+        self._wheels: dict[str, tuple[Path, ...]] = {}
+        self._wheel_root: Path | None = None
+        self._finalizer: weakref.finalize[[str, bool], EnvPreparer] | None = None
+
+    # -- status ----------------------------------------------------------------------
+
+    def status(self, request: EnvRequest) -> EnvStatus:
+        """The cheap status of ``request`` as this preparer sees it (its source and uv)."""
+        return self.statuses([request])[0]
+
+    def statuses(self, requests: Sequence[EnvRequest]) -> list[EnvStatus]:
+        """:meth:`status` of many requests, computing the runner source identity once."""
+        identity = self.source.identity() if any(r.is_python for r in requests) else "none"
+        interpreter = base_interpreter()
+        return [
+            status_for_inputs(
+                request,
+                compute_inputs(
+                    request,
+                    runner_identity=identity,
+                    uv_version=self.uv.version,
+                    interpreter=interpreter,
+                ),
+            )
+            for request in requests
+        ]
+
+    async def check(self, request: EnvRequest) -> EnvStatus:
+        """The deeper check (:func:`check_env`) with this preparer's source and uv."""
+        return await check_env(
+            request, self.source, uv_version=self.uv.version, timeout=self.check_timeout
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Delete the runner wheels built so far (they are rebuilt when needed again)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._finalizer = None
+        self._wheel_root = None
+        self._wheels.clear()
+
+    def __enter__(self) -> EnvPreparer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- prepare ---------------------------------------------------------------------
+
+    async def prepare(
+        self,
+        requests: Sequence[EnvRequest],
+        *,
+        recreate: bool = False,
+        progress: Callable[[PrepareEvent], None] | None = None,
+    ) -> list[PrepareResult]:
+        """Prepare every request (in parallel, at most ``jobs`` building at once).
+
+        Returns one result per request, in order. Duplicate requests (equal up to the
+        order of dependencies) are prepared once; two *different* requests for the same
+        (project, name) raise ``ValueError`` before anything is touched. ``recreate``
+        rebuilds every env from scratch. ``progress`` receives :class:`PrepareEvent` on the
+        event loop's thread; an exception it raises is logged and ignored.
+        """
+        unique: dict[tuple[Path, str], EnvRequest] = {}
+        for request in requests:
+            key = (request.project, request.name)
+            known = unique.setdefault(key, request)
+            if _definition(known) != _definition(request):
+                raise ValueError(
+                    f"conflicting definitions of {_what(request)}: {known!r} and {request!r}"
+                )
+        needs_runner = any(r.is_python for r in unique.values())
+        run = _Run(
+            recreate=recreate,
+            progress=progress,
+            slots=asyncio.Semaphore(self.jobs),
+            interpreter=base_interpreter(),
+            runner_identity=self.source.identity() if needs_runner else "none",
+            uv_version=self.uv.version,
+        )
+        async with asyncio.TaskGroup() as group:
+            tasks = {
+                key: group.create_task(self._prepare_one(run, request))
+                for key, request in unique.items()
+            }
+        return [tasks[(r.project, r.name)].result() for r in requests]
+
+    async def _prepare_one(self, run: _Run, request: EnvRequest) -> PrepareResult:
+        start = time.monotonic()
+        inputs = run.inputs(request)
+        if not run.recreate and status_for_inputs(request, inputs).state == "ready":
+            run.emit(request, "skipped", start, "unchanged", "unchanged")
+            return PrepareResult(request, "unchanged", time.monotonic() - start)
+        async with run.slots:
+            start = time.monotonic()
+            try:
+                return await self._rebuild(run, request, inputs, start)
+            except EnvPrepareError as exc:
+                error = str(exc)
+            except Exception as exc:  # one env's failure never stops the others
+                error = (
+                    f"{_what(request)}: internal error: {type(exc).__name__}: {exc}\n"
+                    + "".join(traceback.format_exception(exc)[-ERROR_TAIL_LINES:])
+                )
+            headline = error.splitlines()[0].removeprefix(f"{_what(request)}: ")
+            run.emit(request, "failed", start, headline, "failed")
+            return PrepareResult(request, "failed", time.monotonic() - start, error)
+
+    async def _rebuild(
+        self, run: _Run, request: EnvRequest, inputs: EnvInputs, start: float
+    ) -> PrepareResult:
+        if not request.project.is_dir():
+            raise EnvPrepareError(
+                f"{_what(request)}: the project directory {request.project} does not exist"
+            )
+        root = envs_root(request.project)
+        root.mkdir(parents=True, exist_ok=True)
+        gitignore = root / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# Created by corral: environments are never committed.\n*\n")
+        try:
+            async with env_lock(lock_path(request.project, request.name), timeout=self.timeout):
+                return await self._rebuild_locked(run, request, inputs, start)
+        except LockTimeoutError as exc:
+            raise EnvPrepareError(
+                f"{_what(request)}: another process kept preparing it for more than "
+                f"{self.timeout:g} s ({exc})"
+            ) from exc
+
+    async def _rebuild_locked(
+        self, run: _Run, request: EnvRequest, inputs: EnvInputs, start: float
+    ) -> PrepareResult:
+        status = status_for_inputs(request, inputs)
+        if not run.recreate and status.state == "ready":  # another process just did it
+            run.emit(request, "skipped", start, "unchanged", "unchanged")
+            return PrepareResult(request, "unchanged", time.monotonic() - start)
+        create = run.recreate or status.state in ("no_venv", "broken")
+        stamp = read_stamp(request)
+        if stamp is not None and not create:
+            stored = stamp.inputs
+            create = stamp.schema != inputs.schema or any(
+                stored.get(key) != getattr(inputs, key)
+                for key in ("python_request", "python_interpreter", "python_version")
+            )
+        has_packages = request.is_python or bool(request.dependencies)
+        # An env with nothing to install is emptied by making it anew.
+        create = create or not has_packages
+        if not create:
+            alive = await probe(request, timeout=self.check_timeout, import_runner=False)
+            create = not alive.ok
+        remove_stamp(request)
+        if create:
+            python = request.python or str(run.interpreter)
+            run.emit(request, "creating", start, f"creating virtual environment (python {python})")
+            await self._create_venv(request, python)
+        if has_packages:
+            count = len(set(request.dependencies)) + (1 if request.is_python else 0)
+            run.emit(request, "installing", start, f"installing {count} requirement(s)")
+            packages = sorted(set(request.dependencies))
+            if request.is_python:
+                packages += await self._runner_packages(run, request)
+            await self._install(request, packages)
+        else:
+            run.emit(request, "installing", start, "nothing to install")
+        verified = await probe(request, timeout=self.check_timeout)
+        if not verified.ok:
+            raise EnvPrepareError(
+                f"{_what(request)}: the installed environment does not work: {verified.error}\n"
+                f"command: {format_command(list(verified.argv[:3]))} <probe>"
+            )
+        write_stamp(
+            request,
+            inputs,
+            python={
+                "executable": verified.info.get("executable"),
+                "version": verified.info.get("version"),
+            },
+            source=self.source.describe() if request.is_python else "none",
+        )
+        outcome: PrepareStatus = "created" if create else "updated"
+        duration = time.monotonic() - start
+        run.emit(request, "done", start, outcome, outcome)
+        return PrepareResult(request, outcome, duration)
+
+    # -- steps -----------------------------------------------------------------------
+
+    async def _uv(self, request: EnvRequest, step: str, argv: list[str]) -> CommandResult:
+        """Run a uv command for ``request``; raise :class:`EnvPrepareError` on failure."""
+        try:
+            result = await run_command(
+                argv, cwd=request.project, env=uv_environment(), timeout=self.timeout
+            )
+        except CommandTimeoutError as exc:
+            raise EnvPrepareError(
+                _command_failure(request, step, exc.result, f"timed out after {exc.timeout:g} s")
+            ) from exc
+        except OSError as exc:
+            raise EnvPrepareError(
+                f"{_what(request)}: {step} failed: cannot run {argv[0]}: {exc}\n"
+                f"command: {format_command(argv)}"
+            ) from exc
+        if result.returncode != 0:
+            raise EnvPrepareError(
+                _command_failure(request, step, result, f"exit status {result.returncode}")
+            )
+        return result
+
+    async def _create_venv(self, request: EnvRequest, python: str) -> None:
+        directory = env_dir(request.project, request.name)
+        await asyncio.to_thread(_remove_env_dir, directory)
+        argv = self.uv.argv(
+            "venv", "--no-project", "--python", python, "--prompt", request.name, str(directory)
+        )
+        await self._uv(request, "creating the virtual environment", argv)
+
+    async def _install(self, request: EnvRequest, packages: list[str]) -> None:
+        python = env_python(request.project, request.name)
+        reinstall: list[str] = []
+        if request.is_python and self.source.kind == "local":
+            # Locally built wheels keep their version across edits: always replace them.
+            for name in self.source.dist_names():
+                reinstall += ["--reinstall-package", name]
+        # --no-sources: a dependency given as a path inside a uv workspace (e.g. this
+        # checkout's corral-python) must not pull the workspace's editable members; its
+        # requirements resolve against the packages of this very command (the runner wheels).
+        argv = self.uv.argv(
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "--exact",
+            "--no-sources",
+            *reinstall,
+            "--",
+            *packages,
+        )
+        await self._uv(request, "installing packages", argv)
+
+    async def _runner_packages(self, run: _Run, request: EnvRequest) -> list[str]:
+        """What to install for corral-runner: the requirement, or the built local wheels."""
+        if self.source.kind == "registry":
+            return [self.source.requirement or "corral-runner"]
+        async with run.wheel_lock:
+            if run.wheel_error is not None:
+                raise EnvPrepareError(f"{_what(request)}: {run.wheel_error}")
+            wheels = self._wheels.get(run.runner_identity)
+            if wheels is None or not all(w.is_file() for w in wheels):
+                try:
+                    wheels = await self._build_wheels(run, request)
+                except EnvPrepareError as exc:
+                    run.wheel_error = f"building corral-runner failed:\n{exc}"
+                    raise
+                self._wheels[run.runner_identity] = wheels
+        return [str(w) for w in wheels]
+
+    async def _build_wheels(self, run: _Run, request: EnvRequest) -> tuple[Path, ...]:
+        if self._wheel_root is None:
+            root = Path(tempfile.mkdtemp(prefix="corral-runner-wheels-"))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, str(root), True)
+            self._wheel_root = root
+        build_dir = Path(tempfile.mkdtemp(dir=self._wheel_root))
+
+        async def build(index: int, checkout: Path) -> Path:
+            out = build_dir / str(index)
+            argv = self.uv.argv(
+                "build",
+                "--wheel",
+                "--no-create-gitignore",
+                "--python",
+                str(run.interpreter),
+                "--out-dir",
+                str(out),
+                str(checkout),
+            )
+            await self._uv(request, f"building a wheel of {checkout}", argv)
+            found = sorted(out.glob("*.whl"))
+            if len(found) != 1:
+                raise EnvPrepareError(
+                    f"{_what(request)}: building {checkout} produced {len(found)} wheels"
+                )
+            return found[0]
+
+        results = await asyncio.gather(
+            *(build(i, path) for i, path in enumerate(self.source.paths)),
+            return_exceptions=True,
+        )
+        wheels: list[Path] = []
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            wheels.append(outcome)
+        return tuple(wheels)
+
+
+def _definition(request: EnvRequest) -> tuple[object, ...]:
+    """What makes two requests for one (project, name) the same environment."""
+    return (frozenset(request.dependencies), request.python, request.runner)
+
+
+def _remove_env_dir(directory: Path) -> None:
+    """Remove an env directory (a symlink is unlinked, never followed)."""
+    if directory.is_symlink():
+        directory.unlink()
+    elif directory.exists():
+        shutil.rmtree(directory)

@@ -1,0 +1,196 @@
+"""The stamp: what an environment was last prepared from, to skip unchanged ones cheaply.
+
+``<env dir>/.corral-stamp.json`` is written (atomically, via a temporary file and
+``os.replace``) only after an install succeeded and the environment's interpreter
+answered a probe; it is deleted *before* anything in the environment is modified, so a
+missing stamp always means "not known to be complete". Its ``digest`` is a sha256 of
+:class:`EnvInputs` (canonical JSON); an environment is up to date exactly when the stored
+digest equals the digest of the current inputs. The stored inputs are kept too, so the
+status can say *what* changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
+from corral.envs.request import EnvRequest
+
+# Bump when the stamp format or the way environments are built changes incompatibly:
+# every environment is then recreated.
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class EnvInputs:
+    """Everything an environment's content depends on (and nothing else).
+
+    - ``dependencies``: sorted, de-duplicated requirement strings;
+    - ``python_request``: the request's ``python`` (None = the WM's interpreter);
+    - ``python_interpreter`` / ``python_version``: for ``python_request=None`` the WM's
+      real interpreter path and ``X.Y.Z`` (so running the WM on another Python makes envs
+      stale); None for explicit requests (uv resolves those; the result is recorded in
+      the stamp's ``python`` entry, not compared);
+    - ``runner``: :meth:`RunnerSource.identity` for Python envs, ``"none"`` otherwise;
+    - ``uv_version``: the uv that builds it;
+    - ``schema``: :data:`SCHEMA`.
+    """
+
+    dependencies: tuple[str, ...]
+    python_request: str | None
+    python_interpreter: str | None
+    python_version: str | None
+    runner: str
+    uv_version: str
+    schema: int = SCHEMA
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready mapping (lists for tuples)."""
+        data = asdict(self)
+        data["dependencies"] = list(self.dependencies)
+        return data
+
+    def digest(self) -> str:
+        """sha256 hex of the canonical JSON of :meth:`as_json`."""
+        canonical = json.dumps(self.as_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def compute_inputs(
+    request: EnvRequest,
+    *,
+    runner_identity: str,
+    uv_version: str,
+    interpreter: Path | None = None,
+) -> EnvInputs:
+    """The inputs of ``request``. Cheap (no subprocess).
+
+    ``runner_identity`` is the source's identity (ignored for non-Python envs);
+    ``interpreter`` overrides :func:`base_interpreter` (pass it when computing many).
+    """
+    if request.python is None:
+        python_interpreter: str | None = str(interpreter or base_interpreter())
+        python_version: str | None = interpreter_version()
+    else:
+        python_interpreter = python_version = None
+    return EnvInputs(
+        dependencies=tuple(sorted(set(request.dependencies))),
+        python_request=request.python,
+        python_interpreter=python_interpreter,
+        python_version=python_version,
+        runner=runner_identity if request.is_python else "none",
+        uv_version=uv_version,
+    )
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A parsed stamp file. ``inputs`` is the raw stored mapping (maybe from an old schema)."""
+
+    schema: int
+    digest: str
+    inputs: dict[str, Any]
+    python: dict[str, Any]
+    prepared_at: str
+
+
+def read_stamp(request: EnvRequest) -> Stamp | None:
+    """The environment's stamp, or None if it is missing, unreadable or malformed."""
+    try:
+        data = json.loads(stamp_path(request.project, request.name).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    schema, digest, inputs = data.get("schema"), data.get("digest"), data.get("inputs")
+    python, prepared_at = data.get("python", {}), data.get("prepared_at", "")
+    if not (
+        isinstance(schema, int)
+        and isinstance(digest, str)
+        and isinstance(inputs, dict)
+        and isinstance(python, dict)
+        and isinstance(prepared_at, str)
+    ):
+        return None
+    return Stamp(schema, digest, inputs, python, prepared_at)
+
+
+def write_stamp(
+    request: EnvRequest, inputs: EnvInputs, *, python: dict[str, Any], source: str
+) -> Path:
+    """Atomically write the stamp for a successfully prepared environment; return its path.
+
+    ``python`` records the interpreter the environment was built on (``executable``,
+    ``version``), ``source`` a human description of the runner source.
+    """
+    path = stamp_path(request.project, request.name)
+    payload = {
+        "schema": SCHEMA,
+        "digest": inputs.digest(),
+        "inputs": inputs.as_json(),
+        "python": python,
+        "runner_source": source,
+        "prepared_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def remove_stamp(request: EnvRequest) -> None:
+    """Delete the stamp if present (before an environment is modified)."""
+    with contextlib.suppress(FileNotFoundError):
+        stamp_path(request.project, request.name).unlink()
+
+
+def describe_changes(stored: dict[str, Any], current: EnvInputs) -> list[str]:
+    """Human phrases naming what differs between stored and current inputs.
+
+    E.g. ``"dependencies changed (+six, -iniconfig)"``, ``"python changed (3.11.7 → 3.12.1)"``,
+    ``"runner source changed"``, ``"uv changed (0.13.8 → 0.14.0)"``. Empty if nothing
+    recognisable differs.
+    """
+    now = current.as_json()
+    changes: list[str] = []
+    if stored.get("schema") != now["schema"]:
+        return [f"stamp format changed (schema {stored.get('schema')} → {now['schema']})"]
+    old_deps = stored.get("dependencies")
+    if old_deps != now["dependencies"]:
+        old = set(old_deps) if isinstance(old_deps, list) else set()
+        new = set(now["dependencies"])
+        delta = [f"+{d}" for d in sorted(new - old)] + [f"-{d}" for d in sorted(old - new)]
+        changes.append("dependencies changed" + (f" ({', '.join(delta)})" if delta else ""))
+    python_keys = ("python_request", "python_interpreter", "python_version")
+    if any(stored.get(k) != now[k] for k in python_keys):
+        changes.append(f"python changed ({_python(stored)} → {_python(now)})")
+    if stored.get("runner") != now["runner"]:
+        changes.append(f"runner source changed ({_runner(stored)} → {_runner(now)})")
+    if stored.get("uv_version") != now["uv_version"]:
+        changes.append(f"uv changed ({stored.get('uv_version')} → {now['uv_version']})")
+    return changes
+
+
+def _python(inputs: dict[str, Any]) -> str:
+    request = inputs.get("python_request")
+    if request is not None:
+        return repr(request)
+    return f"{inputs.get('python_version')} at {inputs.get('python_interpreter')}"
+
+
+def _runner(inputs: dict[str, Any]) -> str:
+    runner = inputs.get("runner")
+    if not isinstance(runner, str):
+        return "unknown"
+    if runner == "none":
+        return "no Python runner"
+    if runner.startswith("local:"):
+        return f"local checkout {runner[6:18]}"
+    return runner.removeprefix("registry:")

@@ -1,0 +1,448 @@
+"""The Workspace Manager's one typed async API, used by every front end (CLI, LSP, MCP).
+
+::
+
+    async with await WorkspaceManager.open(Path("~/ws").expanduser()) as wm:
+        await wm.prepare_envs()
+        result = await wm.run("lint", workspace=True)
+        for status in wm.statuses():
+            print(status.project, status.env, status.state)
+
+Front ends never reach into the supervisor: they open a workspace, list projects, envs and
+runners, prepare envs, run an action at project or workspace scope, cancel a run, subscribe
+to runner events and shut down. The WM owns one WAL stream (``<root>/.corral/wal``); its
+runners write theirs next to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from corral_protocol import ErrorCode, RequestContext, Router, RpcError
+from corral_protocol.messages import (
+    ProjectRunParams,
+    ProjectRunResult,
+    RunResult,
+    WorkspaceRunParams,
+    WorkspaceRunResult,
+)
+from corral_protocol.wal import make_writer_id
+from corral_protocol.wal.journal import Journal
+
+from .config import (
+    ConfigError,
+    ProjectConfig,
+    apply_presets,
+    discover_projects,
+    load_project,
+    parse_preset,
+)
+from .envs import (
+    EnvPreparer,
+    EnvRequest,
+    EnvStatus,
+    PrepareEvent,
+    PrepareResult,
+    detect_runner_source,
+    env_status,
+    runner_command,
+)
+from .execute import Limits, run_project, run_workspace
+from .locals import localize
+from .plan import PRESET_ACTION, runner_configuration
+from .supervisor import (
+    EventBus,
+    ManagedRunner,
+    RunnerKey,
+    RunnerSpec,
+    RunnerState,
+    RunnerStateChanged,
+    RunnerStatus,
+)
+
+__all__ = ["WorkspaceManager"]
+
+DEV_WORKSPACE = "dev_workspace"
+
+
+def _preset_error(raw: ProjectConfig, found: str, expected: str) -> ConfigError:
+    """A preset named by a project could not be resolved (reported like a config error)."""
+    return ConfigError(raw.config_file, raw.config_key("presets"), found=found, expected=expected)
+
+
+class WorkspaceManager:
+    """See the module docstring. Create with :meth:`open`; close with :meth:`aclose`."""
+
+    def __init__(self, root: Path, *, limits: Limits | None = None, wal: bool = True) -> None:
+        self.root = root.resolve()
+        self.limits = limits or Limits()
+        self.bus = EventBus()
+        self.journal: Journal | None = None
+        self._wal = wal
+        self._raw: dict[Path, ProjectConfig] = {}
+        self._problems: dict[Path, ConfigError] = {}
+        self._resolved: dict[Path, ProjectConfig] = {}
+        self._resolving: dict[Path, asyncio.Task[ProjectConfig]] = {}
+        self._runners: dict[RunnerKey, ManagedRunner] = {}
+        self._runs: dict[str, asyncio.Task[Any]] = {}
+        self._source = detect_runner_source()
+
+    # --- opening and closing ---------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, root: Path, *, limits: Limits | None = None, wal: bool = True
+    ) -> WorkspaceManager:
+        """Discover and load every project under ``root`` (config errors are kept per
+        project, see :attr:`problems`, never raised here)."""
+        wm = cls(root, limits=limits, wal=wal)
+        wm.reload()
+        if wal:
+            wm.journal = Journal.open(
+                wm.wal_dir, make_writer_id("wm"), meta={"program": "corral", "root": str(wm.root)}
+            )
+            if wm.journal is not None:
+                wm.bus.add_listener(wm._journal_state)
+        return wm
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.root / ".corral" / "wal"
+
+    def reload(self) -> None:
+        """Re-read every project's configuration (running runners keep theirs)."""
+        self._raw.clear()
+        self._problems.clear()
+        self._resolved.clear()
+        for directory in discover_projects(self.root):
+            try:
+                self._raw[directory] = load_project(directory, workspace_root=self.root)
+            except ConfigError as error:
+                self._problems[directory] = error
+
+    async def __aenter__(self) -> WorkspaceManager:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel runs, stop every runner (cooperatively first), close the WAL."""
+        for task in list(self._runs.values()):
+            task.cancel()
+        await asyncio.gather(*(r.aclose() for r in self._runners.values()), return_exceptions=True)
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    # --- projects and configuration ------------------------------------------------------------
+
+    @property
+    def problems(self) -> dict[Path, ConfigError]:
+        """Projects whose configuration could not be loaded, with the error."""
+        return dict(self._problems)
+
+    def project_roots(self) -> list[Path]:
+        """Every project of the workspace (loadable or not), sorted."""
+        return sorted({*self._raw, *self._problems})
+
+    def project_of(self, path: Path) -> Path | None:
+        """The innermost project containing ``path``."""
+        path = path.resolve()
+        best: Path | None = None
+        for root in self.project_roots():
+            if (path == root or root in path.parents) and (
+                best is None or len(root.parts) > len(best.parts)
+            ):
+                best = root
+        return best
+
+    async def project_config(self, root: Path) -> ProjectConfig:
+        """The project's configuration with its presets applied (resolved once, cached).
+
+        Raises :class:`ConfigError` (or :class:`PresetError`) naming the file and key.
+        """
+        root = root.resolve()
+        if root in self._problems:
+            raise self._problems[root]
+        if root not in self._raw:
+            raise RpcError(
+                ErrorCode.PROJECT_NOT_FOUND, f"no Corral project at {root}", {"project": str(root)}
+            )
+        if root in self._resolved:
+            return self._resolved[root]
+        task = self._resolving.get(root)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve_presets(self._raw[root]))
+            self._resolving[root] = task
+        try:
+            config = await asyncio.shield(task)
+        finally:
+            self._resolving.pop(root, None)
+        self._resolved[root] = config
+        return config
+
+    async def _resolve_presets(self, raw: ProjectConfig) -> ProjectConfig:
+        """Ask the project's dev_workspace runner (started first) for its presets' text."""
+        if not raw.presets:
+            return raw
+        runner = self.runner(raw.root, DEV_WORKSPACE, config=raw)
+        try:
+            result = await runner.request(
+                "actions/run",
+                {
+                    "action": PRESET_ACTION,
+                    "params": {"presets": list(raw.presets)},
+                    "runId": f"presets-{os.getpid()}",
+                    "parentRunId": None,
+                    "depth": 0,
+                },
+                RunResult,
+            )
+        except Exception as exc:
+            raise _preset_error(
+                raw,
+                repr(list(raw.presets)),
+                f"presets resolvable in the {DEV_WORKSPACE} environment ({exc})",
+            ) from None
+        if result.status != "ok":
+            errors = "; ".join(h.error.message for h in result.handlers if h.error)
+            raise _preset_error(
+                raw,
+                repr(list(raw.presets)),
+                f"presets that load ({errors})",
+            )
+        presets = []
+        for item in result.result["presets"]:
+            if "error" in item:
+                raise _preset_error(
+                    raw,
+                    repr(item["name"]),
+                    f"an installed preset: {item['error']} (run corral prepare-envs)",
+                )
+            file = Path(item["file"]) if item.get("file") else raw.config_file
+            presets.append(parse_preset(item["name"], item["text"], file))
+        return apply_presets(raw, presets)
+
+    # --- environments --------------------------------------------------------------------------
+
+    def env_request(self, config: ProjectConfig, env: str) -> EnvRequest:
+        """What env ``env`` of the project must contain (local checkout packages by path)."""
+        spec = config.envs.get(env)
+        deps = list(spec.dependencies) if spec else []
+        if env == DEV_WORKSPACE:
+            deps.extend(config.presets)
+        return EnvRequest(
+            project=config.root,
+            name=env,
+            dependencies=tuple(localize(d) for d in dict.fromkeys(deps)),
+            python=spec.python if spec else None,
+            runner=tuple(spec.runner) if spec and spec.runner else None,
+        )
+
+    def env_requests(
+        self, projects: Sequence[Path] | None = None, envs: Sequence[str] | None = None
+    ) -> list[EnvRequest]:
+        """Env requests of loadable projects (raw configuration: presets need envs first)."""
+        requests = []
+        for root in sorted(self._raw) if projects is None else [p.resolve() for p in projects]:
+            config = self._resolved.get(root) or self._raw.get(root)
+            if config is None:
+                continue
+            for env in sorted(config.envs):
+                if envs is None or env in envs:
+                    requests.append(self.env_request(config, env))
+        return requests
+
+    def env_status(self, request: EnvRequest) -> EnvStatus:
+        return env_status(request, self._source)
+
+    async def prepare_envs(
+        self,
+        projects: Sequence[Path] | None = None,
+        envs: Sequence[str] | None = None,
+        *,
+        recreate: bool = False,
+        progress: Callable[[PrepareEvent], None] | None = None,
+    ) -> list[PrepareResult]:
+        """Create/update envs (dev_workspace first: presets may add envs and deps)."""
+        preparer = EnvPreparer(self._source, jobs=self.limits.jobs)
+        first = [r for r in self.env_requests(projects) if r.name == DEV_WORKSPACE]
+        results = []
+        if envs is None or DEV_WORKSPACE in envs:
+            results += await preparer.prepare(first, recreate=recreate, progress=progress)
+        for root in self._raw if projects is None else projects:
+            try:
+                await self.project_config(root)
+            except (ConfigError, RpcError):
+                continue  # reported by run/status; prepare what can be prepared
+        rest = [r for r in self.env_requests(projects, envs) if r.name != DEV_WORKSPACE]
+        results += await preparer.prepare(rest, recreate=recreate, progress=progress)
+        for result in results:
+            if self.journal is not None:
+                self.journal.record(
+                    "env.prepared",
+                    project=str(result.request.project),
+                    env=result.request.name,
+                    payload={"status": result.status, "durationMs": result.duration * 1000},
+                )
+        return results
+
+    # --- runners -----------------------------------------------------------------------------
+
+    def runner(
+        self, project: Path, env: str, *, config: ProjectConfig | None = None
+    ) -> ManagedRunner:
+        """The (lazily created, not yet started) runner of (project, env)."""
+        key = RunnerKey(project.resolve(), env)
+        runner = self._runners.get(key)
+        if runner is not None:
+            return runner
+        raw = config or self._resolved.get(key.project) or self._raw[key.project]
+        request = self.env_request(raw, env)
+
+        def env_ready() -> tuple[bool, str]:
+            status = self.env_status(request)
+            return status.state == "ready", status.message
+
+        def configure() -> Any:
+            current = self._resolved.get(key.project) or self._raw[key.project]
+            return runner_configuration(current, env)
+
+        spec = RunnerSpec(
+            key=key,
+            command=lambda: runner_command(request),
+            settings=raw.runner,
+            env_ready=env_ready,
+            configure=configure,
+            router_factory=lambda: self._scope_router(key),
+            wal_dir=self.wal_dir if self._wal else None,
+        )
+        runner = ManagedRunner(spec, bus=self.bus)
+        self._runners[key] = runner
+        return runner
+
+    def statuses(self) -> list[RunnerStatus]:
+        """One status per configured (project, env): started or not."""
+        seen = {}
+        for root, config in sorted({**self._raw, **self._resolved}.items()):
+            for env in sorted(config.envs):
+                key = RunnerKey(root, env)
+                runner = self._runners.get(key)
+                if runner is not None:
+                    seen[key] = runner.status()
+                    continue
+                env_state = self.env_status(self.env_request(config, env))
+                seen[key] = RunnerStatus(
+                    project=root,
+                    env=env,
+                    state=RunnerState.STOPPED
+                    if env_state.state == "ready"
+                    else RunnerState.NO_VENV,
+                    last_error=None if env_state.state == "ready" else env_state.message,
+                )
+        return [seen[key] for key in sorted(seen)]
+
+    async def restart_runners(
+        self, project: Path | None = None, env: str | None = None
+    ) -> list[RunnerKey]:
+        """Restart running runners (all, or of one project/env); resets crash budgets."""
+        chosen = [
+            r
+            for r in self._runners.values()
+            if (project is None or r.key.project == project.resolve())
+            and (env is None or r.key.env == env)
+            and r.state is not RunnerState.STOPPED
+        ]
+        await asyncio.gather(*(r.restart() for r in chosen))
+        return [r.key for r in chosen]
+
+    async def subscribe(self) -> AsyncIterator[RunnerStateChanged]:
+        """Runner state changes from now on."""
+        async for event in self.bus.subscribe():
+            yield event
+
+    def _journal_state(self, event: RunnerStateChanged) -> None:
+        if self.journal is not None:
+            self.journal.record(
+                "runner.state",
+                project=str(event.key.project),
+                env=event.key.env,
+                payload={
+                    "from": event.old.value,
+                    "to": event.new.value,
+                    "reason": event.reason,
+                    "pid": event.status.pid,
+                },
+            )
+
+    # --- running actions ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        action: str,
+        params: Any = None,
+        *,
+        project: Path | None = None,
+        projects: Sequence[Path] | None = None,
+        params_for: dict[Path, Any] | None = None,
+        source: str = "cli",
+    ) -> ProjectRunResult | WorkspaceRunResult:
+        """Run ``action`` in one project (``project=``) or across projects (default: all
+        that have it). Raises RpcError for refusals (-32010, -32012, -32013, -32014) and
+        ConfigError for a broken project configuration at project scope."""
+        params = {} if params is None else params
+        if project is not None:
+            config = await self.project_config(project)
+            return await run_project(self, config, action, params, source=source)
+        return await run_workspace(
+            self, action, params, projects, source=source, params_for=params_for
+        )
+
+    def _scope_router(self, asker: RunnerKey) -> Router:
+        """Serves a runner's project/workspace requests (SPEC.md §9.12-§9.13)."""
+        router = Router()
+
+        async def project_run(params: ProjectRunParams, ctx: RequestContext) -> ProjectRunResult:
+            root = Path(params.project) if isinstance(params.project, str) else asker.project
+            try:
+                config = await self.project_config(root)
+            except ConfigError as exc:
+                raise RpcError(ErrorCode.INVALID_PARAMS, str(exc)) from None
+            return await run_project(
+                self,
+                config,
+                params.action,
+                params.params,
+                parent_run_id=params.parent_run_id,
+                depth=params.depth,
+                source="runner",
+            )
+
+        async def workspace_run(
+            params: WorkspaceRunParams, ctx: RequestContext
+        ) -> WorkspaceRunResult:
+            chosen = None if params.projects is None else [Path(p) for p in params.projects]
+            return await run_workspace(
+                self,
+                params.action,
+                params.params,
+                chosen,
+                parent_run_id=params.parent_run_id,
+                depth=params.depth,
+                source="runner",
+            )
+
+        router.add_request("project/runAction", project_run, ProjectRunParams)
+        router.add_request("workspace/runAction", workspace_run, WorkspaceRunParams)
+        return router

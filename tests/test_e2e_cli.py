@@ -1,0 +1,145 @@
+"""End to end through the ``corral`` CLI on a copy of the example workspace.
+
+Real everything: uv creates the environments (from this checkout's packages), real runner
+processes serve real ruff. The environments are prepared once per module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "workspace"
+CORRAL = [sys.executable, "-m", "corral"]
+
+
+def corral(root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CORRAL, "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or root,
+        timeout=600,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ws") / "workspace"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    prepared = corral(root, "prepare-envs")
+    assert prepared.returncode == 0, prepared.stderr
+    return root
+
+
+def normalise(value: Any, root: Path) -> Any:
+    text = msgspec.json.encode(value).decode()
+    text = text.replace(str(root), "<ws>")
+    text = re.sub(r'"(runId|durationMs)":("[^"]*"|[0-9.e+-]+)', r'"\1":"<\1>"', text)
+    return msgspec.json.decode(text)
+
+
+def test_lint_workspace_reports_the_apps_findings_grouped_by_file(workspace: Path) -> None:
+    result = corral(workspace, "run", "lint", "--workspace")
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "app/src/app/__init__.py" in out
+    assert "F401" in out
+    assert "`os` imported but unused" in out
+    assert "lib/src" not in out
+    assert re.search(r"^lint: \d+ findings? in 1 file \(2 projects, [0-9.]+ s\)$", out, re.M)
+
+
+def test_lint_json_output(workspace: Path, snapshot: SnapshotAssertion) -> None:
+    result = corral(workspace, "run", "lint", "--workspace", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    data = msgspec.json.decode(result.stdout)
+    assert data["status"] == "ok"
+    assert [Path(p["project"]).name for p in data["projects"]] == ["app", "lib"]
+    assert normalise(data, workspace) == snapshot
+
+
+def test_exit_codes_clean_project_and_check_format(workspace: Path) -> None:
+    clean = corral(workspace, "run", "lint", "--project", str(workspace / "lib"))
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "lint: 0 findings (1 project" in clean.stdout
+    check = corral(workspace, "run", "check-format", "--workspace")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "app/src/app/__init__.py" in check.stdout
+    unknown = corral(workspace, "run", "no-such-action", "--project", str(workspace / "lib"))
+    assert unknown.returncode == 2
+    assert "no action 'no-such-action'" in unknown.stderr
+
+
+def test_format_writes_then_check_format_is_clean(workspace: Path) -> None:
+    app = workspace / "app"
+    before = (app / "src" / "app" / "__init__.py").read_text()
+    result = corral(workspace, "run", "format", "--project", str(app), "-p", "write=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reformatted" in result.stdout
+    after = (app / "src" / "app" / "__init__.py").read_text()
+    assert after != before
+    assert 'return "hello " + name' in after
+    check = corral(workspace, "run", "check-format", "--project", str(app))
+    assert check.returncode == 0, check.stdout
+
+
+def test_paths_select_their_projects(workspace: Path) -> None:
+    target = workspace / "app" / "src" / "app" / "__init__.py"
+    result = corral(workspace, "run", "lint", str(target))
+    assert result.returncode == 1
+    assert "(1 project" in result.stdout
+
+
+def test_a_broken_configuration_names_file_and_key(workspace: Path, tmp_path: Path) -> None:
+    broken = workspace / "broken"
+    broken.mkdir()
+    (broken / "pyproject.toml").write_text(
+        '[tool.corral]\npresets = ["corral-python"]\n\n[tool.corral.actions.lint]\nmode = "fast"\n'
+    )
+    try:
+        direct = corral(workspace, "run", "lint", "--project", str(broken))
+        assert direct.returncode == 2
+        assert "pyproject.toml" in direct.stderr
+        assert "tool.corral.actions.lint.mode" in direct.stderr
+        assert "fast" in direct.stderr
+        status = corral(workspace, "status")
+        assert status.returncode == 2
+        assert "tool.corral.actions.lint.mode" in status.stdout
+    finally:
+        shutil.rmtree(broken)
+
+
+def test_status_and_help(workspace: Path) -> None:
+    status = corral(workspace, "status", "--format", "json")
+    assert status.returncode == 0, status.stderr
+    data = msgspec.json.decode(status.stdout)
+    envs = {(Path(r["project"]).name, r["env"]) for r in data["runners"]}
+    assert ("app", "dev_no_runtime") in envs
+    assert ("lib", "dev_workspace") in envs
+    for command in ([], ["run"], ["prepare-envs"], ["status"], ["runners", "restart"], ["wal"]):
+        shown = subprocess.run([*CORRAL, *command, "--help"], capture_output=True, text=True)
+        assert shown.returncode == 0, (command, shown.stderr)
+        assert "usage: corral" in shown.stdout
+        if command and command != ["wal"]:
+            assert "example" in shown.stdout, command
+
+
+def test_wal_records_the_runs(workspace: Path) -> None:
+    corral(workspace, "run", "lint", "--workspace")
+    verify = corral(workspace, "wal", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    shown = corral(workspace, "wal", "show", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert "run.finished" in shown.stdout or "finished" in shown.stdout

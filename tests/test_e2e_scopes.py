@@ -1,0 +1,152 @@
+"""The WM API end to end: restarts between runs, nested project and workspace scopes.
+
+A workspace of two projects whose actions use a handler module in the project itself
+(``handlers.py``, on the runner's path) next to the corral-python preset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import textwrap
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from corral.supervisor import RunnerState
+from corral.workspace import WorkspaceManager
+from corral_protocol.messages import ProjectRunResult, WorkspaceRunResult
+
+HANDLERS = textwrap.dedent(
+    """
+    from corral_runner import ActionContext
+
+
+    async def hello(ctx: ActionContext) -> dict:
+        return {"hello": ctx.project.name, "depth": ctx.depth}
+
+
+    async def in_project(ctx: ActionContext) -> dict:
+        result = await ctx.run_in_project("hello")
+        return {"inner": result.result, "runId": result.run_id}
+
+
+    async def in_workspace(ctx: ActionContext) -> dict:
+        result = await ctx.run_in_workspace("hello")
+        return {"projects": sorted(p.result["hello"] for p in result.projects)}
+
+
+    async def forever(ctx: ActionContext) -> dict:
+        result = await ctx.run_in_project("forever")  # raises at the deepest level
+        if result.status != "ok":
+            error = result.handlers[0].error
+            raise RuntimeError(f"depth {ctx.depth}: {error.type}: {error.message}")
+        return {}
+    """
+)
+
+PROJECT = textwrap.dedent(
+    """
+    [envs.dev_no_runtime]
+    dependencies = []
+
+    [[actions.hello.handlers]]
+    name = "hello"
+    source = "handlers:hello"
+
+    [[actions.in-project.handlers]]
+    name = "in-project"
+    source = "handlers:in_project"
+
+    [[actions.in-workspace.handlers]]
+    name = "in-workspace"
+    source = "handlers:in_workspace"
+
+    [[actions.forever.handlers]]
+    name = "forever"
+    source = "handlers:forever"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("scopes")
+    for name in ("alpha", "beta"):
+        project = root / name
+        project.mkdir()
+        (project / "corral.toml").write_text(PROJECT)
+        (project / "handlers.py").write_text(HANDLERS)
+
+    async def prepare() -> None:
+        async with await WorkspaceManager.open(root, wal=False) as wm:
+            results = await wm.prepare_envs()
+            assert all(r.status != "failed" for r in results), [r.error for r in results]
+
+    asyncio.run(prepare())
+    return root
+
+
+def with_wm(root: Path, body: Callable[[WorkspaceManager], Awaitable[None]]) -> None:
+    async def main() -> None:
+        async with asyncio.timeout(120):
+            async with await WorkspaceManager.open(root) as wm:
+                await body(wm)
+
+    asyncio.run(main())
+
+
+def test_a_runner_killed_between_two_runs_is_restarted_for_the_next(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        alpha = workspace / "alpha"
+        first = await wm.run("hello", project=alpha)
+        assert isinstance(first, ProjectRunResult)
+        assert first.result == {"hello": "alpha", "depth": 0}
+        runner = wm.runner(alpha, "dev_no_runtime")
+        pid = runner.status().pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        while runner.state is RunnerState.RUNNING:
+            await runner.wait_for_change()
+        second = await wm.run("hello", project=alpha)
+        assert isinstance(second, ProjectRunResult)
+        assert second.status == "ok"
+        assert runner.status().pid != pid
+        assert runner.restarts == 1
+
+    with_wm(workspace, body)
+
+
+def test_nested_project_and_workspace_scopes(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        alpha = workspace / "alpha"
+        nested = await wm.run("in-project", project=alpha)
+        assert isinstance(nested, ProjectRunResult)
+        assert nested.status == "ok", nested.handlers
+        assert nested.result["inner"] == {"hello": "alpha", "depth": 1}
+        fanned = await wm.run("in-workspace", project=alpha)
+        assert isinstance(fanned, ProjectRunResult)
+        assert fanned.result == {"projects": ["alpha", "beta"]}
+        everywhere = await wm.run("hello")
+        assert isinstance(everywhere, WorkspaceRunResult)
+        assert [o.status for o in everywhere.projects] == ["ok", "ok"]
+
+    with_wm(workspace, body)
+
+
+def test_unbounded_recursion_stops_at_the_depth_limit(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        result = await wm.run("forever", project=workspace / "alpha")
+        assert isinstance(result, ProjectRunResult)
+        assert result.status == "failed"
+        (outcome,) = result.handlers
+        assert outcome.error is not None
+        # The handler at depth 8 asked for depth 9: -32012, raised to it as
+        # DepthLimitExceeded; every outer level failed in turn. No deadlock, no runaway.
+        message = outcome.error.message
+        assert message.startswith("depth 0: RuntimeError: depth 1:")
+        assert message.endswith("depth 7: DepthLimitExceeded: run depth 9 exceeds the limit 8")
+
+    with_wm(workspace, body)
