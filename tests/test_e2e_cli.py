@@ -26,6 +26,7 @@ CORRAL = [sys.executable, "-m", "corral"]
 def corral(root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CORRAL, "-C", str(root), *args],
+        check=False,
         capture_output=True,
         text=True,
         cwd=cwd or root,
@@ -129,7 +130,9 @@ def test_status_and_help(workspace: Path) -> None:
     assert ("app", "dev_no_runtime") in envs
     assert ("lib", "dev_workspace") in envs
     for command in ([], ["run"], ["prepare-envs"], ["status"], ["runners", "restart"], ["wal"]):
-        shown = subprocess.run([*CORRAL, *command, "--help"], capture_output=True, text=True)
+        shown = subprocess.run(
+            [*CORRAL, *command, "--help"], check=False, capture_output=True, text=True
+        )
         assert shown.returncode == 0, (command, shown.stderr)
         assert "usage: corral" in shown.stdout
         if command and command != ["wal"]:

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-
 from corral.supervisor import RunnerState
 from corral.workspace import WorkspaceManager
 from corral_protocol.messages import ProjectRunResult, WorkspaceRunResult

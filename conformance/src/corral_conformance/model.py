@@ -185,7 +185,7 @@ class KillParent(_Step, tag="killParent"):
 
 
 class Signal(_Step, tag="signal"):
-    """Send a POSIX signal to the runner (its hello pid). Needs ``posixSignals``."""
+    """Send a POSIX signal to the spawned runner process. Needs ``posixSignals``."""
 
     signal: str
     process: str = "runner"

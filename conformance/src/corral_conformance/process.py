@@ -304,9 +304,10 @@ class RunnerProcess:
         self.parent_killed = True
 
     def send_signal(self, name: str) -> None:
-        """Send signal ``name`` (e.g. ``"SIGTERM"``) to the runner's own pid."""
+        """Send signal ``name`` (e.g. ``"SIGTERM"``) the way the WM does (SPEC "Hello": the WM
+        signals the process it spawned); through a relay parent, to the runner's own pid."""
         number = getattr(signal, name)
-        pid = self.runner_pid()
+        pid = self.runner_pid() if self.via_parent else (self.proc.pid if self.proc else None)
         if pid is None:
             raise ProcessLookupError("the runner's pid is unknown (no hello yet)")
         os.kill(pid, number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -80,8 +81,6 @@ async def unencodable(ctx: ActionContext[Any]) -> object:
 
 async def stubborn(ctx: ActionContext[Any]) -> str:
     """Swallows cancellation (bad handler code): the runner must answer -32800 anyway."""
-    import asyncio
-
     for _ in range(50):
         try:
             await asyncio.sleep(0.1)

@@ -9,10 +9,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from runner_harness import run, running, spawn
-
 from corral_protocol import ErrorCode, RpcError, encode_frame
 from corral_protocol.framing import Frame, FrameDecoder
+from runner_harness import run, running, spawn
 
 
 def frame(message: dict[str, Any]) -> bytes:

@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runner_harness import run, running
-
 from corral_protocol.wal import read_wal, verify_wal
+from runner_harness import run, running
 
 
 def test_runs_and_handlers_are_journaled_with_correlated_ids(project: Path) -> None:

@@ -7,6 +7,7 @@ import sys
 
 import corral_protocol
 import pytest
+from corral_protocol.results import merge_results
 
 
 def test_every_public_name_resolves() -> None:
@@ -31,8 +32,6 @@ def test_importing_the_message_types_does_not_import_asyncio() -> None:
 
 
 def test_merge_rule_of_concurrent_results() -> None:
-    from corral_protocol.results import merge_results
-
     assert merge_results([]) is None
     assert merge_results(
         [{"d": [1], "s": {"a": 1}, "t": "x"}, {"d": [2], "s": {"b": 2}, "t": "y"}]

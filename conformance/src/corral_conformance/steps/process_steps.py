@@ -213,7 +213,8 @@ async def kill_parent(ctx: CaseContext, step: KillParent) -> None:
 
 
 async def signal(ctx: CaseContext, step: Signal) -> None:
-    """Send a POSIX signal to the runner's own pid."""
+    """Send a POSIX signal to the spawned runner process (SPEC: the WM signals the process it
+    spawned; the hello pid is informative)."""
     if "posixSignals" not in ctx.options.features:
         raise HarnessError("signal steps need a case that requires posixSignals")
     proc = ctx.process(step.process)

@@ -102,7 +102,12 @@ async def _run_segment(
     run_id = new_run_id()
     journal = ctx.journal
     record = _recorder(
-        journal, run_id, parent_run_id, project.root, segment.env, segment.runner_action
+        journal,
+        run_id,
+        parent_run_id=parent_run_id,
+        project=project.root,
+        env=segment.env,
+        action=segment.runner_action,
     )
     record("run.accepted", {"scope": "action", "source": "wm", "depth": depth})
     started = time.perf_counter()
@@ -157,7 +162,14 @@ async def run_project(
             {"action": action},
         )
     run_id = run_id or new_run_id()
-    record = _recorder(ctx.journal, run_id, parent_run_id, project.root, None, action)
+    record = _recorder(
+        ctx.journal,
+        run_id,
+        parent_run_id=parent_run_id,
+        project=project.root,
+        env=None,
+        action=action,
+    )
     record("run.accepted", {"scope": "project", "source": source, "depth": depth})
     started = time.perf_counter()
     try:
@@ -248,7 +260,9 @@ async def run_workspace(
             {"count": len(selected), "limit": ctx.limits.max_fanout},
         )
     run_id = new_run_id()
-    record = _recorder(ctx.journal, run_id, parent_run_id, None, None, action)
+    record = _recorder(
+        ctx.journal, run_id, parent_run_id=parent_run_id, project=None, env=None, action=action
+    )
     record("run.accepted", {"scope": "workspace", "source": source, "depth": depth})
     started = time.perf_counter()
     semaphore = asyncio.Semaphore(ctx.limits.jobs)
@@ -256,7 +270,15 @@ async def run_workspace(
     async def one(root: Path) -> ProjectOutcome:
         async with semaphore:
             project_params = params if params_for is None else params_for.get(root, params)
-            return await _project_outcome(ctx, root, action, project_params, run_id, depth, source)
+            return await _project_outcome(
+                ctx,
+                root,
+                action=action,
+                params=project_params,
+                parent_run_id=run_id,
+                depth=depth,
+                source=source,
+            )
 
     outcomes = list(await asyncio.gather(*(one(root) for root in selected)))
     status: Literal["ok", "failed"] = "ok" if all(o.status == "ok" for o in outcomes) else "failed"
@@ -267,6 +289,7 @@ async def run_workspace(
 async def _project_outcome(
     ctx: ExecutionContext,
     root: Path,
+    *,
     action: str,
     params: Any,
     parent_run_id: str,
@@ -333,6 +356,7 @@ def _ms(started: float) -> float:
 def _recorder(
     journal: Journal | None,
     run_id: str,
+    *,
     parent_run_id: str | None,
     project: Path | None,
     env: str | None,

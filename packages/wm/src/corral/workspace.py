@@ -75,6 +75,11 @@ def _preset_error(raw: ProjectConfig, found: str, expected: str) -> ConfigError:
     return ConfigError(raw.config_file, raw.config_key("presets"), found=found, expected=expected)
 
 
+def _canonical(path: Path) -> Path:
+    """The resolved absolute form of a project path (how projects are keyed)."""
+    return path.resolve()
+
+
 class WorkspaceManager:
     """See the module docstring. Create with :meth:`open`; close with :meth:`aclose`."""
 
@@ -172,7 +177,7 @@ class WorkspaceManager:
 
         Raises :class:`ConfigError` (or :class:`PresetError`) naming the file and key.
         """
-        root = root.resolve()
+        root = _canonical(root)
         if root in self._problems:
             raise self._problems[root]
         if root not in self._raw:
@@ -360,7 +365,7 @@ class WorkspaceManager:
         chosen = [
             r
             for r in self._runners.values()
-            if (project is None or r.key.project == project.resolve())
+            if (project is None or r.key.project == _canonical(project))
             and (env is None or r.key.env == env)
             and r.state is not RunnerState.STOPPED
         ]

@@ -278,7 +278,7 @@ async def _status(args: argparse.Namespace) -> int:
             sys.stdout.write(_json(payload))
         else:
             render_status(statuses, sys.stdout, root=root)
-            for path, problem in problems.items():
+            for problem in problems.values():
                 sys.stdout.write(f"config error: {problem}\n")
         return EXIT_USAGE if problems else EXIT_OK
 

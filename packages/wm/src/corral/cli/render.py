@@ -187,4 +187,4 @@ def render_status(statuses: Iterable[RunnerStatus], stream: TextIO, *, root: Pat
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:6], widths, strict=True)]
-        stream.write("  ".join(cells + [row[6]]).rstrip() + "\n")
+        stream.write("  ".join([*cells, row[6]]).rstrip() + "\n")
