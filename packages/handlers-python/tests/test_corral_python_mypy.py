@@ -160,7 +160,7 @@ def test_concurrent_lint_and_type_check_merge(sample_project: Path, configure: C
         async with running(sample_project) as runner:
             await configure(
                 runner,
-                {"check": [("ruff", LINT), ("mypy", TYPE_CHECK)]},
+                {"check": [("ruff", LINT, {"count_files": True}), ("mypy", TYPE_CHECK)]},
                 mode="concurrent",
             )
             result = ok(await runner.run("check", {}))

@@ -18,6 +18,7 @@ Configure = Any
 WriteTree = Any
 
 LINT = "corral_python.ruff:lint"
+COUNT = {"count_files": True}  # also report how many files ruff checked
 FORMAT = "corral_python.ruff:format"
 CHECK_FORMAT = "corral_python.ruff:check_format"
 
@@ -111,7 +112,7 @@ def test_lint_reports_exact_diagnostics(
             await configure(
                 runner,
                 {
-                    "lint": [("ruff", LINT)],
+                    "lint": [("ruff", LINT, COUNT)],
                     "lint-f": [("ruff", LINT, {"select": ["F"]})],
                     "lint-no-f401": [("ruff", LINT, {"ignore": ["F401"]})],
                 },
@@ -168,7 +169,7 @@ def test_unparsable_files_are_error_diagnostics(
             await configure(
                 runner,
                 {
-                    "lint": [("ruff", LINT)],
+                    "lint": [("ruff", LINT, COUNT)],
                     "format": [("ruff-format", FORMAT)],
                     "check-format": [("ruff-format", CHECK_FORMAT)],
                 },

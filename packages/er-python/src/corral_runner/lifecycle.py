@@ -2,8 +2,8 @@
 
 ``Launched -> Connected (candidate) -> Initialized -> ShuttingDown -> Exited``.
 :meth:`Lifecycle.admit` decides, for every incoming call in arrival order, whether it may be
-served now, and records the ``shutdown`` transition at that moment, so the very next message
-already sees it:
+served now; :meth:`Lifecycle.begin_shutdown` records an accepted ``shutdown`` (params valid)
+at once, so the very next message already sees it:
 
 * before a successful ``initialize``: only ``initialize``; other requests -32002, all
   notifications ignored (an unauthenticated peer cannot even make the runner exit);
@@ -50,9 +50,11 @@ class Lifecycle:
             )
         if method == "initialize":
             return RpcError(ErrorCode.ALREADY_INITIALIZED, "initialize was already answered")
-        if method == "shutdown":
-            self.shutdown_received = True
         return None
+
+    def begin_shutdown(self) -> None:
+        """A valid ``shutdown`` was accepted: from the next message on, refuse requests."""
+        self.shutdown_received = True
 
     @property
     def exit_code(self) -> int:

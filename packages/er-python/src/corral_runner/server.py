@@ -97,7 +97,9 @@ class Session:
         router.add_request("runner/configure", self.configure, ConfigureParams)
         router.add_request("actions/run", self.run, RunParams)
         router.add_request("$/ping", self.ping, PingParams, inline=True)
-        router.add_request("shutdown", self.shutdown, None)
+        router.add_request(
+            "shutdown", self.shutdown, None, on_accepted=self.lifecycle.begin_shutdown
+        )
         router.add_notification("exit", self.exit, None)
         self._auth_timer = runner.loop.call_later(AUTH_DEADLINE, self._auth_expired)
         self._configuring: asyncio.Future[None] | None = None

@@ -59,7 +59,7 @@ __all__ = [
     "lint",
 ]
 
-RUFF = Tool(name="ruff", module="ruff", requirement="ruff>=0.16")
+RUFF = Tool(name="ruff", module="ruff", requirement="ruff>=0.16", binary="ruff")
 CORRAL_EXCLUDE = ("--force-exclude", "--extend-exclude", ".corral")
 """Corral's own environments live in ``<project>/.corral/``: never lint or format them,
 whether or not the project's ``.gitignore`` mentions them (ruff honours it by default)."""
@@ -100,6 +100,8 @@ class RuffCheckConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     select: list[str] | None = None
     ignore: list[str] | None = None
     args: list[str] = msgspec.field(default_factory=list)
+    count_files: bool = False
+    """Also report how many files ruff checked (costs a second ruff pass)."""
 
 
 class RuffFormatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -109,11 +111,12 @@ class RuffFormatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class LintSummary(msgspec.Struct, frozen=True):
-    """``summary.ruff`` of ``lint``: files ruff checked, findings, findings with a safe fix."""
+    """``summary.ruff`` of ``lint``: findings, findings with a safe fix, and (with the
+    ``count_files`` config) the number of files ruff checked."""
 
-    files: int
     findings: int
     fixable: int
+    files: int | None = None
 
 
 class LintSummaryTable(msgspec.Struct, frozen=True):
@@ -264,19 +267,19 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
     paths = ["--", *tool_paths(ctx, ctx.params.paths)]
 
     ctx.progress("running ruff check")
-    check, listing = await run_all(
-        [
-            run_tool(ctx, RUFF, ["check", "--output-format=json", *options, *paths]),
-            run_tool(ctx, RUFF, ["check", "--show-files", *options, *paths]),
-        ]
-    )
+    runs = [run_tool(ctx, RUFF, ["check", "--output-format=json", *options, *paths])]
+    if config.count_files:
+        runs.append(run_tool(ctx, RUFF, ["check", "--show-files", *options, *paths]))
+    check, *listing = await run_all(runs)
     if check.returncode != 0:  # --exit-zero: findings never make it non-zero
         raise check.failure()
-    if listing.returncode != 0:
-        raise listing.failure()
+    files: int | None = None
+    for run in listing:
+        if run.returncode != 0:
+            raise run.failure()
+        # --show-files prints one absolute path per line: a list, not prose.
+        files = sum(1 for line in run.stdout.splitlines() if line.strip())
     diagnostics = sort_diagnostics([_diagnostic(ctx.project, m, "ruff") for m in _messages(check)])
-    # --show-files prints one absolute path per line: a list, not prose.
-    files = sum(1 for line in listing.stdout.splitlines() if line.strip())
     summary = LintSummary(
         files=files,
         findings=len(diagnostics),

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import sys
+import sysconfig
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +67,26 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Tool:
-    """A tool run as ``python -m <module>``, and the requirement that installs it."""
+    """A tool, and the requirement that installs it.
+
+    It runs as the native executable ``binary`` from the environment's scripts directory
+    when it has one there (ruff does: no interpreter start per call), else as
+    ``python -P -m <module>``.
+    """
 
     name: str
     module: str
     requirement: str
+    binary: str | None = None
+
+    def argv(self) -> list[str]:
+        """How to start the tool in this environment."""
+        if self.binary is not None:
+            suffix = ".exe" if sys.platform == "win32" else ""
+            executable = Path(sysconfig.get_path("scripts")) / f"{self.binary}{suffix}"
+            if executable.is_file() and os.access(executable, os.X_OK):
+                return [str(executable)]
+        return [sys.executable, "-P", "-m", self.module]
 
     def missing(self, ctx: ActionContext[Any]) -> ToolMissing:
         """The :class:`ToolMissing` for this tool in ``ctx``'s environment."""
@@ -141,7 +158,7 @@ async def run_tool(
     Raises :class:`ToolMissing` when the environment lacks the tool. Any exit status is
     returned as is: what it means is the caller's business. Cancellation kills the tool.
     """
-    argv = [sys.executable, "-P", "-m", tool.module, *args]
+    argv = [*tool.argv(), *args]
     subcommand = args[:1] if args and not args[0].startswith("-") else []
     command = " ".join([tool.name, *subcommand])
     ctx.logger.debug("running %s", argv)

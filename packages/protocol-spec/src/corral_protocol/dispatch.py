@@ -55,6 +55,7 @@ class _Route:
     decoder: msgspec.json.Decoder[Any] | None
     handler: Any
     inline: bool = False
+    on_accepted: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +119,18 @@ class Router:
         self.gate = gate
 
     @staticmethod
-    def _route(params_type: type | None, handler: Any, inline: bool = False) -> _Route:
+    def _route(
+        params_type: type | None,
+        handler: Any,
+        inline: bool = False,
+        on_accepted: Callable[[], None] | None = None,
+    ) -> _Route:
         decoder: msgspec.json.Decoder[Any] | None = (
             None
             if params_type is None or params_type is msgspec.Raw
             else msgspec.json.Decoder(params_type)
         )
-        return _Route(params_type, decoder, handler, inline)
+        return _Route(params_type, decoder, handler, inline, on_accepted)
 
     def add_request(
         self,
@@ -133,6 +139,7 @@ class Router:
         params_type: type | None = None,
         *,
         inline: bool = False,
+        on_accepted: Callable[[], None] | None = None,
     ) -> None:
         """Serve requests named ``method``; params decode to ``params_type``.
 
@@ -141,8 +148,12 @@ class Router:
         before any later message is dispatched: use it for short handlers whose state
         changes must apply to the very next message (``initialize``, ``shutdown``), or that
         must answer with minimal latency (``$/ping``).
+
+        ``on_accepted`` runs synchronously once a request passed the gate and its params
+        decoded, before any later message is dispatched: the place for a state change that
+        must not happen for a refused request (``shutdown`` with invalid params).
         """
-        self._requests[method] = self._route(params_type, handler, inline)
+        self._requests[method] = self._route(params_type, handler, inline, on_accepted)
 
     def add_notification(
         self, method: str, handler: NotificationHandler, params_type: type | None = None
@@ -164,6 +175,8 @@ class Router:
         if route is None:
             raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"method not found: {event.method}")
         params = decode_params(event.params, route.params_type, route.decoder)
+        if route.on_accepted is not None:
+            route.on_accepted()
         return Resolved(route.handler, params, route.inline)
 
     def resolve_notification(self, event: NotificationReceived) -> Resolved[Any] | None:
