@@ -65,6 +65,15 @@ class Output:
             time.sleep(0.002)
         return marker in self.data
 
+    def wait_for_count(self, prefix: bytes, count: int, timeout: float) -> bool:
+        """Wait until ``count`` lines starting with ``prefix`` arrived (or the child ended)."""
+        deadline = time.monotonic() + timeout
+        while self.data.count(b"\n" + prefix) < count and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
     def lines(self) -> list[str]:
         self._thread.join(10)
         complete = self.data[: self.data.rfind(b"\n") + 1]  # a cut-off last line is ignored
@@ -109,7 +118,10 @@ def test_sigkill_at_random_moments_never_loses_or_misreads_a_record(tmp_path: Pa
             time.sleep(rng.uniform(0.005, 0.15))
         else:
             assert output.wait_for(b"READY", timeout=15), "child never opened its writer"
-            time.sleep(rng.uniform(0.005, 0.15))
+            # Some durable records first (a count, not a time: a loaded machine is slower),
+            # then a random moment.
+            output.wait_for_count(b"D ", rng.randint(3, 12), timeout=15)
+            time.sleep(rng.uniform(0.0, 0.1))
         proc.kill()
         _, stderr = proc.communicate(timeout=10)
         assert proc.returncode == -signal.SIGKILL, stderr.decode()

@@ -49,7 +49,9 @@ class Limits:
 
     max_depth: int = 8
     max_fanout: int = 256
-    jobs: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    jobs: int = field(default_factory=lambda: max(4, 2 * (os.cpu_count() or 1)))
+    """Projects run at once. Twice the cores: a project's run is mostly a wait on its
+    runner's tool process (measured on 2 cores: 2 -> 144 ms, 8 -> 111 ms for 20 projects)."""
 
 
 class ExecutionContext(Protocol):

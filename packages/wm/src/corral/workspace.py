@@ -55,6 +55,7 @@ from .envs import (
 from .execute import Limits, run_project, run_workspace
 from .locals import localize
 from .plan import PRESET_ACTION, runner_configuration
+from .preset_cache import CachedPreset, PresetCache
 from .supervisor import (
     EventBus,
     ManagedRunner,
@@ -198,9 +199,22 @@ class WorkspaceManager:
         return config
 
     async def _resolve_presets(self, raw: ProjectConfig) -> ProjectConfig:
-        """Ask the project's dev_workspace runner (started first) for its presets' text."""
+        """Apply the project's presets, resolved by its dev_workspace runner (cached)."""
         if not raw.presets:
             return raw
+        cache = PresetCache(raw.root, raw.config_file, tuple(raw.presets), DEV_WORKSPACE)
+        texts = cache.load()
+        if texts is None:
+            texts = await self._ask_presets(raw)
+            cache.store(texts)
+        presets = []
+        for item in texts:
+            file = Path(item.file) if item.file else raw.config_file
+            presets.append(parse_preset(item.name, item.text, file))
+        return apply_presets(raw, presets)
+
+    async def _ask_presets(self, raw: ProjectConfig) -> list[CachedPreset]:
+        """Ask the project's dev_workspace runner (started first) for its presets' text."""
         runner = self.runner(raw.root, DEV_WORKSPACE, config=raw)
         try:
             result = await runner.request(
@@ -227,7 +241,7 @@ class WorkspaceManager:
                 repr(list(raw.presets)),
                 f"presets that load ({errors})",
             )
-        presets = []
+        texts = []
         for item in result.result["presets"]:
             if "error" in item:
                 raise _preset_error(
@@ -235,9 +249,8 @@ class WorkspaceManager:
                     repr(item["name"]),
                     f"an installed preset: {item['error']} (run corral prepare-envs)",
                 )
-            file = Path(item["file"]) if item.get("file") else raw.config_file
-            presets.append(parse_preset(item["name"], item["text"], file))
-        return apply_presets(raw, presets)
+            texts.append(CachedPreset(item["name"], item["text"], item.get("file")))
+        return texts
 
     # --- environments --------------------------------------------------------------------------
 

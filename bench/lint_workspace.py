@@ -1,0 +1,165 @@
+"""``corral run lint --workspace`` against bare ruff and pre-commit, measured in one run.
+
+On a generated workspace (default 20 projects x 50 files, every project using the
+``corral-python`` preset):
+
+* floor: bare ``ruff check`` over the whole tree (one process, the same ruff version);
+* warm: ``lint`` at workspace scope through one Workspace Manager whose runners are up;
+* cold: the ``corral run lint --workspace`` command (envs prepared, no runner started);
+* pre-commit: ``pre-commit run --all-files`` with a ruff hook (its hook env installed).
+
+Each is repeated ``--rounds`` times (alternating) and printed as min/median/max seconds;
+ratios use the medians. Targets (issue 7): warm within 1.3x of bare ruff; cold faster than
+pre-commit. pre-commit is installed into a throwaway venv with uv (a bench-only tool).
+
+    uv run python bench/lint_workspace.py [--projects 20] [--files 50] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import uv
+from corral.workspace import WorkspaceManager
+
+MODULE = '''"""Module {index} of project {project}."""
+
+import os
+{unused}
+
+def function_{index}(value: int) -> int:
+    """Return a value derived from ``value``."""
+    total = value * {index}
+    for step in range(3):
+        total += step
+    return total + len(os.sep)
+'''
+
+
+def generate(root: Path, projects: int, files: int) -> None:
+    for p in range(projects):
+        project = root / f"project{p:02d}"
+        package = project / "src" / f"pkg{p:02d}"
+        package.mkdir(parents=True)
+        (project / "pyproject.toml").write_text(
+            f'[project]\nname = "project{p:02d}"\nversion = "0"\n\n'
+            '[tool.corral]\npresets = ["corral-python"]\n\n[tool.ruff]\nline-length = 100\n'
+        )
+        (package / "__init__.py").write_text('"""Package."""\n')
+        for f in range(files - 1):
+            unused = "import sys\n" if f % 10 == 0 else ""
+            (package / f"module{f:02d}.py").write_text(
+                MODULE.format(index=f, project=p, unused=unused)
+            )
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
+    return time.perf_counter() - started
+
+
+def setup_precommit(root: Path, work: Path) -> tuple[list[str], dict[str, str]]:
+    """A venv with pre-commit, a git repo of the workspace and a local ruff hook."""
+    uv_bin = uv.find_uv_bin()
+    venv = work / "precommit-venv"
+    subprocess.run([uv_bin, "venv", "--no-project", "-q", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv_bin, "pip", "install", "-q", "--python", str(python), "pre-commit"], check=True
+    )
+    ruff_version = subprocess.run(
+        [sys.executable, "-m", "ruff", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    (root / ".pre-commit-config.yaml").write_text(
+        "repos:\n- repo: local\n  hooks:\n  - id: ruff\n    name: ruff\n"
+        "    entry: ruff check --no-cache\n    language: python\n    types: [python]\n"
+        f"    additional_dependencies: ['ruff=={ruff_version}']\n"
+    )
+    git = ["git", "-c", "user.email=b@e", "-c", "user.name=bench"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "bench"], cwd=root, check=True)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(work / "pre-commit-home")}
+    argv = [str(venv / "bin" / "pre-commit"), "run", "--all-files"]
+    subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)  # install hook env
+    return argv, env
+
+
+def _stats(values: list[float]) -> str:
+    return (
+        f"min {min(values):7.3f}  median {statistics.median(values):7.3f}  max {max(values):7.3f} s"
+    )
+
+
+async def warm_runs(root: Path, rounds: int) -> list[float]:
+    samples = []
+    async with await WorkspaceManager.open(root, wal=False) as wm:
+        await wm.run("lint")  # start every runner, resolve presets
+        for _ in range(rounds):
+            started = time.perf_counter()
+            await wm.run("lint")
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--files", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-pre-commit", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="corral-bench-"))
+    try:
+        root = work / "ws"
+        generate(root, args.projects, args.files)
+        print(f"workspace: {args.projects} projects x {args.files} files in {root}")
+
+        async def prepare() -> float:
+            started = time.perf_counter()
+            async with await WorkspaceManager.open(root, wal=False) as wm:
+                results = await wm.prepare_envs()
+            failed = [r for r in results if r.status == "failed"]
+            if failed:
+                raise SystemExit(f"env preparation failed: {failed[0].error}")
+            return time.perf_counter() - started
+
+        print(f"prepare-envs (not part of the comparison): {asyncio.run(prepare()):.1f} s")
+        precommit = None if args.no_pre_commit else setup_precommit(root, work)
+
+        ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--exit-zero", "."]
+        corral = [sys.executable, "-m", "corral", "run", "lint", "--workspace"]
+        floor, cold, pre = [], [], []
+        for _ in range(args.rounds):
+            floor.append(timed(ruff, root))
+            cold.append(timed(corral, root))
+            if precommit is not None:
+                pre.append(timed(precommit[0], root, precommit[1]))
+        warm = asyncio.run(warm_runs(root, args.rounds))
+
+        print(f"  bare ruff check        {_stats(floor)}")
+        print(f"  corral warm            {_stats(warm)}")
+        print(f"  corral cold (command)  {_stats(cold)}")
+        if pre:
+            print(f"  pre-commit ruff hook   {_stats(pre)}")
+        med = statistics.median
+        print(f"ratio warm/bare ruff:        {med(warm) / med(floor):.2f}x (target <= 1.30)")
+        if pre:
+            print(f"ratio cold/pre-commit:       {med(cold) / med(pre):.2f}x (target < 1.00)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
