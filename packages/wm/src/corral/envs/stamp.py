@@ -22,6 +22,7 @@ from typing import Any
 
 from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
 from corral.envs.request import EnvRequest
+from corral.envs.source import source_fingerprint
 
 # Bump when the stamp format or the way environments are built changes incompatibly:
 # every environment is then recreated.
@@ -40,6 +41,8 @@ class EnvInputs:
       the stamp's ``python`` entry, not compared);
     - ``runner``: :meth:`RunnerSource.identity` for Python envs, ``"none"`` otherwise;
     - ``uv_version``: the uv that builds it;
+    - ``local_sources``: ``<path>=<fingerprint>`` of every dependency that is a local
+      directory (e.g. a checkout's corral-python), so editing its source makes the env stale;
     - ``schema``: :data:`SCHEMA`.
     """
 
@@ -49,12 +52,14 @@ class EnvInputs:
     python_version: str | None
     runner: str
     uv_version: str
+    local_sources: tuple[str, ...] = ()
     schema: int = SCHEMA
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready mapping (lists for tuples)."""
         data = asdict(self)
         data["dependencies"] = list(self.dependencies)
+        data["local_sources"] = list(self.local_sources)
         return data
 
     def digest(self) -> str:
@@ -80,7 +85,13 @@ def compute_inputs(
         python_version: str | None = interpreter_version()
     else:
         python_interpreter = python_version = None
+    local = []
+    for dependency in sorted(set(request.dependencies)):
+        path = request.project / dependency
+        if path.is_dir():  # an absolute dependency path replaces the project prefix
+            local.append(f"{path}={source_fingerprint(path)}")
     return EnvInputs(
+        local_sources=tuple(local),
         dependencies=tuple(sorted(set(request.dependencies))),
         python_request=request.python,
         python_interpreter=python_interpreter,
@@ -173,6 +184,8 @@ def describe_changes(stored: dict[str, Any], current: EnvInputs) -> list[str]:
         changes.append(f"python changed ({_python(stored)} → {_python(now)})")
     if stored.get("runner") != now["runner"]:
         changes.append(f"runner source changed ({_runner(stored)} → {_runner(now)})")
+    if stored.get("local_sources", []) != now["local_sources"]:
+        changes.append("local package source changed")
     if stored.get("uv_version") != now["uv_version"]:
         changes.append(f"uv changed ({stored.get('uv_version')} → {now['uv_version']})")
     return changes
