@@ -10,13 +10,15 @@ import asyncio
 import os
 import signal
 import textwrap
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from corral.supervisor import RunnerState
-from corral.workspace import WorkspaceManager
-from corral_protocol.messages import ProjectRunResult, WorkspaceRunResult
+from corral.workspace import RunProgress, WorkspaceManager
+from corral_protocol import ErrorCode, RpcError
+from corral_protocol.messages import PartialResult, ProjectRunResult, WorkspaceRunResult
 
 HANDLERS = textwrap.dedent(
     """
@@ -35,6 +37,16 @@ HANDLERS = textwrap.dedent(
     async def in_workspace(ctx: ActionContext) -> dict:
         result = await ctx.run_in_workspace("hello")
         return {"projects": sorted(p.result["hello"] for p in result.projects)}
+
+
+    async def slow(ctx: ActionContext) -> dict:
+        import asyncio
+
+        for step in range(300):
+            ctx.progress(f"step {step}", percentage=step // 3)
+            ctx.partial({"step": step})
+            await asyncio.sleep(0.1)
+        return {"done": True}
 
 
     async def forever(ctx: ActionContext) -> dict:
@@ -66,6 +78,10 @@ PROJECT = textwrap.dedent(
     [[actions.forever.handlers]]
     name = "forever"
     source = "handlers:forever"
+
+    [[actions.slow.handlers]]
+    name = "slow"
+    source = "handlers:slow"
     """
 )
 
@@ -147,5 +163,40 @@ def test_unbounded_recursion_stops_at_the_depth_limit(workspace: Path) -> None:
         message = outcome.error.message
         assert message.startswith("depth 0: RuntimeError: depth 1:")
         assert message.endswith("depth 7: DepthLimitExceeded: run depth 9 exceeds the limit 8")
+
+    with_wm(workspace, body)
+
+
+def test_progress_is_published_and_a_run_can_be_cancelled(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        alpha = workspace / "alpha"
+        seen: list[RunProgress] = []
+        partial_seen = asyncio.Event()
+
+        async def watch() -> None:
+            async for update in wm.progress():
+                seen.append(update)
+                if isinstance(update.value, PartialResult):
+                    partial_seen.set()
+
+        watcher = asyncio.create_task(watch())
+        run = asyncio.create_task(wm.run("slow", project=alpha, run_id="run-to-cancel"))
+        async with asyncio.timeout(30):
+            await partial_seen.wait()
+        kinds = {type(u.value).__name__ for u in seen}
+        assert {"WorkDoneBegin", "WorkDoneReport", "PartialResult"} <= kinds
+        assert {u.parent_run_id for u in seen} == {"run-to-cancel"}
+        assert {(u.project, u.env) for u in seen} == {(alpha, "dev_no_runtime")}
+        assert wm.cancel("run-to-cancel")
+        started = time.perf_counter()
+        with pytest.raises(RpcError) as info:
+            await run
+        assert info.value.code == ErrorCode.REQUEST_CANCELLED
+        assert time.perf_counter() - started < 3
+        assert not wm.cancel("run-to-cancel")
+        watcher.cancel()
+        again = await wm.run("hello", project=alpha)  # the runner kept serving
+        assert isinstance(again, ProjectRunResult)
+        assert again.status == "ok"
 
     with_wm(workspace, body)

@@ -66,6 +66,8 @@ class ExecutionContext(Protocol):
 
     def project_roots(self) -> Sequence[Path]: ...
 
+    def segment_started(self, run_id: str, parent_run_id: str, project: Path, env: str) -> None: ...
+
 
 def _check_depth(limits: Limits, depth: int) -> None:
     if depth > limits.max_depth:
@@ -103,6 +105,7 @@ async def _run_segment(
     """One ``actions/run`` on one runner; runner problems become failed outcomes."""
     run_id = new_run_id()
     journal = ctx.journal
+    ctx.segment_started(run_id, parent_run_id, project.root, segment.env)
     record = _recorder(
         journal,
         run_id,
@@ -120,6 +123,8 @@ async def _run_segment(
         run_id=run_id,
         parent_run_id=parent_run_id,
         depth=depth,
+        work_done_token=f"{run_id}:work",
+        partial_result_token=f"{run_id}:partial",
     )
     try:
         result = await runner.request("actions/run", request, RunResult)
@@ -236,6 +241,7 @@ async def run_workspace(
     depth: int = 0,
     source: str = "wm",
     params_for: dict[Path, Any] | None = None,
+    run_id: str | None = None,
 ) -> WorkspaceRunResult:
     """Run ``action`` in many projects (default: every project that has it).
 
@@ -261,7 +267,7 @@ async def run_workspace(
             f"{action} would run in {len(selected)} projects; the limit is {ctx.limits.max_fanout}",
             {"count": len(selected), "limit": ctx.limits.max_fanout},
         )
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     record = _recorder(
         ctx.journal, run_id, parent_run_id=parent_run_id, project=None, env=None, action=action
     )

@@ -17,14 +17,18 @@ runners write theirs next to it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from corral_protocol import ErrorCode, RequestContext, Router, RpcError
 from corral_protocol.messages import (
+    ProgressParams,
+    ProgressValue,
     ProjectRunParams,
     ProjectRunResult,
     RunResult,
@@ -56,6 +60,7 @@ from .execute import Limits, run_project, run_workspace
 from .locals import localize
 from .plan import PRESET_ACTION, runner_configuration
 from .preset_cache import CachedPreset, PresetCache
+from .runids import new_run_id
 from .supervisor import (
     EventBus,
     ManagedRunner,
@@ -66,9 +71,28 @@ from .supervisor import (
     RunnerStatus,
 )
 
-__all__ = ["WorkspaceManager"]
+__all__ = ["RunProgress", "WorkspaceManager"]
 
 DEV_WORKSPACE = "dev_workspace"
+MAX_TRACKED_SEGMENTS = 10_000
+
+
+class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """A ``$/progress`` value of one runner request, with the runs it belongs to."""
+
+    run_id: str
+    """The ``actions/run`` request the value came from."""
+    parent_run_id: str
+    """The project run it serves (the id :meth:`WorkspaceManager.run` returned or took)."""
+    project: Path
+    env: str
+    value: ProgressValue
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (not just what it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _preset_error(raw: ProjectConfig, found: str, expected: str) -> ConfigError:
@@ -87,7 +111,11 @@ class WorkspaceManager:
     def __init__(self, root: Path, *, limits: Limits | None = None, wal: bool = True) -> None:
         self.root = root.resolve()
         self.limits = limits or Limits()
-        self.bus = EventBus()
+        self.bus: EventBus[RunnerStateChanged] = EventBus()
+        self.progress_bus: EventBus[RunProgress] = EventBus()
+        self._segments: collections.OrderedDict[str, tuple[str, Path, str]] = (
+            collections.OrderedDict()
+        )
         self.journal: Journal | None = None
         self._wal = wal
         self._raw: dict[Path, ProjectConfig] = {}
@@ -390,6 +418,30 @@ class WorkspaceManager:
         async for event in self.bus.subscribe():
             yield event
 
+    async def progress(self) -> AsyncIterator[RunProgress]:
+        """Work-done progress and partial results of every run, from now on."""
+        async for event in self.progress_bus.subscribe():
+            yield event
+
+    def segment_started(self, run_id: str, parent_run_id: str, project: Path, env: str) -> None:
+        """Remember which run a runner's ``$/progress`` tokens belong to (bounded)."""
+        self._segments[run_id] = (parent_run_id, project, env)
+        while len(self._segments) > MAX_TRACKED_SEGMENTS:
+            self._segments.popitem(last=False)
+
+    def _on_progress(self, params: ProgressParams) -> None:
+        token = str(params.token)
+        run_id, _, kind = token.rpartition(":")
+        segment = self._segments.get(run_id)
+        if segment is None or kind not in ("work", "partial"):
+            return  # a token the WM did not hand out: ignore (SPEC.md §10.1)
+        parent, project, env = segment
+        self.progress_bus.publish(
+            RunProgress(
+                run_id=run_id, parent_run_id=parent, project=project, env=env, value=params.value
+            )
+        )
+
     def _journal_state(self, event: RunnerStateChanged) -> None:
         if self.journal is not None:
             self.journal.record(
@@ -415,17 +467,54 @@ class WorkspaceManager:
         projects: Sequence[Path] | None = None,
         params_for: dict[Path, Any] | None = None,
         source: str = "cli",
+        run_id: str | None = None,
     ) -> ProjectRunResult | WorkspaceRunResult:
         """Run ``action`` in one project (``project=``) or across projects (default: all
-        that have it). Raises RpcError for refusals (-32010, -32012, -32013, -32014) and
+        that have it). ``run_id`` (default: a new one) is what :meth:`cancel` takes; progress
+        of the run's runner requests is published on :meth:`progress`. Raises RpcError for
+        refusals (-32010, -32012, -32013, -32014) and for a cancelled run (-32800), and
         ConfigError for a broken project configuration at project scope."""
         params = {} if params is None else params
+        run_id = run_id or new_run_id()
         if project is not None:
             config = await self.project_config(project)
-            return await run_project(self, config, action, params, source=source)
-        return await run_workspace(
-            self, action, params, projects, source=source, params_for=params_for
-        )
+            work: Awaitable[ProjectRunResult | WorkspaceRunResult] = run_project(
+                self, config, action, params, source=source, run_id=run_id
+            )
+        else:
+            work = run_workspace(
+                self,
+                action,
+                params,
+                projects,
+                source=source,
+                params_for=params_for,
+                run_id=run_id,
+            )
+        task = asyncio.ensure_future(work)
+        self._runs[run_id] = task
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and not _cancelling():
+                raise RpcError(
+                    ErrorCode.REQUEST_CANCELLED,
+                    f"run {run_id} was cancelled",
+                    {"reason": "cancel-request"},
+                ) from None
+            task.cancel()
+            raise
+        finally:
+            self._runs.pop(run_id, None)
+
+    def cancel(self, run_id: str) -> bool:
+        """Cancel a run started by :meth:`run` (its runner requests get $/cancelRequest);
+        its :meth:`run` call then raises RpcError -32800. False if no such run is going."""
+        task = self._runs.get(run_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     def _scope_router(self, asker: RunnerKey) -> Router:
         """Serves a runner's project/workspace requests (SPEC.md §9.12-§9.13)."""
@@ -461,6 +550,7 @@ class WorkspaceManager:
                 source="runner",
             )
 
+        router.add_notification("$/progress", self._on_progress, ProgressParams)
         router.add_request("project/runAction", project_run, ProjectRunParams)
         router.add_request("workspace/runAction", workspace_run, WorkspaceRunParams)
         return router

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import msgspec
 
@@ -19,6 +19,7 @@ from .states import RunnerState
 __all__ = ["EventBus", "RunnerKey", "RunnerStateChanged", "RunnerStatus"]
 
 SUBSCRIBER_QUEUE: Final = 1000
+E = TypeVar("E")
 
 
 class RunnerKey(msgspec.Struct, frozen=True, order=True):
@@ -56,22 +57,22 @@ class RunnerStateChanged(msgspec.Struct, frozen=True, kw_only=True):
     status: RunnerStatus
 
 
-class EventBus:
+class EventBus(Generic[E]):
     """Fan-out of events to any number of subscribers, each with a bounded queue.
 
-    A subscriber that does not keep up loses its oldest events (never blocks publishers);
-    ``dropped`` on its iterator counts them.
+    A subscriber that does not keep up loses its oldest events (never blocks publishers).
+    Listeners are called synchronously on publish (e.g. the WAL journal).
     """
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[RunnerStateChanged]] = set()
-        self._listeners: list[Callable[[RunnerStateChanged], None]] = []
+        self._queues: set[asyncio.Queue[E]] = set()
+        self._listeners: list[Callable[[E], None]] = []
 
-    def add_listener(self, listener: Callable[[RunnerStateChanged], None]) -> None:
-        """Call ``listener`` synchronously for every event (e.g. the WAL journal)."""
+    def add_listener(self, listener: Callable[[E], None]) -> None:
+        """Call ``listener`` synchronously for every event."""
         self._listeners.append(listener)
 
-    def publish(self, event: RunnerStateChanged) -> None:
+    def publish(self, event: E) -> None:
         for listener in self._listeners:
             listener(event)
         for queue in self._queues:
@@ -80,9 +81,9 @@ class EventBus:
                     queue.get_nowait()
             queue.put_nowait(event)
 
-    async def subscribe(self) -> AsyncIterator[RunnerStateChanged]:
+    async def subscribe(self) -> AsyncIterator[E]:
         """Iterate over events published from now on (until the iterator is closed)."""
-        queue: asyncio.Queue[RunnerStateChanged] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        queue: asyncio.Queue[E] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._queues.add(queue)
         try:
             while True:

@@ -134,14 +134,14 @@ class ManagedRunner:
         self,
         spec: RunnerSpec,
         *,
-        bus: EventBus | None = None,
+        bus: EventBus[RunnerStateChanged] | None = None,
         clock: Callable[[], float] = time.monotonic,
         backoff_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         policy: RestartPolicy | None = None,
     ) -> None:
         self.spec = spec
         self.key = spec.key
-        self.bus = bus if bus is not None else EventBus()
+        self.bus: EventBus[RunnerStateChanged] = bus if bus is not None else EventBus()
         self._clock = clock
         self._backoff_sleep = backoff_sleep
         self.policy = policy or RestartPolicy(spec.settings.restart, clock=clock)
