@@ -18,8 +18,9 @@ msgspec: a runner can print its hello before it imports asyncio.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from corral_protocol._lazy import lazy_attributes
 
 from .messages import __all__ as _message_names
 
@@ -77,14 +78,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)  # noqa: PLE0605
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'corral_protocol' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
