@@ -445,6 +445,9 @@ class EnvPreparer:
         # --no-sources: a dependency given as a path inside a uv workspace (e.g. this
         # checkout's corral-python) must not pull the workspace's editable members; its
         # requirements resolve against the packages of this very command (the runner wheels).
+        # --compile-bytecode: runners start often; without .pyc files every start recompiles
+        # its imports wherever bytecode cannot be cached (PYTHONDONTWRITEBYTECODE, read-only
+        # site-packages): measured 0.27 s -> 0.12 s to import the runner and its handlers.
         argv = self.uv.argv(
             "pip",
             "install",
@@ -452,6 +455,7 @@ class EnvPreparer:
             str(python),
             "--exact",
             "--no-sources",
+            "--compile-bytecode",
             *reinstall,
             "--",
             *packages,

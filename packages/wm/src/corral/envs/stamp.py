@@ -26,7 +26,7 @@ from corral.envs.source import source_fingerprint
 
 # Bump when the stamp format or the way environments are built changes incompatibly:
 # every environment is then recreated.
-SCHEMA = 1
+SCHEMA = 2  # 2: envs are installed with precompiled bytecode
 
 
 @dataclass(frozen=True)
