@@ -255,11 +255,8 @@ class Connection:
         self._tasks.pop(request_id, None)
         self._methods.pop(request_id, None)
         reason = self._cancel_reasons.pop(request_id, "cancel-request")
-        if task.cancelled() and not self.is_closed and request_id in self._rpc.pending_incoming:
-            self._rpc.send_error(
-                request_id, ErrorCode.REQUEST_CANCELLED, "request cancelled", {"reason": reason}
-            )
-            self._flush()
+        if task.cancelled():
+            self._answer_cancelled(request_id, reason)
         if self._reading_paused and len(self._tasks) < _READ_PAUSE_AT // 2:
             self._reading_paused = False
             if self._transport is not None and not self.is_closed:
@@ -293,14 +290,17 @@ class Connection:
 
     def _force_cancel_reply(self, request_id: RequestId, task: asyncio.Task[None]) -> None:
         """Handler code that ignores cancellation is abandoned: answer -32800 anyway."""
-        if task.done() or self.is_closed or request_id not in self._rpc.pending_incoming:
+        if task.done() or request_id not in self._rpc.pending_incoming:
             return
         _log.warning("%s: %r ignored cancellation; answering -32800", self.name, request_id)
+        self._answer_cancelled(request_id, self._cancel_reasons.get(request_id, "cancel-request"))
+
+    def _answer_cancelled(self, request_id: RequestId, reason: str) -> None:
+        """The single -32800 reply of a cancelled request (if it is still owed one)."""
+        if self.is_closed or request_id not in self._rpc.pending_incoming:
+            return
         self._rpc.send_error(
-            request_id,
-            ErrorCode.REQUEST_CANCELLED,
-            "request cancelled",
-            {"reason": self._cancel_reasons.get(request_id, "cancel-request")},
+            request_id, ErrorCode.REQUEST_CANCELLED, "request cancelled", {"reason": reason}
         )
         self._flush()
 

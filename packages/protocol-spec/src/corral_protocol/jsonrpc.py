@@ -412,14 +412,19 @@ class RpcProtocol:
         self._out.append(encode_frame(body))
         return len(body)
 
+    def _too_large(self, what: str, size: int) -> WireError:
+        """The -32001 error for a ``what`` of ``size`` bytes over the peer's limit."""
+        limit = self.peer_max_message_size
+        return WireError(
+            code=ErrorCode.MESSAGE_TOO_LARGE,
+            message=f"{what} of {size} bytes exceeds the peer's limit of {limit} bytes",
+            data={"size": size, "limit": limit},
+        )
+
     def _check_size(self, body: bytes) -> None:
         if len(body) > self.peer_max_message_size:
-            raise RpcError(
-                ErrorCode.MESSAGE_TOO_LARGE,
-                f"message of {len(body)} bytes exceeds the peer's limit of "
-                f"{self.peer_max_message_size} bytes",
-                {"size": len(body), "limit": self.peer_max_message_size},
-            )
+            error = self._too_large("message", len(body))
+            raise RpcError(error.code, error.message, error.data)
 
     def send_request(self, method: str, params: Any = UNSET) -> int:
         """Queue a request; return its id. Raises :class:`RpcError` (-32001) if too large."""
@@ -460,19 +465,7 @@ class RpcProtocol:
         body = self._encode(_Result(_JSONRPC, request_id, result))
         self._take_pending(request_id)
         if len(body) > self.peer_max_message_size:
-            limit = self.peer_max_message_size
-            self._queue(
-                _Error(
-                    _JSONRPC,
-                    request_id,
-                    WireError(
-                        code=ErrorCode.MESSAGE_TOO_LARGE,
-                        message=f"result of {len(body)} bytes exceeds the peer's limit "
-                        f"of {limit} bytes",
-                        data={"size": len(body), "limit": limit},
-                    ),
-                )
-            )
+            self._queue(_Error(_JSONRPC, request_id, self._too_large("result", len(body))))
             return
         self._out.append(encode_frame(body))
 
@@ -486,16 +479,6 @@ class RpcProtocol:
         except (TypeError, ValueError, msgspec.EncodeError):  # data not encodable: drop it
             body = self._encode(_Error(_JSONRPC, request_id, WireError(code=code, message=message)))
         if len(body) > self.peer_max_message_size:  # e.g. huge data: keep the answer small
-            limit = self.peer_max_message_size
-            body = self._encode(
-                _Error(
-                    _JSONRPC,
-                    request_id,
-                    WireError(
-                        code=ErrorCode.MESSAGE_TOO_LARGE,
-                        message=f"error reply of {len(body)} bytes exceeds the peer's limit",
-                        data={"size": len(body), "limit": limit},
-                    ),
-                )
-            )
+            too_large = self._too_large("error reply", len(body))
+            body = self._encode(_Error(_JSONRPC, request_id, too_large))
         self._out.append(encode_frame(body))

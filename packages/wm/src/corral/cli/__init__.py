@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -177,9 +178,7 @@ async def _run(args: argparse.Namespace) -> int:
     params = _params(args.param)
     async with await WorkspaceManager.open(root) as wm:
         if args.jobs:
-            wm.limits = type(wm.limits)(
-                max_depth=wm.limits.max_depth, max_fanout=wm.limits.max_fanout, jobs=args.jobs
-            )
+            wm.limits = dataclasses.replace(wm.limits, jobs=args.jobs)
         project: Path | None = None
         projects: list[Path] | None = None
         params_for: dict[Path, Any] | None = None
@@ -246,9 +245,7 @@ async def _prepare(args: argparse.Namespace) -> int:
         for path, problem in wm.problems.items():
             sys.stderr.write(f"corral: skipping {path}: {problem}\n")
         if args.jobs:
-            wm.limits = type(wm.limits)(
-                max_depth=wm.limits.max_depth, max_fanout=wm.limits.max_fanout, jobs=args.jobs
-            )
+            wm.limits = dataclasses.replace(wm.limits, jobs=args.jobs)
         projects = [args.project.resolve()] if args.project else None
         printer = ProgressPrinter(sys.stderr, sys.stderr.isatty(), root=wm.root)
         results = await wm.prepare_envs(
