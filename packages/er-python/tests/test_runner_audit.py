@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from corral_protocol import ErrorCode, RpcError, encode_frame
 from corral_protocol.framing import Frame, FrameDecoder
+from corral_runner.errors import DepthLimitExceeded, RemoteError, from_rpc_error
 from runner_harness import run, running, spawn
 
 
@@ -200,3 +201,14 @@ def test_a_launch_line_without_newline_is_refused(project: Path) -> None:
         assert "newline" in await runner.stderr_text()
 
     run(scenario())
+
+
+def test_scope_errors_get_one_class_per_protocol_code() -> None:
+    first = from_rpc_error(RpcError(ErrorCode.INVALID_PARAMS, "a"))
+    second = from_rpc_error(RpcError(ErrorCode.INVALID_PARAMS, "b"))
+    assert type(first).__name__ == "InvalidParams"
+    assert type(first) is type(second)
+    assert isinstance(
+        from_rpc_error(RpcError(ErrorCode.DEPTH_LIMIT_EXCEEDED, "d")), DepthLimitExceeded
+    )
+    assert type(from_rpc_error(RpcError(-1, "?"))) is RemoteError

@@ -9,7 +9,8 @@ table does not name.
 
 from __future__ import annotations
 
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from corral_protocol.errors import ErrorCode, RpcError
 
@@ -76,18 +77,20 @@ _NAMED: tuple[type[NestedRunError], ...] = (
 )
 
 
-def _class_for(code: int) -> type[NestedRunError]:
-    try:
-        name = ErrorCode(code).protocol_name
-    except ValueError:
-        return RemoteError
-    for kind in _NAMED:
-        if kind.__name__ == name:
-            return kind
-    # Codes a handler rarely expects (e.g. InvalidParams): a class with the protocol's name.
-    return type(name, (NestedRunError,), {"__module__": __name__})
+def _classes() -> dict[int, type[NestedRunError]]:
+    """One class per code of SPEC.md §6.7, named as the spec names it: the ones above, and
+    for codes a handler rarely expects (e.g. InvalidParams) a class made once here."""
+    named = {kind.__name__: kind for kind in _NAMED}
+    return {
+        code: named.get(code.protocol_name)
+        or type(code.protocol_name, (NestedRunError,), {"__module__": __name__})
+        for code in ErrorCode
+    }
+
+
+_BY_CODE: Final = MappingProxyType(_classes())
 
 
 def from_rpc_error(error: RpcError) -> NestedRunError:
     """The handler-facing exception for an error reply to a scope request."""
-    return _class_for(error.code)(error.message, error.code, error.data)
+    return _BY_CODE.get(error.code, RemoteError)(error.message, error.code, error.data)

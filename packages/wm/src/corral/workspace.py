@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +30,7 @@ from corral_protocol.messages import (
     ProgressValue,
     ProjectRunParams,
     ProjectRunResult,
+    RunParams,
     RunResult,
     WorkspaceRunParams,
     WorkspaceRunResult,
@@ -245,17 +245,14 @@ class WorkspaceManager:
         """Ask the project's dev_workspace runner (started first) for its presets' text."""
         runner = self.runner(raw.root, DEV_WORKSPACE, config=raw)
         try:
-            result = await runner.request(
-                "actions/run",
-                {
-                    "action": PRESET_ACTION,
-                    "params": {"presets": list(raw.presets)},
-                    "runId": f"presets-{os.getpid()}",
-                    "parentRunId": None,
-                    "depth": 0,
-                },
-                RunResult,
+            request = RunParams(
+                action=PRESET_ACTION,
+                params={"presets": list(raw.presets)},
+                run_id=new_run_id(),
+                parent_run_id=None,
+                depth=0,
             )
+            result = await runner.request("actions/run", request, RunResult)
         except Exception as exc:
             raise _preset_error(
                 raw,
