@@ -59,6 +59,7 @@ from corral_protocol.wal import (
     RUN_FINISHED,
     RUN_STARTED,
 )
+from corral_protocol.wal.journal import RunRecorder, run_recorder
 from msgspec import UNSET, UnsetType
 
 from .errors import DepthLimitExceeded, from_rpc_error
@@ -109,8 +110,13 @@ class RunScope:
         depth: int,
         work_done_token: ProgressToken | None = None,
         partial_result_token: ProgressToken | None = None,
+        record: RunRecorder | None = None,
     ) -> None:
         self.executor = executor
+        self.record: RunRecorder = record or run_recorder(
+            None, run_id=run_id, parent_run_id=parent_run_id, project=None, env=None, action=None
+        )
+        """Appends this run's WAL records (a no-op without a WAL)."""
         self.action = action
         self.run_id = run_id
         self.parent_run_id = parent_run_id
@@ -329,19 +335,14 @@ class Executor:
     ) -> RunResult:
         """Run one action; raises RpcError -32010 if it is not configured."""
         journal = self.journal
-
-        def record(event: str, payload: dict[str, Any]) -> None:
-            if journal is not None:
-                journal.record(
-                    event,
-                    run_id=run_id,
-                    parent_run_id=parent_run_id,
-                    project=self.project_text,
-                    env=self.env,
-                    action=action,
-                    payload=payload,
-                )
-
+        record = run_recorder(
+            journal,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            project=self.project_text,
+            env=self.env,
+            action=action,
+        )
         if journal is not None:
             local = parent_run_id is not None and run_id.startswith(f"{parent_run_id}/")
             record(
@@ -370,6 +371,7 @@ class Executor:
             depth=depth,
             work_done_token=work_done_token,
             partial_result_token=partial_result_token,
+            record=record,
         )
         token = CURRENT_RUN_ID.set(run_id)
         started = time.perf_counter()
@@ -391,20 +393,6 @@ class Executor:
             CURRENT_RUN_ID.reset(token)
         record(RUN_FINISHED, {"status": result.status, "durationMs": _ms(started)})
         return result
-
-    def _record(
-        self, event: str, scope: RunScope, handler: str, extra: dict[str, Any] | None = None
-    ) -> None:
-        if self.journal is not None:
-            self.journal.record(
-                event,
-                run_id=scope.run_id,
-                parent_run_id=scope.parent_run_id,
-                project=self.project_text,
-                env=self.env,
-                action=scope.action,
-                payload={"handler": handler, **(extra or {})},
-            )
 
     async def _sequential(self, scope: RunScope, action: LoadedAction, params: Any) -> RunResult:
         outcomes: list[HandlerOutcome] = []
@@ -448,7 +436,7 @@ class Executor:
                 ),
                 None,
             )
-        self._record(HANDLER_STARTED, scope, handler.name)
+        scope.record(HANDLER_STARTED, {"handler": handler.name})
         try:
             typed = (
                 params
@@ -473,17 +461,16 @@ class Executor:
                 )
         except asyncio.CancelledError:
             scope.cancelled = True
-            self._record(HANDLER_CANCELLED, scope, handler.name, {"durationMs": _ms(started)})
+            scope.record(HANDLER_CANCELLED, {"handler": handler.name, "durationMs": _ms(started)})
             raise
         except BaseException as exc:  # sys.exit() in a handler fails the handler, not the runner
             detail = error_detail(exc)
             error = {"type": detail.type, "message": detail.message}
-            self._record(
-                HANDLER_FAILED, scope, handler.name, {"error": error, "durationMs": _ms(started)}
-            )
+            failed = {"handler": handler.name, "error": error, "durationMs": _ms(started)}
+            scope.record(HANDLER_FAILED, failed)
             return self._failed(handler, started, detail), None
         duration = (time.perf_counter() - started) * 1000
-        self._record(HANDLER_FINISHED, scope, handler.name, {"durationMs": duration})
+        scope.record(HANDLER_FINISHED, {"handler": handler.name, "durationMs": duration})
         return HandlerOutcome(
             name=handler.name, status="ok", duration_ms=duration, error=None
         ), value

@@ -33,7 +33,7 @@ from corral_protocol.messages import (
     WorkspaceRunResult,
 )
 from corral_protocol.results import merge_results
-from corral_protocol.wal.journal import Journal
+from corral_protocol.wal.journal import Journal, run_recorder
 
 from .config import ActionSpec, ConfigError, ProjectConfig
 from .plan import Segment, plan_action
@@ -106,11 +106,11 @@ async def _run_segment(
     run_id = new_run_id()
     journal = ctx.journal
     ctx.segment_started(run_id, parent_run_id, project.root, segment.env)
-    record = _recorder(
+    record = run_recorder(
         journal,
-        run_id,
+        run_id=run_id,
         parent_run_id=parent_run_id,
-        project=project.root,
+        project=str(project.root),
         env=segment.env,
         action=segment.runner_action,
     )
@@ -169,11 +169,11 @@ async def run_project(
             {"action": action},
         )
     run_id = run_id or new_run_id()
-    record = _recorder(
+    record = run_recorder(
         ctx.journal,
-        run_id,
+        run_id=run_id,
         parent_run_id=parent_run_id,
-        project=project.root,
+        project=str(project.root),
         env=None,
         action=action,
     )
@@ -268,8 +268,13 @@ async def run_workspace(
             {"count": len(selected), "limit": ctx.limits.max_fanout},
         )
     run_id = run_id or new_run_id()
-    record = _recorder(
-        ctx.journal, run_id, parent_run_id=parent_run_id, project=None, env=None, action=action
+    record = run_recorder(
+        ctx.journal,
+        run_id=run_id,
+        parent_run_id=parent_run_id,
+        project=None,
+        env=None,
+        action=action,
     )
     record("run.accepted", {"scope": "workspace", "source": source, "depth": depth})
     started = time.perf_counter()
@@ -359,27 +364,3 @@ def _code_name(code: int) -> str:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _recorder(
-    journal: Journal | None,
-    run_id: str,
-    *,
-    parent_run_id: str | None,
-    project: Path | None,
-    env: str | None,
-    action: str | None,
-) -> Any:
-    def record(event: str, payload: dict[str, Any]) -> None:
-        if journal is not None:
-            journal.record(
-                event,
-                run_id=run_id,
-                parent_run_id=parent_run_id,
-                project=None if project is None else str(project),
-                env=env,
-                action=action,
-                payload=payload,
-            )
-
-    return record

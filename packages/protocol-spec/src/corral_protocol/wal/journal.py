@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,7 +23,7 @@ from .config import WalConfig
 from .events import RUN_EVENTS, RUNNER_STATE
 from .writer import WalWriter
 
-__all__ = ["BATCH_WINDOW", "NONBLOCKING_CONFIG", "Journal"]
+__all__ = ["BATCH_WINDOW", "NONBLOCKING_CONFIG", "Journal", "RunRecorder", "run_recorder"]
 
 _log = logging.getLogger("corral_protocol.wal.journal")
 BATCH_WINDOW: Final = 0.05
@@ -37,6 +37,41 @@ NONBLOCKING_CONFIG: Final = WalConfig(
 background, other records within the batch delay."""
 
 _Record = tuple[str, str | None, str | None, str | None, str | None, str | None, dict[str, Any]]
+
+
+RunRecorder = Callable[[str, dict[str, Any]], None]
+"""``record(event, payload)`` for one run: the run's ids are bound in."""
+
+
+def run_recorder(
+    journal: Journal | None,
+    *,
+    run_id: str,
+    parent_run_id: str | None,
+    project: str | None,
+    env: str | None,
+    action: str | None,
+) -> RunRecorder:
+    """A recorder for one run's records (a no-op without a journal)."""
+    if journal is None:
+        return _ignore
+
+    def record(event: str, payload: dict[str, Any]) -> None:
+        journal.record(
+            event,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            project=project,
+            env=env,
+            action=action,
+            payload=payload,
+        )
+
+    return record
+
+
+def _ignore(event: str, payload: dict[str, Any]) -> None:
+    """The recorder of a process without a WAL."""
 
 
 class Journal:
