@@ -146,3 +146,13 @@ def test_wal_records_the_runs(workspace: Path) -> None:
     shown = corral(workspace, "wal", "show", "--format", "json")
     assert shown.returncode == 0, shown.stderr
     assert "run.finished" in shown.stdout or "finished" in shown.stdout
+
+
+def test_runners_restart_starts_and_reports_each_runner(workspace: Path) -> None:
+    result = corral(workspace, "runners", "restart", "--project", str(workspace / "lib"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert sorted((row[1], row[2]) for row in rows) == [
+        ("dev_no_runtime", "running"),
+        ("dev_workspace", "running"),
+    ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -226,6 +227,13 @@ class WorkspaceManager:
         self._resolved[root] = config
         return config
 
+    async def resolve_projects(self) -> None:
+        """Apply every project's presets where possible (so :meth:`statuses` lists every
+        env); projects whose configuration or presets fail keep their raw configuration."""
+        for root in self.project_roots():
+            with contextlib.suppress(ConfigError, RpcError):
+                await self.project_config(root)
+
     async def _resolve_presets(self, raw: ProjectConfig) -> ProjectConfig:
         """Apply the project's presets, resolved by its dev_workspace runner (cached)."""
         if not raw.presets:
@@ -397,18 +405,31 @@ class WorkspaceManager:
         return [seen[key] for key in sorted(seen)]
 
     async def restart_runners(
-        self, project: Path | None = None, env: str | None = None
-    ) -> list[RunnerKey]:
-        """Restart running runners (all, or of one project/env); resets crash budgets."""
+        self, project: Path | None = None, env: str | None = None, *, include_stopped: bool = False
+    ) -> list[ManagedRunner]:
+        """Restart runners (all, or of one project/env) and wait until each has settled
+        (running, crashed or without venv); crash budgets are reset. Stopped runners are
+        started too with ``include_stopped`` (every configured (project, env))."""
+        wanted = None if project is None else _canonical(project)
+        if include_stopped:
+            await self.resolve_projects()
+            keys = [RunnerKey(s.project, s.env) for s in self.statuses()]
+            candidates = [self.runner(key.project, key.env) for key in keys]
+        else:
+            candidates = [r for r in self._runners.values() if r.state is not RunnerState.STOPPED]
         chosen = [
             r
-            for r in self._runners.values()
-            if (project is None or r.key.project == _canonical(project))
-            and (env is None or r.key.env == env)
-            and r.state is not RunnerState.STOPPED
+            for r in candidates
+            if (wanted is None or r.key.project == wanted) and (env is None or r.key.env == env)
         ]
         await asyncio.gather(*(r.restart() for r in chosen))
-        return [r.key for r in chosen]
+
+        async def settle(runner: ManagedRunner) -> None:
+            while runner.state in (RunnerState.STARTING, RunnerState.RESTARTING):
+                await runner.wait_for_change()
+
+        await asyncio.gather(*(settle(r) for r in chosen))
+        return chosen
 
     async def subscribe(self) -> AsyncIterator[RunnerStateChanged]:
         """Runner state changes from now on."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import sys
 import time
@@ -21,6 +20,7 @@ from corral_protocol import RpcError
 
 from ..config import ConfigError, is_project
 from ..envs import ProgressPrinter
+from ..supervisor import RunnerState
 from ..workspace import WorkspaceManager
 from .render import render_result, render_status, summarize
 
@@ -261,9 +261,7 @@ async def _prepare(args: argparse.Namespace) -> int:
 async def _status(args: argparse.Namespace) -> int:
     root = _root(args)
     async with await WorkspaceManager.open(root, wal=False) as wm:
-        for project in wm.project_roots():  # apply presets where possible (full env list)
-            with contextlib.suppress(ConfigError, RpcError):
-                await wm.project_config(project)
+        await wm.resolve_projects()  # presets applied: the full env list
         statuses = wm.statuses()
         problems = wm.problems
         if args.output == "json":
@@ -283,25 +281,9 @@ async def _status(args: argparse.Namespace) -> int:
 async def _runners(args: argparse.Namespace) -> int:
     root = _root(args)
     async with await WorkspaceManager.open(root) as wm:
-        chosen = [
-            s
-            for s in wm.statuses()
-            if (args.project is None or s.project == args.project.resolve())
-            and (args.env is None or s.env == args.env)
-        ]
-        runners = [wm.runner(s.project, s.env) for s in chosen]
-        await asyncio.gather(*(r.restart() for r in runners))
-        waits = []
-        for runner in runners:
-
-            async def settle(r: Any = runner) -> None:
-                while r.state.value in ("starting", "restarting"):
-                    await r.wait_for_change()
-
-            waits.append(settle())
-        await asyncio.gather(*waits)
+        runners = await wm.restart_runners(args.project, args.env, include_stopped=True)
         render_status([r.status() for r in runners], sys.stdout, root=root)
-        bad = [r for r in runners if r.state.value != "running"]
+        bad = [r for r in runners if r.state is not RunnerState.RUNNING]
         return EXIT_FAILURE if bad else EXIT_OK
 
 
