@@ -4,7 +4,9 @@ On a generated workspace (default 20 projects x 50 files, every project using th
 ``corral-python`` preset):
 
 * floor: bare ``ruff check`` over the whole tree (one process, the same ruff version);
-* warm: ``lint`` at workspace scope through one Workspace Manager whose runners are up;
+* warm: ``lint`` at workspace scope through one Workspace Manager whose runners are up,
+  once with nothing changed (the handlers reuse their last result) and once after a file of
+  every project was edited (ruff runs in every project);
 * cold: the ``corral run lint --workspace`` command (envs prepared, no runner started);
 * pre-commit: ``pre-commit run --all-files`` with a ruff hook (its hook env installed).
 
@@ -101,15 +103,28 @@ def _stats(values: list[float]) -> str:
     )
 
 
-async def warm_runs(root: Path, rounds: int) -> list[float]:
-    samples = []
+def edit_every_project(root: Path, round_: int) -> None:
+    """Change one module of every project (ruff must run again everywhere)."""
+    for module in sorted(root.glob("project*/src/pkg*/module00.py")):
+        text = module.read_text().split("\n# edit ")[0]
+        module.write_text(f"{text}\n# edit {round_}\n")
+
+
+async def warm_runs(root: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """(unchanged tree: results reused, one file edited in every project) per round."""
+    unchanged, edited = [], []
     async with await WorkspaceManager.open(root, wal=False) as wm:
         await wm.run("lint")  # start every runner, resolve presets
-        for _ in range(rounds):
+        await wm.run("lint")  # ruff's own cache directory now exists
+        for round_ in range(rounds):
             started = time.perf_counter()
             await wm.run("lint")
-            samples.append(time.perf_counter() - started)
-    return samples
+            unchanged.append(time.perf_counter() - started)
+            edit_every_project(root, round_)
+            started = time.perf_counter()
+            await wm.run("lint")
+            edited.append(time.perf_counter() - started)
+    return unchanged, edited
 
 
 def main() -> None:
@@ -146,15 +161,18 @@ def main() -> None:
             cold.append(timed(corral, root))
             if precommit is not None:
                 pre.append(timed(precommit[0], root, precommit[1]))
-        warm = asyncio.run(warm_runs(root, args.rounds))
+        time.sleep(2.5)  # let the generated files settle (see corral_python.reuse)
+        warm, edited = asyncio.run(warm_runs(root, args.rounds))
 
         print(f"  bare ruff check        {_stats(floor)}")
-        print(f"  corral warm            {_stats(warm)}")
+        print(f"  corral warm            {_stats(warm)}  (nothing changed: results reused)")
+        print(f"  corral warm, edited    {_stats(edited)}  (a file edited in every project)")
         print(f"  corral cold (command)  {_stats(cold)}")
         if pre:
             print(f"  pre-commit ruff hook   {_stats(pre)}")
         med = statistics.median
         print(f"ratio warm/bare ruff:        {med(warm) / med(floor):.2f}x (target <= 1.30)")
+        print(f"ratio warm edited/bare ruff: {med(edited) / med(floor):.2f}x (ruff in all 20)")
         if pre:
             print(f"ratio cold/pre-commit:       {med(cold) / med(pre):.2f}x (target < 1.00)")
     finally:

@@ -120,7 +120,9 @@ def test_lint_reports_exact_diagnostics(
             result = ok(await runner.run("lint", {}))
             assert result["diagnostics"] == [F401, E501]
             # pyproject.toml + app/__init__.py, messy.py, typed.py, unused.py
-            assert result["summary"] == {"ruff": {"files": 5, "findings": 2, "fixable": 1}}
+            assert result["summary"] == {
+                "ruff": {"files": 5, "findings": 2, "fixable": 1, "reused": False}
+            }
 
             # config: select / ignore override the project's rule selection
             assert ok(await runner.run("lint-f", {}))["diagnostics"] == [F401]
@@ -134,7 +136,7 @@ def test_lint_reports_exact_diagnostics(
             clean = ok(await runner.run("lint", {"paths": [absolute]}))
             assert clean == {
                 "diagnostics": [],
-                "summary": {"ruff": {"files": 1, "findings": 0, "fixable": 0}},
+                "summary": {"ruff": {"files": 1, "findings": 0, "fixable": 0, "reused": False}},
             }
             # nothing was fixed in place
             assert (sample_project / "app/unused.py").read_text().startswith("import os\n")
@@ -177,10 +179,15 @@ def test_unparsable_files_are_error_diagnostics(
             params = {"paths": ["broken"]}
             lint = ok(await runner.run("lint", params))
             assert lint["diagnostics"] == [{**syntax, "source": "ruff"}]
-            assert lint["summary"]["ruff"] == {"files": 2, "findings": 1, "fixable": 0}
+            assert lint["summary"]["ruff"] == {
+                "files": 2,
+                "findings": 1,
+                "fixable": 0,
+                "reused": False,
+            }
 
             errors = [{**syntax, "source": "ruff-format"}]
-            summary = {"ruff-format": {"changed": 0, "errors": 1}}
+            summary = {"ruff-format": {"changed": 0, "errors": 1, "reused": False}}
             check = ok(await runner.run("check-format", params))
             assert check == {"diagnostics": errors, "summary": summary}
             edits = ok(await runner.run("format", params))
@@ -194,9 +201,12 @@ def test_unparsable_files_are_error_diagnostics(
             nothing = {"paths": ["empty"]}
             assert ok(await runner.run("lint", nothing)) == {
                 "diagnostics": [],
-                "summary": {"ruff": {"files": 0, "findings": 0, "fixable": 0}},
+                "summary": {"ruff": {"files": 0, "findings": 0, "fixable": 0, "reused": False}},
             }
-            empty = {"diagnostics": [], "summary": {"ruff-format": {"changed": 0, "errors": 0}}}
+            empty = {
+                "diagnostics": [],
+                "summary": {"ruff-format": {"changed": 0, "errors": 0, "reused": False}},
+            }
             assert ok(await runner.run("check-format", nothing)) == empty
             assert ok(await runner.run("format", nothing)) == {"edits": [], **empty}
 
@@ -234,7 +244,7 @@ def test_format_check_and_write(sample_project: Path, tmp_path: Path) -> None:
                         "fixable": True,
                     }
                 ],
-                "summary": {"ruff-format": {"changed": 1, "errors": 0}},
+                "summary": {"ruff-format": {"changed": 1, "errors": 0, "reused": False}},
             }
 
             # format (write=false): the full formatted text, the file untouched
@@ -248,7 +258,7 @@ def test_format_check_and_write(sample_project: Path, tmp_path: Path) -> None:
                     }
                 ],
                 "diagnostics": [],
-                "summary": {"ruff-format": {"changed": 1, "errors": 0}},
+                "summary": {"ruff-format": {"changed": 1, "errors": 0, "reused": False}},
             }
             assert messy.read_bytes() == original
 
@@ -262,7 +272,7 @@ def test_format_check_and_write(sample_project: Path, tmp_path: Path) -> None:
             assert written == {
                 "changed": ["app/messy.py"],
                 "diagnostics": [],
-                "summary": {"ruff-format": {"changed": 1, "errors": 0}},
+                "summary": {"ruff-format": {"changed": 1, "errors": 0, "reused": False}},
             }
             assert messy.read_text(encoding="utf-8") == expected
             assert {p: p.read_bytes() for p in others} == others

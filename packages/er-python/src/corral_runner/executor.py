@@ -450,6 +450,7 @@ class Executor:
                 config=handler.config,
                 previous_result=previous,
                 logger=handler.logger,
+                state=handler.state,
             )
             if handler.is_async:
                 coro: Coroutine[Any, Any, Any] = handler.function(ctx)

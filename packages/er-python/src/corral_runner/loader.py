@@ -78,6 +78,9 @@ class LoadedHandler:
     params_type: Any = Any
     error: ErrorDetail | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("corral.handler"))
+    state: dict[str, Any] = field(default_factory=dict)
+    """What the handler keeps between runs (:attr:`ActionContext.state`); a new
+    configuration makes new :class:`LoadedHandler` objects, so it starts empty again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ class ActionContext(Generic[P]):
     a sync handler's worker thread as well as from the event loop.
     """
 
-    __slots__ = ("_scope", "config", "handler", "logger", "params", "previous_result")
+    __slots__ = ("_scope", "config", "handler", "logger", "params", "previous_result", "state")
 
     def __init__(
         self,
@@ -62,6 +62,7 @@ class ActionContext(Generic[P]):
         config: dict[str, Any],
         previous_result: Any,
         logger: logging.Logger,
+        state: dict[str, Any] | None = None,
     ) -> None:
         self._scope = scope
         self.handler = handler
@@ -74,6 +75,11 @@ class ActionContext(Generic[P]):
         """Sequential actions: the previous handler's result (``None`` for the first)."""
         self.logger = logger
         """A logger whose records are forwarded to the WM as ``runner/log``."""
+        self.state: dict[str, Any] = {} if state is None else state
+        """A dict this handler keeps across runs for the runner's lifetime: the place for
+        caches (ADR-0003's reason for long-lived runners). It is shared by concurrent runs
+        of the handler (sync handlers: guard it with a lock) and starts empty again after
+        every ``runner/configure``, so a changed handler config never sees stale state."""
 
     # --- where and what -----------------------------------------------------------------
 

@@ -10,6 +10,11 @@ explicitly given paths too. ``ruff check`` keeps its cache (``.ruff_cache`` in t
 ruff's default): it is keyed by settings and file contents, and repeated lints in a
 long-lived runner are what it is for; add ``"--no-cache"`` to the handler's ``args`` to
 turn it off.
+
+``lint`` and ``check-format`` also skip ruff altogether when nothing it could read has
+changed since their last run in this runner (:mod:`corral_python.reuse`): the result is
+the remembered one, marked ``"reused": true`` in its summary. ``reuse = false`` in the
+handler's config turns that off.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
 from corral_runner.sdk import ActionContext
@@ -31,6 +38,7 @@ from .diagnostics import (
     project_relative,
     sort_diagnostics,
 )
+from .reuse import TreeStamp, reuse_or_run
 from .tools import (
     PathList,
     Tool,
@@ -58,6 +66,8 @@ __all__ = [
     "format",
     "lint",
 ]
+
+R = TypeVar("R")
 
 RUFF = Tool(name="ruff", module="ruff", requirement="ruff>=0.16", binary="ruff")
 CORRAL_EXCLUDE = ("--force-exclude", "--extend-exclude", ".corral")
@@ -102,12 +112,16 @@ class RuffCheckConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     args: list[str] = msgspec.field(default_factory=list)
     count_files: bool = False
     """Also report how many files ruff checked (costs a second ruff pass)."""
+    reuse: bool = True
+    """Answer from the last result while nothing ruff reads has changed."""
 
 
 class RuffFormatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Config of ``format`` and ``check-format``: extra ``ruff format`` options."""
 
     args: list[str] = msgspec.field(default_factory=list)
+    reuse: bool = True
+    """Answer ``check-format`` from the last result while nothing ruff reads has changed."""
 
 
 class LintSummary(msgspec.Struct, frozen=True):
@@ -117,6 +131,8 @@ class LintSummary(msgspec.Struct, frozen=True):
     findings: int
     fixable: int
     files: int | None = None
+    reused: bool = False
+    """True when ruff did not run: nothing it reads changed since the result was made."""
 
 
 class LintSummaryTable(msgspec.Struct, frozen=True):
@@ -138,6 +154,8 @@ class FormatSummary(msgspec.Struct, frozen=True):
 
     changed: int
     errors: int
+    reused: bool = False
+    """True when ruff did not run (``check-format`` only): nothing changed since."""
 
 
 class FormatSummaryTable(msgspec.Struct, frozen=True):
@@ -265,16 +283,52 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
         options.append("--ignore=" + ",".join(config.ignore))
     options.extend(config.args)
     paths = ["--", *tool_paths(ctx, ctx.params.paths)]
+    args = ["check", "--output-format=json", *options, *paths]
 
-    ctx.progress("running ruff check")
-    runs = [run_tool(ctx, RUFF, ["check", "--output-format=json", *options, *paths])]
-    if config.count_files:
-        runs.append(run_tool(ctx, RUFF, ["check", "--show-files", *options, *paths]))
-    check, *listing = await run_all(runs)
+    async def run() -> LintResult:
+        ctx.progress("running ruff check")
+        return await _lint(ctx, args, [*options, *paths] if config.count_files else None)
+
+    command = [*args, f"count_files={config.count_files}"]
+    result, reused = await _reusing(ctx, "lint", command, run, enabled=config.reuse)
+    if not reused:
+        return result
+    summary = msgspec.structs.replace(result.summary.ruff, reused=True)
+    return msgspec.structs.replace(result, summary=LintSummaryTable(ruff=summary))
+
+
+async def _reusing(
+    ctx: ActionContext[Any],
+    key: str,
+    command: list[str],
+    run: Callable[[], Awaitable[R]],
+    *,
+    enabled: bool,
+) -> tuple[R, bool]:
+    """``run()``'s result, or the one ``ruff command`` gave last time if nothing it reads
+    changed since (see :mod:`.reuse`); paths outside the project are never reused."""
+    argv = RUFF.argv()
+
+    def stamp() -> TreeStamp | None:
+        extra = [Path(argv[0])] if len(argv) == 1 else []
+        return TreeStamp.take(ctx.project, [*argv, *command], extra=extra)
+
+    paths: PathList | None = ctx.params.paths
+    root = ctx.project.resolve()
+    inside = paths is None or all((root / p).resolve().is_relative_to(root) for p in paths)
+    return await reuse_or_run(ctx.state, key, stamp, run, enabled=enabled and inside)
+
+
+async def _lint(ctx: ActionContext[Any], args: list[str], listing: list[str] | None) -> LintResult:
+    """Run ``ruff check`` (and ``--show-files`` when ``listing`` holds its options)."""
+    runs = [run_tool(ctx, RUFF, args)]
+    if listing is not None:
+        runs.append(run_tool(ctx, RUFF, ["check", "--show-files", *listing]))
+    check, *listing_runs = await run_all(runs)
     if check.returncode != 0:  # --exit-zero: findings never make it non-zero
         raise check.failure()
     files: int | None = None
-    for run in listing:
+    for run in listing_runs:
         if run.returncode != 0:
             raise run.failure()
         # --show-files prints one absolute path per line: a list, not prose.
@@ -334,8 +388,21 @@ async def check_format(ctx: ActionContext[FormatParams]) -> CheckFormatResult:
     """``ruff format --check``: a ``format`` warning (fixable) per file that would change,
     plus an ``error`` diagnostic per file ruff cannot parse or read."""
     config = load_config(ctx, RuffFormatConfig)
-    ctx.progress("running ruff format --check")
-    checked = await _check(ctx, config)
+
+    async def run() -> CheckFormatResult:
+        ctx.progress("running ruff format --check")
+        return _format_diagnostics(ctx, await _check(ctx, config))
+
+    command = ["format", "--check", *config.args, "--", *tool_paths(ctx, ctx.params.paths)]
+    result, reused = await _reusing(ctx, "check-format", command, run, enabled=config.reuse)
+    if not reused:
+        return result
+    summary = msgspec.structs.replace(result.summary.ruff_format, reused=True)
+    return msgspec.structs.replace(result, summary=FormatSummaryTable(ruff_format=summary))
+
+
+def _format_diagnostics(ctx: ActionContext[FormatParams], checked: _Checked) -> CheckFormatResult:
+    """``check-format``'s result from what ``ruff format --check`` found."""
     diagnostics = [
         Diagnostic(
             file=project_relative(ctx.project, filename),
