@@ -11,7 +11,6 @@ import os
 import signal
 import textwrap
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from corral.supervisor import RunnerState
 from corral.workspace import RunProgress, WorkspaceManager
 from corral_protocol import ErrorCode, RpcError
 from corral_protocol.messages import PartialResult, ProjectRunResult, WorkspaceRunResult
+from workspaces import make_handler_workspace, with_wm
 
 HANDLERS = textwrap.dedent(
     """
@@ -89,28 +89,7 @@ PROJECT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("scopes")
-    for name in ("alpha", "beta"):
-        project = root / name
-        project.mkdir()
-        (project / "corral.toml").write_text(PROJECT)
-        (project / "handlers.py").write_text(HANDLERS)
-
-    async def prepare() -> None:
-        async with await WorkspaceManager.open(root, wal=False) as wm:
-            results = await wm.prepare_envs()
-            assert all(r.status != "failed" for r in results), [r.error for r in results]
-
-    asyncio.run(prepare())
-    return root
-
-
-def with_wm(root: Path, body: Callable[[WorkspaceManager], Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with asyncio.timeout(120):
-            async with await WorkspaceManager.open(root) as wm:
-                await body(wm)
-
-    asyncio.run(main())
+    return make_handler_workspace(root, ("alpha", "beta"), PROJECT, HANDLERS)
 
 
 def test_a_runner_killed_between_two_runs_is_restarted_for_the_next(workspace: Path) -> None:

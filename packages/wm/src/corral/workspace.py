@@ -51,8 +51,10 @@ from .envs import (
     EnvPreparer,
     EnvRequest,
     EnvStatus,
+    Fingerprints,
     PrepareEvent,
     PrepareResult,
+    bundled_uv_version,
     detect_runner_source,
     env_status,
     runner_command,
@@ -71,6 +73,7 @@ from .supervisor import (
     RunnerStateChanged,
     RunnerStatus,
 )
+from .supervisor.forkserver import ForkServers, fork_server_enabled
 
 __all__ = ["RunProgress", "WorkspaceManager"]
 
@@ -126,6 +129,9 @@ class WorkspaceManager:
         self._runners: dict[RunnerKey, ManagedRunner] = {}
         self._runs: dict[str, asyncio.Task[Any]] = {}
         self._source = detect_runner_source()
+        self._forker = ForkServers() if fork_server_enabled() else None
+        self._fingerprints = Fingerprints()
+        self._uv_version = bundled_uv_version()
 
     # --- opening and closing ---------------------------------------------------------------
 
@@ -176,6 +182,8 @@ class WorkspaceManager:
         for task in list(self._runs.values()):
             task.cancel()
         await asyncio.gather(*(r.aclose() for r in self._runners.values()), return_exceptions=True)
+        if self._forker is not None:
+            await self._forker.aclose()
         if self.journal is not None:
             self.journal.close()
             self.journal = None
@@ -316,7 +324,10 @@ class WorkspaceManager:
         return requests
 
     def env_status(self, request: EnvRequest) -> EnvStatus:
-        return env_status(request, self._source)
+        """The cheap status of one env (checkout fingerprints shared for a second)."""
+        return env_status(
+            request, self._source, uv_version=self._uv_version, fingerprint=self._fingerprints
+        )
 
     async def prepare_envs(
         self,
@@ -327,6 +338,8 @@ class WorkspaceManager:
         progress: Callable[[PrepareEvent], None] | None = None,
     ) -> list[PrepareResult]:
         """Create/update envs (dev_workspace first: presets may add envs and deps)."""
+        if self._forker is not None:  # envs change: forked runners must not outlive them
+            await self._forker.retire()
         preparer = EnvPreparer(self._source, jobs=self.limits.jobs)
         first = [r for r in self.env_requests(projects) if r.name == DEV_WORKSPACE]
         results = []
@@ -378,6 +391,7 @@ class WorkspaceManager:
             configure=configure,
             router_factory=lambda: self._scope_router(key),
             wal_dir=self.wal_dir if self._wal else None,
+            forker=self._forker,
         )
         runner = ManagedRunner(spec, bus=self.bus)
         self._runners[key] = runner

@@ -6,7 +6,7 @@ the WM runs from one, else from the package index); environments of other runner
 only their dependencies. See DESIGN.md, "Execution environments".
 
 - :class:`EnvRequest`, :func:`env_dir`, :func:`env_python`, :func:`runner_command`
-- :class:`RunnerSource`, :func:`detect_runner_source`
+- :class:`RunnerSource`, :func:`detect_runner_source`, :class:`Fingerprints`
 - :func:`env_status` (cheap: stat + stamp), :func:`check_env` (starts the interpreter)
 - :class:`EnvPreparer` (parallel create/update/skip), :class:`ProgressPrinter`
 """
@@ -21,14 +21,16 @@ from corral.envs.prepare import (
 )
 from corral.envs.progress import ProgressPrinter, summary_line
 from corral.envs.request import EnvRequest, runner_command
-from corral.envs.source import RunnerSource, detect_runner_source
+from corral.envs.source import Fingerprints, RunnerSource, detect_runner_source
 from corral.envs.status import EnvState, EnvStatus, check_env, env_status, fix_command
+from corral.envs.uvtool import bundled_uv_version
 
 __all__ = [
     "EnvPreparer",
     "EnvRequest",
     "EnvState",
     "EnvStatus",
+    "Fingerprints",
     "PrepareEvent",
     "PreparePhase",
     "PrepareResult",
@@ -36,6 +38,7 @@ __all__ = [
     "ProgressPrinter",
     "RunnerSource",
     "base_interpreter",
+    "bundled_uv_version",
     "check_env",
     "detect_runner_source",
     "env_dir",

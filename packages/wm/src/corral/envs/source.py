@@ -18,8 +18,9 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -68,17 +69,19 @@ class RunnerSource:
             raise ValueError(f"invalid runner requirement {requirement!r}")
         return cls("registry", requirement=requirement)
 
-    def identity(self) -> str:
+    def identity(self, fingerprint: Callable[[Path], str] | None = None) -> str:
         """A string that changes whenever what would be installed changes.
 
         ``registry:<requirement>`` or ``local:<sha256 of paths + source fingerprint>``.
-        Recomputed on every call (a directory walk of the checkouts, ~0.5 ms here).
+        Recomputed on every call (a directory walk of the checkouts, ~0.5 ms here) unless
+        ``fingerprint`` (e.g. a :class:`Fingerprints`) remembers them.
         """
         if self.kind == "registry":
             return f"registry:{self.requirement}"
+        fingerprint = fingerprint or source_fingerprint
         digest = hashlib.sha256()
         for path in self.paths:
-            digest.update(f"{path}\0{source_fingerprint(path)}\n".encode())
+            digest.update(f"{path}\0{fingerprint(path)}\n".encode())
         return f"local:{digest.hexdigest()}"
 
     def describe(self) -> str:
@@ -90,6 +93,29 @@ class RunnerSource:
     def dist_names(self) -> tuple[str, ...]:
         """Distribution names of the local checkouts (``[project].name``); empty for registry."""
         return tuple(project_name(path) or path.name for path in self.paths)
+
+
+class Fingerprints:
+    """:func:`source_fingerprint` remembered for ``ttl`` seconds per checkout.
+
+    A workspace of many projects checks the same checkouts once per env within moments;
+    one walk serves them all. A checkout edited less than ``ttl`` before a check can look
+    unchanged to that check (the next one sees it).
+    """
+
+    def __init__(self, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[Path, tuple[float, str]] = {}
+
+    def __call__(self, root: Path) -> str:
+        now = self._clock()
+        known = self._known.get(root)
+        if known is not None and now - known[0] < self._ttl:
+            return known[1]
+        value = source_fingerprint(root)
+        self._known[root] = (now, value)
+        return value
 
 
 def source_fingerprint(root: Path) -> str:

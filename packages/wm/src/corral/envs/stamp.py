@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,13 @@ def compute_inputs(
     runner_identity: str,
     uv_version: str,
     interpreter: Path | None = None,
+    fingerprint: Callable[[Path], str] = source_fingerprint,
 ) -> EnvInputs:
     """The inputs of ``request``. Cheap (no subprocess).
 
     ``runner_identity`` is the source's identity (ignored for non-Python envs);
-    ``interpreter`` overrides :func:`base_interpreter` (pass it when computing many).
+    ``interpreter`` overrides :func:`base_interpreter` (pass it when computing many);
+    ``fingerprint`` fingerprints local-directory dependencies.
     """
     if request.python is None:
         python_interpreter: str | None = str(interpreter or base_interpreter())
@@ -89,7 +92,7 @@ def compute_inputs(
     for dependency in sorted(set(request.dependencies)):
         path = request.project / dependency
         if path.is_dir():  # an absolute dependency path replaces the project prefix
-            local.append(f"{path}={source_fingerprint(path)}")
+            local.append(f"{path}={fingerprint(path)}")
     return EnvInputs(
         local_sources=tuple(local),
         dependencies=tuple(sorted(set(request.dependencies))),

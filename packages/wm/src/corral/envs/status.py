@@ -20,13 +20,14 @@ import json
 import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from corral.envs.paths import env_dir, env_python
 from corral.envs.request import EnvRequest
-from corral.envs.source import RunnerSource
+from corral.envs.source import RunnerSource, source_fingerprint
 from corral.envs.stamp import EnvInputs, compute_inputs, describe_changes, read_stamp
 from corral.envs.uvtool import (
     CommandTimeoutError,
@@ -116,19 +117,25 @@ def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
 
 
 def env_status(
-    request: EnvRequest, source: RunnerSource, *, uv_version: str | None = None
+    request: EnvRequest,
+    source: RunnerSource,
+    *,
+    uv_version: str | None = None,
+    fingerprint: Callable[[Path], str] = source_fingerprint,
 ) -> EnvStatus:
     """The cheap status: ``no_venv``, ``stale``, ``ready`` (or ``broken`` for a dangling
     interpreter link), from ``stat`` calls and one stamp read. No subprocess.
 
     ``source`` is the runner source the WM would install (ignored for non-Python envs);
     ``uv_version`` defaults to the bundled uv's (pass the preparer's if it uses another
-    uv, or use :meth:`EnvPreparer.status`).
+    uv, or use :meth:`EnvPreparer.status`); ``fingerprint`` fingerprints local checkouts
+    (a :class:`~corral.envs.source.Fingerprints` shares the walks of many checks).
     """
     inputs = compute_inputs(
         request,
-        runner_identity=source.identity() if request.is_python else "none",
+        runner_identity=source.identity(fingerprint) if request.is_python else "none",
         uv_version=uv_version or bundled_uv_version(),
+        fingerprint=fingerprint,
     )
     return status_for_inputs(request, inputs)
 

@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import sys
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -21,10 +20,12 @@ from typing import Final
 import msgspec
 from corral_protocol.messages import Hello, LaunchRecord
 
+from .forkserver import ForkedProcess, ForkServers
+from .tail import OutputTail
+
 __all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit"]
 
 MAX_HELLO_BYTES: Final = 65536
-TAIL_BYTES: Final = 64 * 1024
 READ_CHUNK: Final = 65536
 
 
@@ -42,26 +43,6 @@ class StartError(Exception):
         if self.stderr_tail.strip():
             text += "\nstderr (last lines):\n" + _indent(self.stderr_tail)
         return text
-
-
-class OutputTail:
-    """The last ``limit`` bytes of a stream, decoded for error reports."""
-
-    def __init__(self, limit: int = TAIL_BYTES) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._size = 0
-        self._limit = limit
-
-    def feed(self, data: bytes) -> None:
-        self._chunks.append(data)
-        self._size += len(data)
-        while self._size - len(self._chunks[0]) >= self._limit:
-            self._size -= len(self._chunks.popleft())
-
-    def text(self, max_lines: int = 40) -> str:
-        data = b"".join(self._chunks)[-self._limit :]
-        lines = data.decode("utf-8", errors="replace").splitlines()
-        return "\n".join(lines[-max_lines:])
 
 
 def describe_exit(code: int | None) -> str:
@@ -83,7 +64,9 @@ def _indent(text: str) -> str:
 class RunnerProcess:
     """A spawned runner process with its hello and output tails."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, argv: Sequence[str]) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process | ForkedProcess, argv: Sequence[str]
+    ) -> None:
         self.proc = proc
         self.argv = list(argv)
         self.stdout_tail = OutputTail()
@@ -102,18 +85,34 @@ class RunnerProcess:
         return self.proc.returncode
 
     @classmethod
-    async def spawn(cls, argv: Sequence[str], record: LaunchRecord, *, cwd: Path) -> RunnerProcess:
-        """Start ``argv`` in ``cwd`` and hand it the launch record; raises StartError."""
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        record: LaunchRecord,
+        *,
+        cwd: Path,
+        forker: ForkServers | None = None,
+    ) -> RunnerProcess:
+        """Start ``argv`` in ``cwd`` and hand it the launch record; raises StartError.
+
+        With ``forker``, a Python runner is forked from a fork server when it can be
+        (:mod:`corral.supervisor.forkserver`); otherwise, or when it cannot, ``argv`` is
+        spawned.
+        """
+        proc: asyncio.subprocess.Process | ForkedProcess | None = None
+        if forker is not None:
+            proc = await forker.spawn(argv, cwd)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=cwd,
-                limit=MAX_HELLO_BYTES + 1,
-                start_new_session=sys.platform != "win32",  # a WM's Ctrl-C is the WM's alone
-            )
+            if proc is None:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=cwd,
+                    limit=MAX_HELLO_BYTES + 1,
+                    start_new_session=sys.platform != "win32",  # the WM's Ctrl-C is its own
+                )
         except OSError as exc:
             raise StartError(f"cannot start runner command {list(argv)}: {exc}") from None
         process = cls(proc, argv)
@@ -211,6 +210,9 @@ class RunnerProcess:
         for task in (*self._drains, self._watch):
             task.cancel()
         await asyncio.gather(*self._drains, self._watch, return_exceptions=True)
+        if isinstance(self.proc, ForkedProcess):
+            self.proc.close()
+            return
         transport = getattr(self.proc, "_transport", None)
         if transport is not None:
             transport.close()

@@ -51,6 +51,7 @@ from corral_protocol.versions import SUPPORTED_VERSIONS, negotiate
 
 from ..config import RunnerSettings
 from .events import EventBus, RunnerKey, RunnerStateChanged, RunnerStatus
+from .forkserver import ForkServers
 from .policy import RestartPolicy
 from .process import RunnerProcess, StartError, default_log_level, describe_exit
 from .states import RunnerEvent, RunnerState, transition
@@ -117,6 +118,8 @@ class RunnerSpec:
     wal_dir: Path | None = None
     conformance: bool = False
     log_level: str = field(default_factory=default_log_level)
+    forker: ForkServers | None = None
+    """Fork servers to start a Python runner from (None: always spawn ``command``)."""
 
 
 def _negotiated(spoken: list[str]) -> str:
@@ -271,7 +274,9 @@ class ManagedRunner:
         process: RunnerProcess | None = None
         conn: Connection | None = None
         try:
-            process = await RunnerProcess.spawn(self.spec.command(), record, cwd=self.key.project)
+            process = await RunnerProcess.spawn(
+                self.spec.command(), record, cwd=self.key.project, forker=self.spec.forker
+            )
             self._process = process
             process.exited.add_done_callback(functools.partial(self._exit_callback, process))
             hello = await process.read_hello(settings.hello_timeout)

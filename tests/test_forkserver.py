@@ -1,0 +1,228 @@
+"""Runners forked from the fork server, end to end: real envs made by uv, real processes.
+
+Each runner must be what ``python -m corral_runner`` in its own env would have been (its
+env's prefix, interpreter and import path, its project as cwd, its own session), and the
+supervisor must see forked runners exactly like spawned ones (exit codes, crashes,
+restarts), including when the fork server itself dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uv
+from corral.supervisor import RunnerState
+from corral.supervisor.forkserver import BOOTSTRAP, ForkServers
+from corral.workspace import WorkspaceManager
+from corral_protocol.messages import ProjectRunResult
+from workspaces import make_handler_workspace, with_wm
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only")
+
+HANDLERS = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    from corral_runner import ActionContext
+
+
+    def where(ctx: ActionContext) -> dict:
+        return {
+            "pid": os.getpid(),
+            "ppid": os.getppid(),
+            "sid": os.getsid(0),
+            "prefix": sys.prefix,
+            "executable": sys.executable,
+            "path": sys.path,
+            "cwd": os.getcwd(),
+        }
+
+
+    def crash(ctx: ActionContext) -> dict:
+        os._exit(3)
+    """
+)
+
+PROJECT = textwrap.dedent(
+    """
+    [envs.dev_no_runtime]
+    dependencies = []
+
+    [[actions.where.handlers]]
+    name = "where"
+    source = "handlers:where"
+
+    [[actions.crash.handlers]]
+    name = "crash"
+    source = "handlers:crash"
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("forked")
+    return make_handler_workspace(root, ("alpha", "beta"), PROJECT, HANDLERS)
+
+
+async def where(wm: WorkspaceManager, project: Path) -> dict[str, Any]:
+    result = await wm.run("where", project=project)
+    assert isinstance(result, ProjectRunResult)
+    assert result.status == "ok", result.handlers
+    facts: dict[str, Any] = result.result
+    return facts
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_runners_are_forked_into_their_own_envs(workspace: Path) -> None:
+    facts: dict[str, dict[str, Any]] = {}
+
+    async def body(wm: WorkspaceManager) -> None:
+        for name in ("alpha", "beta"):
+            facts[name] = await where(wm, workspace / name)
+
+    with_wm(workspace, body, wal=False)
+    alpha, beta = facts["alpha"], facts["beta"]
+    server = alpha["ppid"]
+    assert beta["ppid"] == server != os.getpid()  # both from one fork server, not the WM
+    assert alpha["pid"] != beta["pid"]
+    for name, seen in facts.items():
+        project = workspace / name
+        env = project / ".corral" / "envs" / "dev_no_runtime"
+        assert seen["prefix"] == str(env)
+        assert seen["executable"] == str(env / "bin" / "python")
+        assert seen["cwd"] == str(project)
+        assert seen["sid"] == seen["pid"]  # its own session, like a spawned runner
+        # the import path is this env's: the other project's env appears nowhere
+        other = workspace / ("beta" if name == "alpha" else "alpha")
+        assert not [p for p in seen["path"] if p.startswith(str(other))]
+        assert str(env / "lib") in " ".join(seen["path"])
+    assert gone(server), "the fork server outlived the WM"
+
+
+def test_a_forked_runner_that_crashes_is_reported_and_restarted(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        alpha = workspace / "alpha"
+        first = await where(wm, alpha)
+        crashed = await wm.run("crash", project=alpha)
+        assert isinstance(crashed, ProjectRunResult)
+        assert crashed.status == "failed"
+        (outcome,) = crashed.handlers
+        assert outcome.error is not None
+        assert "exit code 3" in outcome.error.message
+        runner = wm.runner(alpha, "dev_no_runtime")
+        again = await where(wm, alpha)
+        assert again["pid"] != first["pid"]
+        assert again["ppid"] == first["ppid"]  # restarted through the same fork server
+        assert runner.restarts == 1
+
+    with_wm(workspace, body, wal=False)
+
+
+def test_runners_of_a_lost_fork_server_are_killed_and_restarted(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        alpha = workspace / "alpha"
+        first = await where(wm, alpha)
+        runner = wm.runner(alpha, "dev_no_runtime")
+        assert "corral_runner.forkserver" in command_line(first["ppid"])
+        os.kill(first["ppid"], signal.SIGKILL)
+        while runner.state is RunnerState.RUNNING:
+            await runner.wait_for_change()
+        assert gone(first["pid"])
+        again = await where(wm, alpha)
+        assert again["ppid"] not in (first["ppid"], os.getpid())  # a new fork server
+        assert runner.restarts == 1
+
+    with_wm(workspace, body, wal=False)
+
+
+def test_with_the_fork_server_off_runners_are_spawned(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORRAL_FORK_SERVER", "0")
+    seen: dict[str, Any] = {}
+
+    async def body(wm: WorkspaceManager) -> None:
+        seen.update(await where(wm, workspace / "beta"))
+
+    with_wm(workspace, body, wal=False)
+    assert seen["ppid"] == os.getpid()
+
+
+def test_what_the_fork_server_cannot_serve_is_left_to_an_ordinary_spawn(
+    tmp_path: Path,
+) -> None:
+    """Another command, a plain venv without the runner (the server fails to start, once)."""
+    venv = tmp_path / "plain"
+    subprocess.run([uv.find_uv_bin(), "venv", "-q", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+
+    async def main() -> None:
+        servers = ForkServers()
+        try:
+            assert await servers.spawn(["node", "runner.js"], tmp_path) is None
+            assert await servers.spawn([python, "-m", "other"], tmp_path) is None
+            started = time.monotonic()
+            assert await servers.spawn([python, "-m", "corral_runner"], tmp_path) is None
+            first = time.monotonic() - started
+            assert await servers.spawn([python, "-m", "corral_runner"], tmp_path) is None
+            assert time.monotonic() - started - first < first  # not started again
+        finally:
+            await servers.aclose()
+
+    asyncio.run(main())
+
+
+def test_bad_requests_get_a_refusal_not_a_fork(workspace: Path) -> None:
+    python = workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python"
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server = subprocess.Popen(
+        [str(python), "-S", "-c", BOOTSTRAP, str(theirs.fileno())],
+        stdout=subprocess.PIPE,
+        pass_fds=(theirs.fileno(),),
+    )
+    theirs.close()
+    assert server.stdout is not None
+    try:
+        assert b'"ready"' in server.stdout.readline()
+        ours.send(b"not json")
+        assert b"bad request" in server.stdout.readline()
+        r, w = os.pipe()
+        socket.send_fds(ours, [b'{"python": "/x/bin/python", "cwd": "/"}'], [r])
+        assert b"expected 3 file descriptors" in server.stdout.readline()
+        os.close(r)
+        os.close(w)
+        fds = [os.open(os.devnull, os.O_RDWR) for _ in range(3)]
+        socket.send_fds(ours, [b'{"python": "/nonexistent/bin/python", "cwd": "/"}'], fds)
+        assert b"another interpreter" in server.stdout.readline()
+        for fd in fds:
+            os.close(fd)
+    finally:
+        ours.close()  # end of requests: the server exits (it has no children)
+        assert server.wait(10) == 0
+        server.stdout.close()
