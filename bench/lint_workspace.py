@@ -7,7 +7,10 @@ On a generated workspace (default 20 projects x 50 files, every project using th
 * warm: ``lint`` at workspace scope through one Workspace Manager whose runners are up,
   once with nothing changed (the handlers reuse their last result) and once after a file of
   every project was edited (ruff runs in every project);
-* cold: the ``corral run lint --workspace`` command (envs prepared, no runner started);
+* cold: the ``corral run lint --workspace`` command (envs prepared, no runner started),
+  with runners forked from the fork server (the default on Linux) and spawned;
+* the floor of one process per project: a started Python forking a child per project
+  that runs ruff there (what ADR-0003 costs before any WM or protocol work);
 * pre-commit: ``pre-commit run --all-files`` with a ruff hook (its hook env installed).
 
 Each is repeated ``--rounds`` times (alternating) and printed as min/median/max seconds;
@@ -70,6 +73,25 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> floa
     return time.perf_counter() - started
 
 
+FORK_FLOOR = """
+import os, subprocess, sys
+projects, ruff = sys.argv[1:-1], sys.argv[-1]
+children = []
+for project in projects:
+    pid = os.fork()
+    if pid == 0:
+        subprocess.run([ruff, "check", "--no-cache", "--exit-zero", "--output-format=json", "."],
+                       cwd=project, capture_output=True)
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+"""
+"""The floor of any design with one process per project (ADR-0003) that runs ruff there:
+one already-started Python forks a child per project, each runs ruff on its project. No
+WM, no protocol, no env checks."""
+
+
 def setup_precommit(root: Path, work: Path) -> tuple[list[str], dict[str, str]]:
     """A venv with pre-commit, a git repo of the workspace and a local ruff hook."""
     uv_bin = uv.find_uv_bin()
@@ -116,15 +138,50 @@ async def warm_runs(root: Path, rounds: int) -> tuple[list[float], list[float]]:
     async with await WorkspaceManager.open(root, wal=False) as wm:
         await wm.run("lint")  # start every runner, resolve presets
         await wm.run("lint")  # ruff's own cache directory now exists
-        for round_ in range(rounds):
+        for _ in range(rounds):
             started = time.perf_counter()
             await wm.run("lint")
             unchanged.append(time.perf_counter() - started)
+        for round_ in range(rounds):
             edit_every_project(root, round_)
             started = time.perf_counter()
             await wm.run("lint")
             edited.append(time.perf_counter() - started)
     return unchanged, edited
+
+
+def prepare(root: Path) -> float:
+    async def run() -> float:
+        started = time.perf_counter()
+        async with await WorkspaceManager.open(root, wal=False) as wm:
+            results = await wm.prepare_envs()
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            raise SystemExit(f"env preparation failed: {failed[0].error}")
+        return time.perf_counter() - started
+
+    return asyncio.run(run())
+
+
+def commands(
+    root: Path, rounds: int, precommit: tuple[list[str], dict[str, str]] | None
+) -> dict[str, list[float]]:
+    """The command-line measurements, alternating within each round."""
+    ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--exit-zero", "."]
+    corral = [sys.executable, "-m", "corral", "run", "lint", "--workspace"]
+    spawning = {**os.environ, "CORRAL_FORK_SERVER": "0"}
+    projects = sorted(str(p) for p in root.glob("project*"))
+    env_ruff = root / "project00" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "ruff"
+    fork_floor = [sys.executable, "-c", FORK_FLOOR, *projects, str(env_ruff)]
+    samples: dict[str, list[float]] = {"floor": [], "cold": [], "spawn": [], "forks": [], "pre": []}
+    for _ in range(rounds):
+        samples["floor"].append(timed(ruff, root))
+        samples["cold"].append(timed(corral, root))
+        samples["spawn"].append(timed(corral, root, spawning))
+        samples["forks"].append(timed(fork_floor, root))
+        if precommit is not None:
+            samples["pre"].append(timed(precommit[0], root, precommit[1]))
+    return samples
 
 
 def main() -> None:
@@ -140,41 +197,29 @@ def main() -> None:
         root = work / "ws"
         generate(root, args.projects, args.files)
         print(f"workspace: {args.projects} projects x {args.files} files in {root}")
-
-        async def prepare() -> float:
-            started = time.perf_counter()
-            async with await WorkspaceManager.open(root, wal=False) as wm:
-                results = await wm.prepare_envs()
-            failed = [r for r in results if r.status == "failed"]
-            if failed:
-                raise SystemExit(f"env preparation failed: {failed[0].error}")
-            return time.perf_counter() - started
-
-        print(f"prepare-envs (not part of the comparison): {asyncio.run(prepare()):.1f} s")
+        print(f"prepare-envs (not part of the comparison): {prepare(root):.1f} s")
         precommit = None if args.no_pre_commit else setup_precommit(root, work)
-
-        ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--exit-zero", "."]
-        corral = [sys.executable, "-m", "corral", "run", "lint", "--workspace"]
-        floor, cold, pre = [], [], []
-        for _ in range(args.rounds):
-            floor.append(timed(ruff, root))
-            cold.append(timed(corral, root))
-            if precommit is not None:
-                pre.append(timed(precommit[0], root, precommit[1]))
+        s = commands(root, args.rounds, precommit)
         time.sleep(2.5)  # let the generated files settle (see corral_python.reuse)
         warm, edited = asyncio.run(warm_runs(root, args.rounds))
 
-        print(f"  bare ruff check        {_stats(floor)}")
+        print(f"  bare ruff check        {_stats(s['floor'])}")
         print(f"  corral warm            {_stats(warm)}  (nothing changed: results reused)")
         print(f"  corral warm, edited    {_stats(edited)}  (a file edited in every project)")
-        print(f"  corral cold (command)  {_stats(cold)}")
-        if pre:
-            print(f"  pre-commit ruff hook   {_stats(pre)}")
+        print(f"  corral cold (command)  {_stats(s['cold'])}")
+        print(f"  cold, no fork server   {_stats(s['spawn'])}  (CORRAL_FORK_SERVER=0)")
+        print(f"  fork+ruff per project  {_stats(s['forks'])}  (floor: one process per project)")
+        if s["pre"]:
+            print(f"  pre-commit ruff hook   {_stats(s['pre'])}")
         med = statistics.median
-        print(f"ratio warm/bare ruff:        {med(warm) / med(floor):.2f}x (target <= 1.30)")
-        print(f"ratio warm edited/bare ruff: {med(edited) / med(floor):.2f}x (ruff in all 20)")
-        if pre:
-            print(f"ratio cold/pre-commit:       {med(cold) / med(pre):.2f}x (target < 1.00)")
+        floor = med(s["floor"])
+        print(f"ratio warm/bare ruff:        {med(warm) / floor:.2f}x (target <= 1.30)")
+        print(f"ratio warm edited/bare ruff: {med(edited) / floor:.2f}x (ruff runs everywhere)")
+        if s["pre"]:
+            pre = med(s["pre"])
+            print(f"ratio cold/pre-commit:       {med(s['cold']) / pre:.2f}x (target < 1.00)")
+            print(f"ratio floor/pre-commit:      {med(s['forks']) / pre:.2f}x (per-project floor)")
+        print(f"ratio cold/no fork server:   {med(s['cold']) / med(s['spawn']):.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

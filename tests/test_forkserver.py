@@ -33,7 +33,10 @@ HANDLERS = textwrap.dedent(
     """
     import os
     import sys
+    import sysconfig
 
+    import corral_runner
+    import msgspec
     from corral_runner import ActionContext
 
 
@@ -46,6 +49,10 @@ HANDLERS = textwrap.dedent(
             "executable": sys.executable,
             "path": sys.path,
             "cwd": os.getcwd(),
+            "no_site": sys.flags.no_site,
+            "scripts": sysconfig.get_path("scripts"),
+            "modules": [corral_runner.__file__, msgspec.__file__, *corral_runner.__path__],
+            "typing_extensions": "typing_extensions" in sys.modules,
         }
 
 
@@ -72,8 +79,12 @@ PROJECT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """alpha and beta: the same packages. gamma also has typing_extensions, which msgspec
+    imports when it is there: a fork server preloaded without it must not fork gamma."""
     root = tmp_path_factory.mktemp("forked")
-    return make_handler_workspace(root, ("alpha", "beta"), PROJECT, HANDLERS)
+    make_handler_workspace(root, ("alpha", "beta"), PROJECT, HANDLERS)
+    gamma = PROJECT.replace("dependencies = []", 'dependencies = ["typing_extensions"]')
+    return make_handler_workspace(root, ("gamma",), gamma, HANDLERS)
 
 
 async def where(wm: WorkspaceManager, project: Path) -> dict[str, Any]:
@@ -81,6 +92,7 @@ async def where(wm: WorkspaceManager, project: Path) -> dict[str, Any]:
     assert isinstance(result, ProjectRunResult)
     assert result.status == "ok", result.handlers
     facts: dict[str, Any] = result.result
+    facts["command"] = command_line(facts["ppid"])
     return facts
 
 
@@ -103,26 +115,35 @@ def test_runners_are_forked_into_their_own_envs(workspace: Path) -> None:
     facts: dict[str, dict[str, Any]] = {}
 
     async def body(wm: WorkspaceManager) -> None:
-        for name in ("alpha", "beta"):
+        for name in ("alpha", "beta", "gamma"):
             facts[name] = await where(wm, workspace / name)
 
     with_wm(workspace, body, wal=False)
-    alpha, beta = facts["alpha"], facts["beta"]
+    alpha, beta, gamma = facts["alpha"], facts["beta"], facts["gamma"]
     server = alpha["ppid"]
     assert beta["ppid"] == server != os.getpid()  # both from one fork server, not the WM
     assert alpha["pid"] != beta["pid"]
+    # gamma's env has a package alpha's server looked for and missed: another server
+    assert gamma["ppid"] not in (server, os.getpid())
+    assert "corral_runner.forkserver" in gamma["command"]
+    assert gamma["typing_extensions"]
+    assert not alpha["typing_extensions"]
     for name, seen in facts.items():
         project = workspace / name
         env = project / ".corral" / "envs" / "dev_no_runtime"
         assert seen["prefix"] == str(env)
         assert seen["executable"] == str(env / "bin" / "python")
+        assert seen["scripts"] == str(env / "bin")  # sysconfig too: tools from this env
         assert seen["cwd"] == str(project)
         assert seen["sid"] == seen["pid"]  # its own session, like a spawned runner
-        # the import path is this env's: the other project's env appears nowhere
-        other = workspace / ("beta" if name == "alpha" else "alpha")
-        assert not [p for p in seen["path"] if p.startswith(str(other))]
+        assert seen["no_site"] == 0  # child interpreters it starts get `site` as usual
+        # the import path and every preloaded module's file are this env's only
+        for other in {"alpha", "beta", "gamma"} - {name}:
+            assert not [p for p in seen["path"] if p.startswith(str(workspace / other))]
+        assert all(path.startswith(str(env / "lib")) for path in seen["modules"])
         assert str(env / "lib") in " ".join(seen["path"])
     assert gone(server), "the fork server outlived the WM"
+    assert gone(gamma["ppid"]), "the fork server outlived the WM"
 
 
 def test_a_forked_runner_that_crashes_is_reported_and_restarted(workspace: Path) -> None:
@@ -198,14 +219,19 @@ def test_what_the_fork_server_cannot_serve_is_left_to_an_ordinary_spawn(
     asyncio.run(main())
 
 
-def test_bad_requests_get_a_refusal_not_a_fork(workspace: Path) -> None:
+def test_bad_requests_get_a_refusal_not_a_fork(workspace: Path, tmp_path: Path) -> None:
     python = workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python"
+    odd = tmp_path / "odd-env"  # a pyvenv.cfg that is not UTF-8
+    (odd / "bin").mkdir(parents=True)
+    (odd / "pyvenv.cfg").write_bytes(b"home = \xff\xfe\n")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     server = subprocess.Popen(
-        [str(python), "-S", "-c", BOOTSTRAP, str(theirs.fileno())],
+        [str(python), "-c", BOOTSTRAP, str(theirs.fileno())],
         stdout=subprocess.PIPE,
         pass_fds=(theirs.fileno(),),
+        cwd=python.parent.parent,
     )
+
     theirs.close()
     assert server.stdout is not None
     try:
@@ -220,9 +246,43 @@ def test_bad_requests_get_a_refusal_not_a_fork(workspace: Path) -> None:
         fds = [os.open(os.devnull, os.O_RDWR) for _ in range(3)]
         socket.send_fds(ours, [b'{"python": "/nonexistent/bin/python", "cwd": "/"}'], fds)
         assert b"another interpreter" in server.stdout.readline()
+        request = b'{"python": "%s", "cwd": "/"}' % str(odd / "bin" / "python").encode()
+        socket.send_fds(ours, [request], fds)
+        assert b"fork server error: UnicodeDecodeError" in server.stdout.readline()
+        socket.send_fds(ours, [b"{}"], fds)  # and it still serves
+        assert b"bad request" in server.stdout.readline()
         for fd in fds:
             os.close(fd)
     finally:
         ours.close()  # end of requests: the server exits (it has no children)
         assert server.wait(10) == 0
         server.stdout.close()
+
+
+def test_a_child_that_dies_at_once_still_reports_its_exit(workspace: Path) -> None:
+    """Its exit report can be read right behind the fork answer, before the spawner has
+    registered the child (here: the loop is held while the child dies). Never lost."""
+    python = str(workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python")
+    argv = [python, "-m", "corral_runner"]
+
+    async def main() -> None:
+        servers = ForkServers()
+        try:
+            warm = await servers.spawn(argv, workspace / "nope")  # starts the server
+            assert warm is not None
+            await warm.wait()
+            warm.close()
+            spawning = asyncio.create_task(servers.spawn(argv, workspace / "nope"))
+            for _ in range(5):  # until the request is sent and the answer awaited
+                await asyncio.sleep(0)
+            time.sleep(0.5)  # hold the loop: the child fails chdir() and exits meanwhile
+            child = await spawning
+            assert child is not None
+            async with asyncio.timeout(10):
+                assert await child.wait() == 70  # EXIT_CHILD_FAILED
+            assert b"FileNotFoundError" in await child.stderr.read()
+            child.close()
+        finally:
+            await servers.aclose()
+
+    asyncio.run(main())

@@ -12,7 +12,7 @@ from corral.workspace import WorkspaceManager
 
 def make_handler_workspace(root: Path, names: Iterable[str], config: str, handlers: str) -> Path:
     """Projects ``names`` under ``root``, each with ``corral.toml`` = ``config`` and
-    ``handlers.py`` = ``handlers``; every env prepared (and asserted prepared)."""
+    ``handlers.py`` = ``handlers``; every env of the workspace prepared (asserted)."""
     for name in names:
         project = root / name
         project.mkdir()

@@ -90,3 +90,24 @@ def test_a_template_with_modules_from_outside_its_env_refuses_everything(
     refusal = template.refusal(str(make_env(tmp_path / "b")))
     assert refusal is not None
     assert "outside the environment" in refusal
+
+
+def test_an_env_with_a_module_the_template_looked_for_and_missed_is_refused(
+    tmp_path: Path,
+) -> None:
+    """An optional dependency (msgspec tries typing_extensions): the env that has it would
+    have imported it, so the template's modules are not what it would run."""
+    template = Template(str(make_env(tmp_path / "a")), [], missing={"optional_dep", "_win"})
+    env = make_env(tmp_path / "b")
+    assert template.refusal(str(env)) is None
+    site = Path(_site_packages(str(env)))
+    for entry in ("optional_dep.py", "optional_dep", "optional_dep.cpython-311-x86_64.so"):
+        path = site / entry
+        path.mkdir() if "." not in entry else path.write_text("")
+        refusal = template.refusal(str(env))
+        assert refusal is not None
+        assert "optional_dep" in refusal
+        path.rmdir() if path.is_dir() else path.unlink()
+    (site / "optional_dep-1.0.dist-info").mkdir()  # metadata alone is not the module
+    (site / "optional_dep_extra.py").write_text("")  # nor is a longer name
+    assert template.refusal(str(env)) is None

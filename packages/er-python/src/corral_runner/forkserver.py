@@ -15,15 +15,17 @@ The server refuses (and the WM starts the runner the ordinary way) unless the en
 
 * was made from the same base interpreter (``home``, ``version_info``, ``implementation``
   and ``include-system-site-packages`` of ``pyvenv.cfg`` are equal), and
+* has none of the top-level modules the server's imports looked for and did not find
+  (optional dependencies, such as ``typing_extensions`` for msgspec: an env that has one
+  would have imported it), and
 * has the same ``RECORD`` entries (path, SHA-256, size) for the ``site-packages`` files of
   every distribution a preloaded module came from, and identical bytes for any preloaded
   module file that no ``RECORD`` lists.
 
 Control protocol (private to the WM and this module; both ship together):
 
-* started as ``<env python> -S -c <program> <control fd>``, the program recording
-  ``sys.path`` (the interpreter's own entries: ``-S`` kept ``site`` from running), running
-  ``site.main()`` to adopt its env and calling :func:`serve`;
+* started as ``<env python> -c <program> <control fd>`` in the env's directory, the
+  program calling :func:`serve`;
 * requests arrive on the control socket (``AF_UNIX``/``SOCK_SEQPACKET``): one JSON object
   ``{"python": ..., "cwd": ...}`` per message with three file descriptors attached (the
   child's stdin, stdout, stderr);
@@ -39,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
+import importlib.abc
 import json
 import os
 import selectors
@@ -48,8 +52,10 @@ import socket
 import sys
 import sysconfig
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 __all__ = ["PRELOAD", "Template", "serve"]
@@ -106,11 +112,36 @@ def _installed(record: Path) -> frozenset[str]:
     return frozenset(line for line in lines if line and not line.startswith(".."))
 
 
+class _Misses(importlib.abc.MetaPathFinder):
+    """Last on ``sys.meta_path``: records top-level imports no other finder found."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> None:
+        if path is None:
+            self.names.add(fullname)
+
+
+def _provides(entry: str, module: str) -> bool:
+    """Whether the ``site-packages`` entry named ``entry`` is top-level module ``module``
+    (a package directory, ``module.py`` or an extension ``module.<tag>.so``)."""
+    if entry == module:
+        return True
+    stem, dot, suffix = entry.partition(".")
+    return bool(dot) and stem == module and suffix.endswith(("py", "so", "pyd"))
+
+
 class Template:
     """What the server preloaded, and the test an env must pass to be forked from it."""
 
-    def __init__(self, prefix: str, loaded: Sequence[str]) -> None:
+    def __init__(self, prefix: str, loaded: Sequence[str], *, missing: Iterable[str] = ()) -> None:
         self.prefix = prefix
+        self.missing = frozenset(missing)
+        """Top-level modules the preload tried to import and did not find (optional
+        dependencies): an env that has one would have imported it."""
         self.site_dir = _site_packages(prefix)
         self.venv = _venv_config(prefix)
         self.records: dict[str, frozenset[str]] = {}
@@ -136,14 +167,15 @@ class Template:
                 self.foreign.append(path)
 
     @classmethod
-    def capture(cls) -> Template:
-        """The template of this (already preloaded) process."""
+    def capture(cls, *, missing: Iterable[str] = ()) -> Template:
+        """The template of this (already preloaded) process; ``missing``: top-level
+        modules its imports looked for and did not find."""
         loaded = []
         for module in list(sys.modules.values()):
             path = getattr(module, "__file__", None)
             if isinstance(path, str):
                 loaded.append(os.path.abspath(path))
-        return cls(sys.prefix, loaded)
+        return cls(sys.prefix, loaded, missing=missing)
 
     def refusal(self, prefix: str) -> str | None:
         """Why the env at ``prefix`` cannot be forked from this template (None: it can)."""
@@ -152,6 +184,13 @@ class Template:
         if _venv_config(prefix) != self.venv or not self.venv:
             return "the environment was made from another interpreter"
         site_dir = _site_packages(prefix)
+        try:
+            present = os.listdir(site_dir)
+        except OSError:
+            return f"no {site_dir}"
+        for name in sorted(self.missing):
+            if any(_provides(entry, name) for entry in present):
+                return f"it has {name}, which the preloaded modules found missing"
         for owner, record in self.records.items():
             try:
                 if _installed(Path(site_dir, owner, "RECORD")) != record:
@@ -167,12 +206,27 @@ class Template:
         return None
 
 
-def serve(base_path: list[str], control_fd: int) -> None:
+@dataclass(frozen=True, slots=True)
+class _Server:
+    """What the serving loop and every child need to know."""
+
+    template: Template
+    base_path: list[str]
+    control: socket.socket
+    selector: selectors.BaseSelector
+    wake: tuple[int, int]
+
+
+def serve(control_fd: int) -> None:
     """The server's main loop (see the module docstring); never returns."""
+    base_path = _base_path()
+    misses = _Misses()
+    sys.meta_path.append(misses)
     for name in PRELOAD:
         __import__(name)
     _warm_types()
-    template = Template.capture()
+    sys.meta_path.remove(misses)
+    template = Template.capture(missing=misses.names)
     gc.collect()
     gc.freeze()  # children's collections skip what is shared: fewer copy-on-write faults
     control = socket.socket(fileno=control_fd)
@@ -183,13 +237,14 @@ def serve(base_path: list[str], control_fd: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
+    server = _Server(template, base_path, control, selector, (wake_r, wake_w))
     _answer({"ready": os.getpid()})
     children: set[int] = set()
     open_ = True
     while open_ or children:
         for key, _ in selector.select():
             if key.fileobj is control:
-                pid = _handle(control, template, base_path, (wake_r, wake_w))
+                pid = _handle(server)
                 if pid == 0:  # the WM closed the control socket: no more requests
                     selector.unregister(control)
                     control.close()
@@ -201,6 +256,16 @@ def serve(base_path: list[str], control_fd: int) -> None:
                     os.read(wake_r, 512)
         _reap(children)
     os._exit(0)
+
+
+def _base_path() -> list[str]:
+    """``sys.path`` as the interpreter made it, before ``site`` added the env's entries
+    (the first site-packages directory and everything after it)."""
+    sites = {*site.getsitepackages(), site.getusersitepackages()}
+    for index, entry in enumerate(sys.path):
+        if entry in sites:
+            return sys.path[:index]
+    return list(sys.path)
 
 
 def _warm_types() -> None:
@@ -234,13 +299,29 @@ def _reap(children: set[int]) -> None:
             _answer({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def _handle(
-    control: socket.socket, template: Template, base_path: list[str], wake: tuple[int, int]
-) -> int | None:
-    """Serve one request: the child's pid, None if refused, 0 when the socket closed."""
-    data, fds, _, _ = socket.recv_fds(control, MAX_REQUEST, 3)
+def _handle(server: _Server) -> int | None:
+    """Serve one request: the child's pid, None if refused, 0 when the socket closed.
+
+    Never raises: whatever goes wrong with one request is that request's refusal (an
+    exception here would end the server, and with it every runner it forked)."""
+    try:
+        data, fds, _, _ = socket.recv_fds(server.control, MAX_REQUEST, 3)
+    except OSError:
+        return 0
     if not data:
         return 0
+    try:
+        return _fork(server, data, fds)
+    except Exception as exc:  # reported to the WM: see the docstring
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            _answer({"refused": f"fork server error: {exc!r}"})
+        return None
+
+
+def _fork(server: _Server, data: bytes, fds: list[int]) -> int | None:
     try:
         request = json.loads(data)
         python, cwd = str(request["python"]), str(request["cwd"])
@@ -249,7 +330,7 @@ def _handle(
         reason: str | None = f"bad request: {exc}"
     else:
         prefix = os.path.dirname(os.path.dirname(os.path.abspath(python)))
-        reason = template.refusal(prefix)
+        reason = server.template.refusal(prefix)
     if len(fds) != 3:
         reason = f"bad request: expected 3 file descriptors, got {len(fds)}"
     if reason is not None:
@@ -261,9 +342,9 @@ def _handle(
     if pid == 0:
         code = EXIT_CHILD_FAILED
         try:
-            code = _child(python, cwd, fds, control=control, base_path=base_path, wake=wake)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else EXIT_CHILD_FAILED
+            _child(server, python, cwd, fds)
+        except SystemExit as exc:  # as the interpreter would: None -> 0, text -> 1
+            code = _exit_status(exc)
         except BaseException:
             with contextlib.suppress(BaseException):
                 os.write(2, traceback.format_exc().encode(errors="replace"))
@@ -275,39 +356,77 @@ def _handle(
     return pid
 
 
-def _child(
-    python: str,
-    cwd: str,
-    fds: list[int],
-    *,
-    control: socket.socket,
-    base_path: list[str],
-    wake: tuple[int, int],
-) -> int:
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    with contextlib.suppress(OSError):
+        os.write(2, f"{exc.code}\n".encode(errors="replace"))
+    return 1
+
+
+def _child(server: _Server, python: str, cwd: str, fds: list[int]) -> None:
     """Become a runner for the env of ``python`` in ``cwd``; returns only on failure."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    control.close()
-    for fd in wake:
+    server.selector.close()  # closes this process's epoll fd only
+    server.control.close()
+    for fd in server.wake:
         os.close(fd)
     os.setsid()  # like the WM's own spawns: a WM's Ctrl-C is the WM's alone
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(cwd)
-    _adopt(python, cwd, base_path)
+    _adopt(python, cwd, server.base_path, server.template.site_dir)
     from corral_runner.__main__ import main  # noqa: PLC0415  (preloaded: no import cost)
 
     main()  # ends the process with os._exit
-    return EXIT_CHILD_FAILED
 
 
-def _adopt(python: str, cwd: str, base_path: list[str]) -> None:
-    """Make this process look as if ``python -m corral_runner`` had started in ``cwd``."""
+def _adopt(python: str, cwd: str, base_path: list[str], template_site: str) -> None:
+    """Make this process look as if ``python -m corral_runner`` had started in ``cwd``:
+    interpreter, prefix, import path, ``site`` and ``sysconfig`` state, and the paths of
+    the preloaded modules (moved from the template's ``site-packages`` to this env's,
+    which holds the same files: the template checked)."""
     sys.executable = python
     sys.prefix = sys.exec_prefix = sys.base_prefix
-    sys.path[:] = [cwd, *base_path[1:]]
+    sys.path[:] = list(base_path) if sys.flags.safe_path else [cwd, *base_path[1:]]
     for name in ("sitecustomize", "usercustomize"):
         sys.modules.pop(name, None)
-    site.main()  # site.venv(): sys.prefix, site-packages and its .pth files, from `python`
-    sys.argv = [os.path.join(_site_packages(sys.prefix), "corral_runner", "__main__.py")]
+    importlib.reload(site)  # fresh module state, then site.main(): the env of `python`
+    if "sysconfig" in sys.modules:  # its paths were computed from the template's prefix
+        importlib.reload(sys.modules["sysconfig"])
+    target_site = _site_packages(sys.prefix)
+    _relocate(os.path.join(template_site, ""), os.path.join(target_site, ""))
+    sys.argv = [os.path.join(target_site, "corral_runner", "__main__.py")]
+
+
+def _relocate(old: str, new: str) -> None:
+    """Point every module loaded from under ``old`` at the same file under ``new``."""
+
+    def moved(path: object) -> object:
+        return new + path[len(old) :] if isinstance(path, str) and path.startswith(old) else path
+
+    def move_all(paths: object) -> None:
+        if isinstance(paths, list):
+            paths[:] = [moved(p) for p in paths]
+
+    for module in list(sys.modules.values()):
+        if not (isinstance(getattr(module, "__file__", None), str)):
+            continue
+        module.__file__ = moved(module.__file__)  # type: ignore[assignment]
+        if isinstance(getattr(module, "__cached__", None), str):
+            module.__cached__ = moved(module.__cached__)  # type: ignore[attr-defined]
+        move_all(getattr(module, "__path__", None))
+        spec = getattr(module, "__spec__", None)
+        if spec is not None:
+            spec.origin = moved(spec.origin)
+            move_all(spec.submodule_search_locations)
+            if spec.has_location and spec.cached is not None:
+                spec.cached = moved(spec.cached)
+        loader = getattr(module, "__loader__", None)
+        if isinstance(getattr(loader, "path", None), str):
+            loader.path = moved(loader.path)  # type: ignore[union-attr]
+    sys.path_importer_cache.clear()

@@ -391,6 +391,7 @@ class Runner:
             record.wal_dir,
             make_writer_id("runner", record.env),
             meta={"program": "corral-runner", "version": RUNNER_INFO.version},
+            sweep=False,  # the WM sweeps dead streams; 20 runners starting should not
         )
         server = await start_server(
             self._on_connection,

@@ -29,6 +29,7 @@ from corral_protocol.wal import (
     segment_name,
     validate_writer_id,
 )
+from corral_protocol.wal.journal import Journal
 
 NO_RETENTION = {"max_segments": None, "max_age": None, "sweep_dead_writers": False}
 
@@ -184,6 +185,49 @@ def test_dead_streams_are_swept_and_live_ones_left_alone(tmp_path: Path) -> None
     assert not (tmp_path / "runner-dead-1").exists()
     assert list_segments(tmp_path / "runner-live-2")
     live.close()
+
+
+def test_a_sweep_keeps_at_most_max_streams_deleting_the_least_recent_dead_ones(
+    tmp_path: Path,
+) -> None:
+    """Every process incarnation has its own stream: without a cap their number grows
+    with every runner ever started (and so does the cost of each sweep)."""
+    config = WalConfig(max_streams=4)
+    dead = [f"runner-dead-{n}" for n in range(6)]
+    for age, name in enumerate(dead):  # runner-dead-0 is the newest
+        WalWriter(tmp_path, name, config).close()
+        stamp = time.time() - 100 * (age + 1)
+        for _, path in list_segments(tmp_path / name):
+            os.utime(path, (stamp, stamp))
+    live = WalWriter(tmp_path, "runner-live-9", config)
+    old = time.time() - 10_000  # the oldest of all, but its writer is alive
+    for _, path in list_segments(tmp_path / "runner-live-9"):
+        os.utime(path, (old, old))
+    WalWriter(tmp_path, "wm", config).close()  # sweeps: 8 streams, at most 4
+    kept = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert kept == ["runner-dead-0", "runner-dead-1", "runner-live-9", "wm"]
+    assert read_stream(tmp_path, "runner-dead-0").damage == []
+    live.close()
+
+
+def test_only_sweeping_writers_sweep(tmp_path: Path) -> None:
+    config = WalConfig(max_streams=1, sweep_dead_writers=False)
+    for name in ("runner-a-1", "runner-b-2", "runner-c-3"):
+        WalWriter(tmp_path, name, config).close()
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 3
+    journal = Journal.open(tmp_path, "runner-d-4", sweep=False)
+    assert journal is not None
+    journal.close()
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 4
+    journal = Journal.open(tmp_path, "wm", meta={"program": "test"})  # sweeps by default
+    assert journal is not None
+    journal.close()
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 5  # under the default cap
+
+
+def test_max_streams_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_streams"):
+        WalConfig(max_streams=0)
 
 
 # ------------------------------------------------------------------ fsync policy

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -203,6 +204,35 @@ def test_start_failures_back_off_then_crash_with_a_clear_reason(
             assert "faulty runner: cannot start (simulated)" in str(info.value)
         assert [round(d) for d in h.delays] == [1, 2, 4]
         assert runner.restarts == 3
+
+    scenario(test, tmp_path)
+
+
+class BrokenForker:
+    """A fork server front that fails with an error nothing expects (a bug, which cannot be
+    caused for real): the start must fail cleanly instead of hanging."""
+
+    calls = 0
+
+    async def spawn(self, argv: list[str], cwd: Path, *, limit: int) -> None:
+        self.calls += 1
+        raise RuntimeError("unexpected failure inside the start path")
+
+
+def test_an_unexpected_error_while_starting_is_a_start_failure_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    async def test(h: Harness) -> None:
+        forker = BrokenForker()
+        runner = h.runner()
+        runner.spec = dataclasses.replace(runner.spec, forker=forker)  # type: ignore[arg-type]
+        with pytest.raises(RunnerUnavailableError) as info:
+            await runner.ensure_running()
+        assert runner.state is S.CRASHED
+        assert "unexpected RuntimeError: unexpected failure inside the start path" in str(
+            info.value
+        )
+        assert forker.calls == 4  # the first start and three restarts, each failed cleanly
 
     scenario(test, tmp_path)
 

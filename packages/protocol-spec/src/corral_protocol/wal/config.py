@@ -52,6 +52,11 @@ class WalConfig:
         sweep_dead_writers: on open, also apply retention to streams of writers that are
             no longer alive (their lock is free), and remove streams wholly past
             ``max_age``. Without it, streams of dead incarnations would never be pruned.
+            One writer per workspace should sweep (the WM): a sweep visits every stream.
+        max_streams: a sweep also deletes whole dead streams, least recently written
+            first, while the WAL directory holds more than this many streams (None:
+            unlimited). Every process incarnation has its own stream, so without it their
+            number grows with every runner ever started.
     """
 
     durability: Durability = "boundaries"
@@ -63,6 +68,7 @@ class WalConfig:
     max_segments: int | None = 20
     max_age: float | None = 14 * _DAY
     sweep_dead_writers: bool = True
+    max_streams: int | None = 1000
 
     def __post_init__(self) -> None:
         if self.durability not in ("always", "boundaries", "batch", "never"):
@@ -75,6 +81,8 @@ class WalConfig:
             raise ValueError("max_segments must be >= 1 or None")
         if self.max_age is not None and not self.max_age > 0:
             raise ValueError("max_age must be > 0 seconds or None")
+        if self.max_streams is not None and self.max_streams < 1:
+            raise ValueError("max_streams must be >= 1 or None")
 
     def waits_for(self, event: str) -> bool:
         """Whether an append of ``event`` returns only once it is durable."""

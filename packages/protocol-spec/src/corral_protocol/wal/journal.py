@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -94,13 +95,25 @@ class Journal:
 
     @classmethod
     def open(
-        cls, wal_dir: str | Path | None, writer_id: str, *, meta: Mapping[str, Any] | None = None
+        cls,
+        wal_dir: str | Path | None,
+        writer_id: str,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        sweep: bool = True,
     ) -> Journal | None:
-        """A journal in ``wal_dir``, or ``None`` (no WAL asked for, or it cannot be opened)."""
+        """A journal in ``wal_dir``, or ``None`` (no WAL asked for, or it cannot be opened).
+
+        ``sweep``: apply retention to dead writers' streams on open. One writer per
+        workspace should (the WM); a runner does not: a cold command starts many.
+        """
         if wal_dir is None:
             return None
+        config = (
+            NONBLOCKING_CONFIG if sweep else replace(NONBLOCKING_CONFIG, sweep_dead_writers=False)
+        )
         try:
-            return cls(Path(wal_dir), writer_id, meta=meta)
+            return cls(Path(wal_dir), writer_id, config=config, meta=meta)
         except Exception as exc:  # a broken WAL must not stop the process
             _log.warning("WAL disabled: cannot open a stream in %s: %s", wal_dir, exc)
             return None

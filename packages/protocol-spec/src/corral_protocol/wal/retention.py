@@ -57,16 +57,21 @@ def sweep_dead_streams(
     *,
     max_segments: int | None,
     max_age: float | None,
+    max_streams: int | None = None,
     skip: str | None = None,
     now: float | None = None,
 ) -> list[str]:
     """Apply retention to the streams of dead writers; remove streams left empty.
 
-    A stream is dead when no process holds its lock; it is held while it is pruned, so a
-    writer cannot reopen it meanwhile. Returns ``writer/segment`` names deleted.
+    Then, while there are more than ``max_streams`` streams, delete whole dead streams,
+    least recently written first. A stream is dead when no process holds its lock; it is
+    held while it is pruned, so a writer cannot reopen it meanwhile. Returns
+    ``writer/segment`` names deleted.
     """
     deleted: list[str] = []
-    for writer in list_writers(wal_dir):
+    writers = list_writers(wal_dir)
+    kept: list[tuple[float, str]] = []  # (last write, writer) of dead streams still there
+    for writer in writers:
         if writer == skip:
             continue
         stream_dir = wal_dir / writer
@@ -75,7 +80,29 @@ def sweep_dead_streams(
                 continue
             gone = prune_stream(stream_dir, max_segments=max_segments, max_age=max_age, now=now)
             deleted.extend(f"{writer}/{name}" for name in gone)
-            if gone and not list_segments(stream_dir):
+            segments = list_segments(stream_dir)
+            if gone and not segments:
                 with contextlib.suppress(OSError):  # stray files: leave the directory
                     os.rmdir(stream_dir)
+            elif segments:
+                with contextlib.suppress(OSError):
+                    kept.append((os.stat(segments[-1][1]).st_mtime, writer))
+    excess = len(writers) - max_streams if max_streams is not None else 0
+    for _, writer in sorted(kept)[: max(excess, 0)]:
+        deleted.extend(_delete_stream(wal_dir / writer))
+    return deleted
+
+
+def _delete_stream(stream_dir: Path) -> list[str]:
+    """Delete a dead stream entirely (if it is still dead); ``writer/segment`` names."""
+    deleted: list[str] = []
+    with hold_if_dead(stream_dir) as dead:
+        if not dead:
+            return deleted
+        for _, path in list_segments(stream_dir):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            deleted.append(f"{stream_dir.name}/{path.name}")
+        with contextlib.suppress(OSError):  # stray files: leave the directory
+            os.rmdir(stream_dir)
     return deleted

@@ -383,5 +383,6 @@ class WalWriter:
                 self.wal_dir,
                 max_segments=cfg.max_segments,
                 max_age=cfg.max_age,
+                max_streams=cfg.max_streams,
                 skip=self.writer_id,
             )

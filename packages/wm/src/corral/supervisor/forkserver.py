@@ -31,15 +31,15 @@ from .tail import OutputTail
 __all__ = ["ForkServerError", "ForkServers", "ForkedProcess", "fork_server_enabled"]
 
 RUNNER_MODULE: Final = ("-m", "corral_runner")
-BOOTSTRAP: Final = (
-    "import sys, site; base = list(sys.path); site.main(); "
-    "from corral_runner.forkserver import serve; serve(base, int(sys.argv[1]))"
-)
-"""The ``-c`` program of ``<env python> -S -c BOOTSTRAP <control fd>`` (see
-``corral_runner.forkserver``): ``-S`` lets it record the interpreter's own ``sys.path``
-before ``site.main()`` adopts the env."""
+BOOTSTRAP: Final = "import sys; from corral_runner.forkserver import serve; serve(int(sys.argv[1]))"
+"""The ``-c`` program of ``<env python> -c BOOTSTRAP <control fd>`` (see
+``corral_runner.forkserver``)."""
+SPAWN_TIMEOUT: Final = 10.0
+"""A fork server that does not answer a request within this is retired."""
 START_TIMEOUT: Final = 30.0
 LINE_LIMIT: Final = 1 << 20
+MAX_SERVERS: Final = 4
+"""Fork servers per base interpreter at most (each holds ~30 MB, shared with its runners)."""
 
 
 def fork_server_enabled() -> bool:
@@ -61,11 +61,14 @@ class _Answer(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 
 class ForkedProcess:
     """A runner forked by a fork server: the subset of ``asyncio.subprocess.Process`` that
-    :class:`~corral.supervisor.process.RunnerProcess` uses."""
+    :class:`~corral.supervisor.process.RunnerProcess` uses. Its exit code is the one the
+    fork server (its parent) reaped, delivered through ``exited``."""
 
     def __init__(
         self,
         pid: int,
+        exited: asyncio.Future[int],
+        *,
         stdin: asyncio.StreamWriter,
         stdout: asyncio.StreamReader,
         stderr: asyncio.StreamReader,
@@ -75,27 +78,28 @@ class ForkedProcess:
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
-        self.returncode: int | None = None
+        self._exited = exited
         self._transports = list(transports)
-        self._exited = asyncio.get_running_loop().create_future()
         self._pidfd: int | None = None
-        with contextlib.suppress(OSError, AttributeError):
-            self._pidfd = os.pidfd_open(pid)  # signals never reach a recycled pid
+        if not exited.done():
+            with contextlib.suppress(OSError, AttributeError):
+                self._pidfd = os.pidfd_open(pid)  # signals never reach a recycled pid
+            exited.add_done_callback(lambda _: self._close_pidfd())
 
-    def _set_exit(self, code: int) -> None:
-        if self.returncode is None:
-            self.returncode = code
-            self._exited.set_result(code)
+    @property
+    def returncode(self) -> int | None:
+        return self._exited.result() if self._exited.done() else None
+
+    def _close_pidfd(self) -> None:
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
 
     async def wait(self) -> int:
-        result: int = await asyncio.shield(self._exited)
-        return result
+        return await asyncio.shield(self._exited)
 
     def send_signal(self, sig: int) -> None:
-        if self.returncode is not None:
+        if self._exited.done():
             return
         if self._pidfd is not None:
             signal.pidfd_send_signal(self._pidfd, sig)
@@ -117,7 +121,9 @@ class _Server:
     def __init__(self, proc: asyncio.subprocess.Process, control: socket.socket) -> None:
         self.proc = proc
         self.control = control
-        self.children: dict[int, ForkedProcess] = {}
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        """Exit codes of the children that have not exited, by pid; registered by the
+        reader as it reads the fork answer, so an exit read right after it is never lost."""
         self._lock = asyncio.Lock()
         self._answers: asyncio.Queue[_Answer] = asyncio.Queue()
         self.stderr_tail = OutputTail()
@@ -132,7 +138,6 @@ class _Server:
         try:
             proc = await asyncio.create_subprocess_exec(
                 python,
-                "-S",
                 "-c",
                 BOOTSTRAP,
                 str(theirs.fileno()),
@@ -140,9 +145,13 @@ class _Server:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(theirs.fileno(),),
+                cwd=Path(python).parent.parent,  # `-c` puts the cwd on sys.path: the env's
                 start_new_session=True,
                 limit=LINE_LIMIT,
             )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         server = cls(proc, ours)
@@ -171,41 +180,45 @@ class _Server:
         if stdout is None:  # pragma: no cover - PIPE was requested
             raise RuntimeError("no stdout pipe from the fork server")
         with contextlib.suppress(Exception):
+            loop = asyncio.get_running_loop()
             while line := await stdout.readline():
                 answer = msgspec.json.decode(line, type=_Answer)
                 if answer.exited is not None:
-                    child = self.children.pop(answer.exited, None)
-                    if child is not None:
-                        child._set_exit(answer.code if answer.code is not None else -9)
-                else:
-                    self._answers.put_nowait(answer)
+                    exited = self._exits.get(answer.exited)
+                    if exited is not None and not exited.done():
+                        code = answer.code if answer.code is not None else -signal.SIGKILL
+                        exited.set_result(code)
+                    continue
+                if answer.spawned is not None:
+                    self._exits[answer.spawned] = loop.create_future()
+                self._answers.put_nowait(answer)
         self._lost()
 
     def _lost(self) -> None:
         """The server is gone: its children's exit codes with it. Kill and report them."""
         self.alive = False
-        for child in self.children.values():
-            with contextlib.suppress(OSError):
-                child.kill()
-            child._set_exit(-signal.SIGKILL)
-        self.children.clear()
+        for pid, exited in list(self._exits.items()):
+            if not exited.done():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)  # not reaped: its parent just died
+                exited.set_result(-signal.SIGKILL)
         self._answers.put_nowait(_Answer(refused="the fork server exited"))
 
-    async def spawn(self, python: str, cwd: Path) -> ForkedProcess | None:
-        """Fork a runner for the env of ``python`` in ``cwd``; None if refused.
+    async def spawn(self, python: str, cwd: Path, limit: int) -> ForkedProcess | None:
+        """Fork a runner for the env of ``python`` in ``cwd``; None if refused. ``limit``
+        bounds a line read from its stdout (the hello).
 
         Cancelling the caller never leaves a forked runner behind: the exchange with the
         server completes and a child nobody will use is killed.
         """
-        exchange = asyncio.get_running_loop().create_task(self._spawn(python, cwd))
+        exchange = asyncio.get_running_loop().create_task(self._spawn(python, cwd, limit))
         try:
             return await asyncio.shield(exchange)
         except asyncio.CancelledError:
             exchange.add_done_callback(_discard_child)
             raise
 
-    async def _spawn(self, python: str, cwd: Path) -> ForkedProcess | None:
-        loop = asyncio.get_running_loop()
+    async def _spawn(self, python: str, cwd: Path, limit: int) -> ForkedProcess | None:
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
@@ -216,7 +229,12 @@ class _Server:
                 if self.alive:
                     request = msgspec.json.encode({"python": python, "cwd": str(cwd)})
                     socket.send_fds(self.control, [request], list(theirs))
-                    pid = (await self._answers.get()).spawned
+                    try:
+                        async with asyncio.timeout(SPAWN_TIMEOUT):
+                            pid = (await self._answers.get()).spawned
+                    except TimeoutError:
+                        self.retire()  # stuck (stopped?): ask it nothing more
+                        raise OSError(f"no answer within {SPAWN_TIMEOUT:g} s") from None
         finally:
             for fd in theirs:
                 os.close(fd)
@@ -225,23 +243,23 @@ class _Server:
                     os.close(fd)
         if pid is None:
             return None
-        transports: list[asyncio.BaseTransport] = []
-        stdout = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
-        stderr = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
-        for fd, reader in ((stdout_r, stdout), (stderr_r, stderr)):
-            transport, _ = await loop.connect_read_pipe(
-                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
-                _pipe(fd, "rb"),
-            )
-            transports.append(transport)
-        write_transport, write_protocol = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, _pipe(stdin_w, "wb")
-        )
-        transports.append(write_transport)
-        stdin = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-        child = ForkedProcess(pid, stdin, stdout, stderr, transports)
-        self.children[pid] = child
+        exited = self._exits.get(pid)
+        if exited is None:  # the server died right after forking it (_lost killed it)
+            exited = asyncio.get_running_loop().create_future()
+            exited.set_result(-signal.SIGKILL)
+        try:
+            child = await _attach(pid, exited, (stdin_w, stdout_r, stderr_r), limit)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            raise
+        finally:  # the entry goes once the exit is known (the child has it now)
+            exited.add_done_callback(lambda _: self._forget(pid, exited))
         return child
+
+    def _forget(self, pid: int, exited: asyncio.Future[int]) -> None:
+        if self._exits.get(pid) is exited:
+            del self._exits[pid]
 
     def retire(self) -> None:
         """Take no more requests; the server exits after its last child (which keep
@@ -266,49 +284,77 @@ class _Server:
 
 
 class ForkServers:
-    """Fork servers by base interpreter; see the module docstring."""
+    """Fork servers by base interpreter; see the module docstring.
+
+    An env is forked by the first server of its interpreter that accepts it (the one that
+    did last time is asked first). When every server refuses it, a new server is started
+    from the env itself (up to :data:`MAX_SERVERS` per interpreter), so envs with different
+    sets of installed packages each get a server they match.
+    """
 
     def __init__(self) -> None:
-        self._servers: dict[tuple[str, ...], asyncio.Task[_Server]] = {}
+        self._servers: dict[tuple[str, ...], list[asyncio.Task[_Server]]] = {}
+        self._home: dict[str, asyncio.Task[_Server]] = {}
         self._refused: set[str] = set()
         self._retired: list[_Server] = []
 
-    async def spawn(self, argv: Sequence[str], cwd: Path) -> ForkedProcess | None:
+    async def spawn(
+        self, argv: Sequence[str], cwd: Path, *, limit: int = LINE_LIMIT
+    ) -> ForkedProcess | None:
         """A forked runner for ``argv`` (``[<env python>, "-m", "corral_runner"]``) in
-        ``cwd``, or None: spawn it the ordinary way."""
+        ``cwd``, or None: spawn it the ordinary way. ``limit`` bounds a line of its stdout
+        (the hello)."""
         if len(argv) != 3 or tuple(argv[1:]) != RUNNER_MODULE or argv[0] in self._refused:
             return None
         python = argv[0]
         key = _interpreter_key(Path(python))
         if key is None:
             return None
-        task = self._servers.get(key)
-        if task is None or (
-            task.done() and task.exception() is None and not task.result().alive
-        ):  # none yet, or it died: (re)start it; one that failed to start stays failed
-            if task is not None:
-                self._retired.append(task.result())
-            task = asyncio.get_running_loop().create_task(_Server.start(python))
-            self._servers[key] = task
+        tasks = self._servers.setdefault(key, [])
+        home = self._home.get(python)
+        for task in sorted(tasks, key=lambda t: t is not home):
+            child = await self._try(task, python, cwd, limit)
+            if child is not None:
+                self._home[python] = task
+                return child
+        live = [t for t in tasks if not t.done() or (not t.exception() and t.result().alive)]
+        if len(live) >= MAX_SERVERS:
+            return None
+        task = asyncio.get_running_loop().create_task(_Server.start(python))
+        tasks.append(task)
+        child = await self._try(task, python, cwd, limit)
+        if child is None:  # even a server made from this env: not for this env
+            self._refused.add(python)
+        else:
+            self._home[python] = task
+        return child
+
+    async def _try(
+        self, task: asyncio.Task[_Server], python: str, cwd: Path, limit: int
+    ) -> ForkedProcess | None:
+        """A child from this server, or None (it failed to start, is gone, or refused)."""
         try:
             server = await asyncio.shield(task)
         except (OSError, ForkServerError):
             return None
+        if not server.alive:
+            return None
         try:
-            child = await server.spawn(python, cwd)
-        except OSError:  # the server went away mid-request: spawn this one normally
+            return await server.spawn(python, cwd, limit)
+        except OSError:  # the server went away mid-request
             server.retire()
             return None
-        if child is None and server.alive:
-            self._refused.add(python)
-        return child
 
     async def retire(self) -> None:
         """Envs are about to change: retire every server (new runners get a new one,
         forked from the env as it is then) and forget refusals and failed starts."""
         self._refused.clear()
-        tasks = list(self._servers.values())
+        self._home.clear()
+        tasks = [task for tasks in self._servers.values() for task in tasks]
         self._servers.clear()
+        await asyncio.shield(self._retire_all(tasks))  # cancelled or not, none is lost
+
+    async def _retire_all(self, tasks: list[asyncio.Task[_Server]]) -> None:
         for task in tasks:
             with contextlib.suppress(Exception):
                 server = await task
@@ -320,6 +366,31 @@ class ForkServers:
         await self.retire()
         servers, self._retired = self._retired, []
         await asyncio.gather(*(server.close() for server in servers))
+
+
+async def _attach(
+    pid: int, exited: asyncio.Future[int], pipes: tuple[int, int, int], limit: int
+) -> ForkedProcess:
+    """Wrap a forked child's pipe ends (our ends of its stdin, stdout, stderr) in streams."""
+    stdin_w, stdout_r, stderr_r = pipes
+    loop = asyncio.get_running_loop()
+    transports: list[asyncio.BaseTransport] = []
+    stdout = asyncio.StreamReader(limit=limit, loop=loop)
+    stderr = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
+    for fd, reader in ((stdout_r, stdout), (stderr_r, stderr)):
+        transport, _ = await loop.connect_read_pipe(
+            lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+            _pipe(fd, "rb"),
+        )
+        transports.append(transport)
+    write_transport, write_protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, _pipe(stdin_w, "wb")
+    )
+    transports.append(write_transport)
+    stdin = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+    return ForkedProcess(
+        pid, exited, stdin=stdin, stdout=stdout, stderr=stderr, transports=transports
+    )
 
 
 def _pipe(fd: int, mode: str) -> Any:
@@ -339,7 +410,7 @@ def _interpreter_key(python: Path) -> tuple[str, ...] | None:
     """The env's base interpreter as ``pyvenv.cfg`` names it (None: not a venv)."""
     try:
         text = (python.parent.parent / "pyvenv.cfg").read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     entries: dict[str, Any] = {}
     for line in text.splitlines():

@@ -101,7 +101,7 @@ class RunnerProcess:
         """
         proc: asyncio.subprocess.Process | ForkedProcess | None = None
         if forker is not None:
-            proc = await forker.spawn(argv, cwd)
+            proc = await forker.spawn(argv, cwd, limit=MAX_HELLO_BYTES + 1)
         try:
             if proc is None:
                 proc = await asyncio.create_subprocess_exec(

@@ -311,6 +311,10 @@ class ManagedRunner:
             await self._discard(process, conn)
             self._failed(self._start_failure(exc, process))
             return
+        except Exception as exc:  # a fault nobody foresaw: a failed start, never a hang
+            await self._discard(process, conn)
+            self._failed(self._start_failure(exc, process))
+            return
         self._conn = conn
         self._ready_at = self._clock()
         self.policy.on_ready()
@@ -327,8 +331,10 @@ class ManagedRunner:
                 f"{self.key} did not answer initialize within "
                 f"{self.spec.settings.initialize_timeout:g} s"
             )
-        else:
+        elif isinstance(exc, (OSError, RpcError, ConnectionClosedError)):
             reason = f"{self.key} failed during initialize: {exc}"
+        else:
+            reason = f"{self.key} failed to start (unexpected {type(exc).__name__}: {exc})"
         if process is not None:
             tail = process.stderr_tail.text()
             if tail.strip():
