@@ -49,6 +49,12 @@ HANDLERS = textwrap.dedent(
         return {"done": True}
 
 
+    async def picky(ctx: ActionContext) -> dict:
+        if ctx.project.name == "beta":
+            raise ValueError("beta is not allowed")
+        return {"ok": ctx.project.name}
+
+
     async def forever(ctx: ActionContext) -> dict:
         result = await ctx.run_in_project("forever")  # raises at the deepest level
         if result.status != "ok":
@@ -78,6 +84,10 @@ PROJECT = textwrap.dedent(
     [[actions.forever.handlers]]
     name = "forever"
     source = "handlers:forever"
+
+    [[actions.picky.handlers]]
+    name = "picky"
+    source = "handlers:picky"
 
     [[actions.slow.handlers]]
     name = "slow"
@@ -126,6 +136,26 @@ def test_nested_project_and_workspace_scopes(workspace: Path) -> None:
         everywhere = await wm.run("hello")
         assert isinstance(everywhere, WorkspaceRunResult)
         assert [o.status for o in everywhere.projects] == ["ok", "ok"]
+
+    with_wm(workspace, body)
+
+
+def test_a_failing_handler_fails_only_its_project_at_workspace_scope(workspace: Path) -> None:
+    async def body(wm: WorkspaceManager) -> None:
+        result = await wm.run("picky")
+        assert isinstance(result, WorkspaceRunResult)
+        alpha, beta = result.projects
+        assert (alpha.status, alpha.result) == ("ok", {"ok": "alpha"})
+        assert beta.status == "failed"
+        assert beta.error is not None
+        assert beta.error.code == ErrorCode.HANDLER_FAILED
+        (handler,) = beta.error.data["handlers"]
+        assert handler["name"] == "picky"
+        assert handler["status"] == "failed"
+        assert handler["durationMs"] >= 0
+        assert handler["error"]["type"] == "ValueError"
+        assert handler["error"]["message"] == "beta is not allowed"
+        assert "raise ValueError" in handler["error"]["traceback"]
 
     with_wm(workspace, body)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import msgspec
 from corral_protocol import ErrorCode, RpcError
 from corral_protocol.messages import (
     ErrorDetail,
@@ -332,9 +333,8 @@ async def _project_outcome(
 
 
 def _outcome_data(outcome: HandlerOutcome) -> dict[str, Any]:
-    data: dict[str, Any] = {"name": outcome.name, "status": outcome.status}
-    if outcome.error is not None:
-        data["error"] = {"type": outcome.error.type, "message": outcome.error.message}
+    """A failed handler as the -32011 error's ``data.handlers`` entry (SPEC.md §6.7)."""
+    data: dict[str, Any] = msgspec.to_builtins(outcome)
     return data
 
 
