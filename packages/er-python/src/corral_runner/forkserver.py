@@ -43,6 +43,7 @@ import contextlib
 import gc
 import importlib
 import importlib.abc
+import importlib.util
 import json
 import os
 import selectors
@@ -51,6 +52,7 @@ import site
 import socket
 import sys
 import sysconfig
+import threading
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -211,22 +213,31 @@ class _Server:
     """What the serving loop and every child need to know."""
 
     template: Template
+    relocation: Relocation
     base_path: list[str]
     control: socket.socket
     selector: selectors.BaseSelector
     wake: tuple[int, int]
 
 
-def serve(control_fd: int) -> None:
-    """The server's main loop (see the module docstring); never returns."""
+def serve(control_fd: int, handlers: Sequence[str] = ()) -> None:
+    """The server's main loop (see the module docstring); never returns.
+
+    ``handlers``: handler modules to preload as well, if they come from an installed
+    distribution of this env (project-local modules and missing ones are skipped).
+    """
     base_path = _base_path()
     misses = _Misses()
     sys.meta_path.append(misses)
     for name in PRELOAD:
         __import__(name)
+    _preload_handlers(handlers)
     _warm_types()
     sys.meta_path.remove(misses)
+    if threading.active_count() > 1:  # forking a process with threads is not safe
+        sys.exit(f"corral fork server: preloading started threads: {threading.enumerate()}")
     template = Template.capture(missing=misses.names)
+    relocation = Relocation.plan(os.path.join(template.site_dir, ""))
     gc.collect()
     gc.freeze()  # children's collections skip what is shared: fewer copy-on-write faults
     control = socket.socket(fileno=control_fd)
@@ -237,7 +248,7 @@ def serve(control_fd: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
-    server = _Server(template, base_path, control, selector, (wake_r, wake_w))
+    server = _Server(template, relocation, base_path, control, selector, (wake_r, wake_w))
     _answer({"ready": os.getpid()})
     children: set[int] = set()
     open_ = True
@@ -256,6 +267,25 @@ def serve(control_fd: int) -> None:
                     os.read(wake_r, 512)
         _reap(children)
     os._exit(0)
+
+
+def _preload_handlers(modules: Sequence[str]) -> None:
+    """Import the handler ``modules`` that an installed distribution of this env provides.
+
+    Their import then happens once, here, with the env's directory as the working
+    directory, instead of in every runner (SDK rule: a handler module does its
+    per-project work in the handler, not at import). One that fails is left to the
+    runners, which report its error the ordinary way.
+    """
+    root = os.path.join(_site_packages(sys.prefix), "")
+    for name in modules:
+        try:
+            spec = importlib.util.find_spec(name.partition(".")[0])
+            if spec is None or not (spec.origin or "").startswith(root):
+                continue
+            importlib.import_module(name)
+        except Exception:  # noqa: S112  (reported by the runner that loads it)
+            continue
 
 
 def _base_path() -> list[str]:
@@ -379,13 +409,13 @@ def _child(server: _Server, python: str, cwd: str, fds: list[int]) -> None:
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(cwd)
-    _adopt(python, cwd, server.base_path, server.template.site_dir)
+    _adopt(python, cwd, server.base_path, server.relocation)
     from corral_runner.__main__ import main  # noqa: PLC0415  (preloaded: no import cost)
 
     main()  # ends the process with os._exit
 
 
-def _adopt(python: str, cwd: str, base_path: list[str], template_site: str) -> None:
+def _adopt(python: str, cwd: str, base_path: list[str], relocation: Relocation) -> None:
     """Make this process look as if ``python -m corral_runner`` had started in ``cwd``:
     interpreter, prefix, import path, ``site`` and ``sysconfig`` state, and the paths of
     the preloaded modules (moved from the template's ``site-packages`` to this env's,
@@ -395,38 +425,67 @@ def _adopt(python: str, cwd: str, base_path: list[str], template_site: str) -> N
     sys.path[:] = list(base_path) if sys.flags.safe_path else [cwd, *base_path[1:]]
     for name in ("sitecustomize", "usercustomize"):
         sys.modules.pop(name, None)
-    importlib.reload(site)  # fresh module state, then site.main(): the env of `python`
+    # site's documented state as at interpreter start, then what start-up does with it:
+    site.PREFIXES = [sys.prefix, sys.exec_prefix]
+    site.ENABLE_USER_SITE = None
+    site.USER_SITE = site.USER_BASE = None
+    site.main()  # site.venv(): sys.prefix, site-packages and its .pth files, from `python`
     if "sysconfig" in sys.modules:  # its paths were computed from the template's prefix
         importlib.reload(sys.modules["sysconfig"])
-    target_site = _site_packages(sys.prefix)
-    _relocate(os.path.join(template_site, ""), os.path.join(target_site, ""))
+    target_site = os.path.join(_site_packages(sys.prefix), "")
+    relocation.apply(target_site)
     sys.argv = [os.path.join(target_site, "corral_runner", "__main__.py")]
 
 
-def _relocate(old: str, new: str) -> None:
-    """Point every module loaded from under ``old`` at the same file under ``new``."""
+@dataclass(frozen=True, slots=True)
+class Relocation:
+    """Every place a preloaded module records a path under the template's
+    ``site-packages``, planned before forking so that a child only writes strings (few
+    pages copied): ``(object, attribute, path relative to site-packages)`` and the path
+    lists of packages with their entries (relative, or ``None`` for one left as it is)."""
 
-    def moved(path: object) -> object:
-        return new + path[len(old) :] if isinstance(path, str) and path.startswith(old) else path
+    attributes: tuple[tuple[object, str, str], ...]
+    lists: tuple[tuple[list[str], tuple[tuple[str | None, str], ...]], ...]
 
-    def move_all(paths: object) -> None:
-        if isinstance(paths, list):
-            paths[:] = [moved(p) for p in paths]
+    @classmethod
+    def plan(cls, root: str) -> Relocation:
+        """The relocation of every module loaded from under ``root`` (ends with a sep)."""
+        attributes: list[tuple[object, str, str]] = []
+        lists: dict[int, tuple[list[str], tuple[tuple[str | None, str], ...]]] = {}
 
-    for module in list(sys.modules.values()):
-        if not (isinstance(getattr(module, "__file__", None), str)):
-            continue
-        module.__file__ = moved(module.__file__)  # type: ignore[assignment]
-        if isinstance(getattr(module, "__cached__", None), str):
-            module.__cached__ = moved(module.__cached__)  # type: ignore[attr-defined]
-        move_all(getattr(module, "__path__", None))
-        spec = getattr(module, "__spec__", None)
-        if spec is not None:
-            spec.origin = moved(spec.origin)
-            move_all(spec.submodule_search_locations)
-            if spec.has_location and spec.cached is not None:
-                spec.cached = moved(spec.cached)
-        loader = getattr(module, "__loader__", None)
-        if isinstance(getattr(loader, "path", None), str):
-            loader.path = moved(loader.path)  # type: ignore[union-attr]
-    sys.path_importer_cache.clear()
+        def note(owner: object, attribute: str) -> None:
+            value = getattr(owner, attribute, None)
+            if isinstance(value, str) and value.startswith(root):
+                attributes.append((owner, attribute, value[len(root) :]))
+
+        def note_list(value: object) -> None:
+            if isinstance(value, list) and id(value) not in lists:
+                entries = tuple(
+                    (p[len(root) :], p) if isinstance(p, str) and p.startswith(root) else (None, p)
+                    for p in value
+                )
+                lists[id(value)] = (value, entries)
+
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if not (isinstance(path, str) and path.startswith(root)):
+                continue
+            note(module, "__file__")
+            note(module, "__cached__")
+            note_list(getattr(module, "__path__", None))
+            spec = getattr(module, "__spec__", None)
+            if spec is not None:
+                note(spec, "origin")
+                if spec.has_location:
+                    note(spec, "cached")
+                note_list(spec.submodule_search_locations)
+            note(getattr(module, "__loader__", None), "path")
+        return cls(tuple(attributes), tuple(lists.values()))
+
+    def apply(self, root: str) -> None:
+        """Point everything planned at the same relative path under ``root``."""
+        for owner, attribute, relative in self.attributes:
+            setattr(owner, attribute, root + relative)
+        for paths, entries in self.lists:
+            paths[:] = [path if relative is None else root + relative for relative, path in entries]
+        sys.path_importer_cache.clear()

@@ -214,7 +214,7 @@ class BrokenForker:
 
     calls = 0
 
-    async def spawn(self, argv: list[str], cwd: Path, *, limit: int) -> None:
+    async def spawn(self, argv: list[str], cwd: Path, **options: object) -> None:
         self.calls += 1
         raise RuntimeError("unexpected failure inside the start path")
 

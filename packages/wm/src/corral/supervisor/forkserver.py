@@ -31,9 +31,11 @@ from .tail import OutputTail
 __all__ = ["ForkServerError", "ForkServers", "ForkedProcess", "fork_server_enabled"]
 
 RUNNER_MODULE: Final = ("-m", "corral_runner")
-BOOTSTRAP: Final = "import sys; from corral_runner.forkserver import serve; serve(int(sys.argv[1]))"
-"""The ``-c`` program of ``<env python> -c BOOTSTRAP <control fd>`` (see
-``corral_runner.forkserver``)."""
+BOOTSTRAP: Final = (
+    "import sys; from corral_runner.forkserver import serve; serve(int(sys.argv[1]), sys.argv[2:])"
+)
+"""The ``-c`` program of ``<env python> -c BOOTSTRAP <control fd> [handler module ...]``
+(see ``corral_runner.forkserver``)."""
 SPAWN_TIMEOUT: Final = 10.0
 """A fork server that does not answer a request within this is retired."""
 START_TIMEOUT: Final = 30.0
@@ -133,7 +135,9 @@ class _Server:
         self.alive = True
 
     @classmethod
-    async def start(cls, python: str) -> _Server:
+    async def start(cls, python: str, preload: Sequence[str] = ()) -> _Server:
+        """Start a server from the env of ``python``, preloading handler modules
+        ``preload`` too (those an installed distribution provides)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -141,6 +145,7 @@ class _Server:
                 "-c",
                 BOOTSTRAP,
                 str(theirs.fileno()),
+                *preload,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -299,11 +304,17 @@ class ForkServers:
         self._retired: list[_Server] = []
 
     async def spawn(
-        self, argv: Sequence[str], cwd: Path, *, limit: int = LINE_LIMIT
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        *,
+        limit: int = LINE_LIMIT,
+        preload: Sequence[str] = (),
     ) -> ForkedProcess | None:
         """A forked runner for ``argv`` (``[<env python>, "-m", "corral_runner"]``) in
         ``cwd``, or None: spawn it the ordinary way. ``limit`` bounds a line of its stdout
-        (the hello)."""
+        (the hello); ``preload`` names its handler modules, which a server started for it
+        imports up front."""
         if len(argv) != 3 or tuple(argv[1:]) != RUNNER_MODULE or argv[0] in self._refused:
             return None
         python = argv[0]
@@ -320,7 +331,7 @@ class ForkServers:
         live = [t for t in tasks if not t.done() or (not t.exception() and t.result().alive)]
         if len(live) >= MAX_SERVERS:
             return None
-        task = asyncio.get_running_loop().create_task(_Server.start(python))
+        task = asyncio.get_running_loop().create_task(_Server.start(python, preload))
         tasks.append(task)
         child = await self._try(task, python, cwd, limit)
         if child is None:  # even a server made from this env: not for this env

@@ -92,16 +92,17 @@ class RunnerProcess:
         *,
         cwd: Path,
         forker: ForkServers | None = None,
+        preload: Sequence[str] = (),
     ) -> RunnerProcess:
         """Start ``argv`` in ``cwd`` and hand it the launch record; raises StartError.
 
         With ``forker``, a Python runner is forked from a fork server when it can be
-        (:mod:`corral.supervisor.forkserver`); otherwise, or when it cannot, ``argv`` is
-        spawned.
+        (:mod:`corral.supervisor.forkserver`; ``preload``: its handler modules); otherwise,
+        or when it cannot, ``argv`` is spawned.
         """
         proc: asyncio.subprocess.Process | ForkedProcess | None = None
         if forker is not None:
-            proc = await forker.spawn(argv, cwd, limit=MAX_HELLO_BYTES + 1)
+            proc = await forker.spawn(argv, cwd, limit=MAX_HELLO_BYTES + 1, preload=preload)
         try:
             if proc is None:
                 proc = await asyncio.create_subprocess_exec(

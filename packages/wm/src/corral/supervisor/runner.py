@@ -275,7 +275,11 @@ class ManagedRunner:
         conn: Connection | None = None
         try:
             process = await RunnerProcess.spawn(
-                self.spec.command(), record, cwd=self.key.project, forker=self.spec.forker
+                self.spec.command(),
+                record,
+                cwd=self.key.project,
+                forker=self.spec.forker,
+                preload=self._handler_modules(),
             )
             self._process = process
             process.exited.add_done_callback(functools.partial(self._exit_callback, process))
@@ -322,6 +326,18 @@ class ManagedRunner:
         self._set(E.READY, f"ready (pid {process.pid}, port {hello.port})")
         self._ping = self._spawn_task(self._monitor(conn))
         self._arm_idle()
+
+    def _handler_modules(self) -> list[str]:
+        """The modules of the configured ``module:attribute`` handler sources."""
+        if self.spec.forker is None or self.spec.configure is None:
+            return []
+        modules = {
+            handler.source.partition(":")[0]
+            for action in self.spec.configure().actions.values()
+            for handler in action.handlers
+            if ":" in handler.source and not handler.source.startswith("entrypoint:")
+        }
+        return sorted(modules)
 
     def _start_failure(self, exc: BaseException, process: RunnerProcess | None) -> str:
         if isinstance(exc, StartError):
