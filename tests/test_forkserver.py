@@ -9,6 +9,7 @@ restarts), including when the fork server itself dies.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -21,8 +22,10 @@ from typing import Any
 
 import pytest
 import uv
+from corral.cli.app import main as app_main
+from corral.forkhint import BOOTSTRAP, HINT, prestart
 from corral.supervisor import RunnerState
-from corral.supervisor.forkserver import BOOTSTRAP, ForkServers
+from corral.supervisor.forkserver import ForkServers
 from corral.workspace import WorkspaceManager
 from corral_protocol.messages import ProjectRunResult
 from workspaces import make_handler_workspace, with_wm
@@ -286,3 +289,66 @@ def test_a_child_that_dies_at_once_still_reports_its_exit(workspace: Path) -> No
             await servers.aclose()
 
     asyncio.run(main())
+
+
+def test_the_env_of_the_last_fork_server_is_recorded_and_started_early(workspace: Path) -> None:
+    """A ``corral run`` starts a fork server from the recorded env before importing the WM;
+    the WM adopts it, and its runners are forked by it."""
+    hint = workspace / HINT
+    hint.unlink(missing_ok=True)
+
+    async def first(wm: WorkspaceManager) -> None:
+        await where(wm, workspace / "alpha")
+
+    with_wm(workspace, first, wal=False)
+    recorded = json.loads(hint.read_text())
+    assert recorded["python"].startswith(str(workspace / "alpha" / ".corral" / "envs"))
+    assert recorded["preload"] == ["handlers"]  # project-local: the server skips it
+
+    assert prestart(["lint"], cwd=workspace) is None  # not a command
+    assert prestart(["status"], cwd=workspace) is None  # only `run` starts one
+    early = prestart(["-C", str(workspace), "run", "where"])
+    assert early is not None
+    seen: dict[str, Any] = {}
+
+    async def second(wm: WorkspaceManager) -> None:
+        seen.update(await where(wm, workspace / "beta"))
+
+    async def main() -> None:
+        async with await WorkspaceManager.open(workspace, wal=False, fork_server=early) as wm:
+            await second(wm)
+
+    asyncio.run(main())
+    assert seen["ppid"] == early.process.pid  # adopted, and it forked beta's runner
+    assert early.taken
+    assert early.process.poll() is not None  # closed with the WM
+
+
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        (None, "no record"),
+        ("not json", "malformed"),
+        ('{"preload": []}', "no python"),
+        ('{"python": "/usr/bin/python3", "preload": []}', "not an env interpreter here"),
+        ('{"python": "%s", "preload": ["--evil"]}', "an option as a module"),
+    ],
+)
+def test_a_record_that_is_missing_or_odd_starts_nothing(
+    workspace: Path, tmp_path: Path, record: str | None, why: str
+) -> None:
+    root = tmp_path / "ws"
+    (root / ".corral").mkdir(parents=True)
+    python = workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python"
+    if record is not None:
+        (root / HINT).write_text(record.replace("%s", str(python)))
+    assert prestart(["run", "lint"], cwd=root) is None, why
+
+
+def test_an_early_server_the_command_never_needed_is_stopped(workspace: Path) -> None:
+    early = prestart(["run", "where"], cwd=workspace)
+    assert early is not None
+    with pytest.raises(SystemExit):  # a usage error, before any WM
+        app_main(["-C", str(workspace), "run", "where", "-p", "no-equals-sign"], early=early)
+    assert early.taken
+    assert early.process.poll() is not None

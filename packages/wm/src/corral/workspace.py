@@ -60,6 +60,7 @@ from .envs import (
     runner_command,
 )
 from .execute import Limits, run_project, run_workspace
+from .forkhint import EarlyServer, fork_server_enabled
 from .locals import localize
 from .plan import PRESET_ACTION, runner_configuration
 from .preset_cache import CachedPreset, PresetCache
@@ -73,7 +74,7 @@ from .supervisor import (
     RunnerStateChanged,
     RunnerStatus,
 )
-from .supervisor.forkserver import ForkServers, fork_server_enabled
+from .supervisor.forkserver import ForkServers
 
 __all__ = ["RunProgress", "WorkspaceManager"]
 
@@ -112,7 +113,14 @@ def _canonical(path: Path) -> Path:
 class WorkspaceManager:
     """See the module docstring. Create with :meth:`open`; close with :meth:`aclose`."""
 
-    def __init__(self, root: Path, *, limits: Limits | None = None, wal: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        limits: Limits | None = None,
+        wal: bool = True,
+        fork_server: EarlyServer | None = None,
+    ) -> None:
         self.root = root.resolve()
         self.limits = limits or Limits()
         self.bus: EventBus[RunnerStateChanged] = EventBus()
@@ -129,7 +137,9 @@ class WorkspaceManager:
         self._runners: dict[RunnerKey, ManagedRunner] = {}
         self._runs: dict[str, asyncio.Task[Any]] = {}
         self._source = detect_runner_source()
-        self._forker = ForkServers() if fork_server_enabled() else None
+        self._forker = (
+            ForkServers(root=self.root, early=fork_server) if fork_server_enabled() else None
+        )
         self._fingerprints = Fingerprints()
         self._uv_version = bundled_uv_version()
 
@@ -137,11 +147,17 @@ class WorkspaceManager:
 
     @classmethod
     async def open(
-        cls, root: Path, *, limits: Limits | None = None, wal: bool = True
+        cls,
+        root: Path,
+        *,
+        limits: Limits | None = None,
+        wal: bool = True,
+        fork_server: EarlyServer | None = None,
     ) -> WorkspaceManager:
         """Discover and load every project under ``root`` (config errors are kept per
-        project, see :attr:`problems`, never raised here)."""
-        wm = cls(root, limits=limits, wal=wal)
+        project, see :attr:`problems`, never raised here). ``fork_server``: one started
+        early by the command (:func:`corral.forkhint.prestart`), adopted when useful."""
+        wm = cls(root, limits=limits, wal=wal, fork_server=fork_server)
         wm.reload()
         if wal:
             wm.journal = Journal.open(

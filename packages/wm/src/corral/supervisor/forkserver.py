@@ -19,34 +19,25 @@ import contextlib
 import os
 import signal
 import socket
-import sys
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 
+from ..forkhint import EarlyServer, fork_server_enabled, spawn_server, write_hint
 from .tail import OutputTail
 
 __all__ = ["ForkServerError", "ForkServers", "ForkedProcess", "fork_server_enabled"]
 
 RUNNER_MODULE: Final = ("-m", "corral_runner")
-BOOTSTRAP: Final = (
-    "import sys; from corral_runner.forkserver import serve; serve(int(sys.argv[1]), sys.argv[2:])"
-)
-"""The ``-c`` program of ``<env python> -c BOOTSTRAP <control fd> [handler module ...]``
-(see ``corral_runner.forkserver``)."""
 SPAWN_TIMEOUT: Final = 10.0
 """A fork server that does not answer a request within this is retired."""
 START_TIMEOUT: Final = 30.0
 LINE_LIMIT: Final = 1 << 20
 MAX_SERVERS: Final = 4
 """Fork servers per base interpreter at most (each holds ~30 MB, shared with its runners)."""
-
-
-def fork_server_enabled() -> bool:
-    """Linux, and not turned off with ``CORRAL_FORK_SERVER=0``."""
-    return sys.platform == "linux" and os.environ.get("CORRAL_FORK_SERVER", "1") != "0"
 
 
 class ForkServerError(Exception):
@@ -117,10 +108,38 @@ class ForkedProcess:
             transport.close()
 
 
+class _Process:
+    """A fork server's process (a ``subprocess.Popen``: it may have been started before
+    the event loop, see :mod:`corral.forkhint`) with asyncio streams over its pipes."""
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+        transports: list[asyncio.BaseTransport],
+    ) -> None:
+        self.popen = popen
+        self.stdout = stdout
+        self.stderr = stderr
+        self.transports = transports
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    async def wait(self) -> int:
+        return await asyncio.to_thread(self.popen.wait)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+
+
 class _Server:
     """One fork server process and its control socket."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, control: socket.socket) -> None:
+    def __init__(self, proc: _Process, control: socket.socket) -> None:
         self.proc = proc
         self.control = control
         self._exits: dict[int, asyncio.Future[int]] = {}
@@ -138,28 +157,22 @@ class _Server:
     async def start(cls, python: str, preload: Sequence[str] = ()) -> _Server:
         """Start a server from the env of ``python``, preloading handler modules
         ``preload`` too (those an installed distribution provides)."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                python,
-                "-c",
-                BOOTSTRAP,
-                str(theirs.fileno()),
-                *preload,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(theirs.fileno(),),
-                cwd=Path(python).parent.parent,  # `-c` puts the cwd on sys.path: the env's
-                start_new_session=True,
-                limit=LINE_LIMIT,
+        process, control = spawn_server(python, preload)
+        return await cls.adopt(EarlyServer(process, control, python, tuple(preload)))
+
+    @classmethod
+    async def adopt(cls, early: EarlyServer) -> _Server:
+        """Take over a started server process; ForkServerError if it does not come up."""
+        loop = asyncio.get_running_loop()
+        readers = (asyncio.StreamReader(limit=LINE_LIMIT), asyncio.StreamReader(limit=LINE_LIMIT))
+        transports: list[asyncio.BaseTransport] = []
+        for pipe, reader in zip((early.process.stdout, early.process.stderr), readers, strict=True):
+            transport, _ = await loop.connect_read_pipe(
+                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+                pipe,
             )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        server = cls(proc, ours)
+            transports.append(transport)
+        server = cls(_Process(early.process, *readers, transports), early.control)
         try:
             async with asyncio.timeout(START_TIMEOUT):
                 ready = await server._answers.get()
@@ -167,9 +180,8 @@ class _Server:
             ready = _Answer(refused=f"no answer within {START_TIMEOUT:g} s")
         if ready.ready is None:
             await server.close()
-            await server._stderr
             raise ForkServerError(
-                f"the fork server of {python} did not start ({ready.refused}):\n"
+                f"the fork server of {early.python} did not start ({ready.refused}):\n"
                 + server.stderr_tail.text()
             )
         return server
@@ -279,13 +291,14 @@ class _Server:
             async with asyncio.timeout(5.0):
                 await self.proc.wait()
         if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
+            self.proc.kill()
             await self.proc.wait()
         for task in (self._reader, self._stderr):
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 async with asyncio.timeout(1.0):
                     await task
+        for transport in self.proc.transports:
+            transport.close()
 
 
 class ForkServers:
@@ -297,11 +310,16 @@ class ForkServers:
     sets of installed packages each get a server they match.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, root: Path | None = None, early: EarlyServer | None = None) -> None:
+        """``root``: the workspace, where the env of each started server is recorded for
+        the next command (:mod:`corral.forkhint`); ``early``: a server that command
+        started before the WM existed, adopted when its interpreter is first needed."""
         self._servers: dict[tuple[str, ...], list[asyncio.Task[_Server]]] = {}
         self._home: dict[str, asyncio.Task[_Server]] = {}
         self._refused: set[str] = set()
         self._retired: list[_Server] = []
+        self._root = root
+        self._early = early
 
     async def spawn(
         self,
@@ -322,6 +340,10 @@ class ForkServers:
         if key is None:
             return None
         tasks = self._servers.setdefault(key, [])
+        early = self._early
+        if early is not None and _interpreter_key(Path(early.python)) == key:
+            self._early, early.taken = None, True
+            tasks.append(asyncio.get_running_loop().create_task(_Server.adopt(early)))
         home = self._home.get(python)
         for task in sorted(tasks, key=lambda t: t is not home):
             child = await self._try(task, python, cwd, limit)
@@ -333,6 +355,8 @@ class ForkServers:
             return None
         task = asyncio.get_running_loop().create_task(_Server.start(python, preload))
         tasks.append(task)
+        if self._root is not None:
+            write_hint(self._root, python, preload)
         child = await self._try(task, python, cwd, limit)
         if child is None:  # even a server made from this env: not for this env
             self._refused.add(python)
@@ -361,6 +385,9 @@ class ForkServers:
         forked from the env as it is then) and forget refusals and failed starts."""
         self._refused.clear()
         self._home.clear()
+        if self._early is not None:  # never needed
+            early, self._early = self._early, None
+            await asyncio.to_thread(early.close)
         tasks = [task for tasks in self._servers.values() for task in tasks]
         self._servers.clear()
         await asyncio.shield(self._retire_all(tasks))  # cancelled or not, none is lost
