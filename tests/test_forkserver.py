@@ -80,6 +80,38 @@ PROJECT = textwrap.dedent(
 )
 
 
+NOISY_PYPROJECT = """\
+[project]
+name = "noisy"
+version = "0"
+
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+"""
+
+NOISY = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    IMPORTED_IN = os.getpid()
+    print("noisy: imported")  # at import: must never reach a hello or the server's answers
+    sys.stdout.buffer.write(b"noisy: raw bytes\\n")
+
+
+    def where(ctx):
+        return {"importedIn": IMPORTED_IN, "ppid": os.getppid(), "file": __file__}
+    """
+)
+
+NOISY_ACTION = """
+[[actions.noisy-where.handlers]]
+name = "noisy"
+source = "noisy:where"
+"""
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """alpha and beta: the same packages. gamma also has typing_extensions, which msgspec
@@ -87,6 +119,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("forked")
     make_handler_workspace(root, ("alpha", "beta"), PROJECT, HANDLERS)
     gamma = PROJECT.replace("dependencies = []", 'dependencies = ["typing_extensions"]')
+    delta = root / "delta" / "pkgsrc"  # an installed handler package (not in the project root)
+    (delta / "noisy").mkdir(parents=True)
+    (delta / "pyproject.toml").write_text(NOISY_PYPROJECT)
+    (delta / "noisy" / "__init__.py").write_text(NOISY)
+    (root / "delta" / "corral.toml").write_text(
+        PROJECT.replace("dependencies = []", 'dependencies = ["./pkgsrc"]') + NOISY_ACTION
+    )
+    (root / "delta" / "handlers.py").write_text(HANDLERS)
     return make_handler_workspace(root, ("gamma",), gamma, HANDLERS)
 
 
@@ -251,7 +291,10 @@ def test_bad_requests_get_a_refusal_not_a_fork(workspace: Path, tmp_path: Path) 
         assert b"another interpreter" in server.stdout.readline()
         request = b'{"python": "%s", "cwd": "/"}' % str(odd / "bin" / "python").encode()
         socket.send_fds(ours, [request], fds)
-        assert b"fork server error: UnicodeDecodeError" in server.stdout.readline()
+        assert b"another interpreter" in server.stdout.readline()  # not UTF-8: no env
+        nul = b'{"python": "/x\\u0000y/bin/python", "cwd": "/"}'
+        socket.send_fds(ours, [nul], fds)  # open() raises ValueError: still just a refusal
+        assert b"fork server error: ValueError" in server.stdout.readline()
         socket.send_fds(ours, [b"{}"], fds)  # and it still serves
         assert b"bad request" in server.stdout.readline()
         for fd in fds:
@@ -352,3 +395,24 @@ def test_an_early_server_the_command_never_needed_is_stopped(workspace: Path) ->
         app_main(["-C", str(workspace), "run", "where", "-p", "no-equals-sign"], early=early)
     assert early.taken
     assert early.process.poll() is not None
+
+
+def test_installed_handler_modules_are_preloaded_and_what_they_print_harms_nothing(
+    workspace: Path,
+) -> None:
+    """delta's env has the ``noisy`` package (its handler module prints at import): a fork
+    server started for delta imports it once; its output goes to the server's stderr,
+    never into a runner's hello or the server's answers."""
+    seen: dict[str, Any] = {}
+
+    async def body(wm: WorkspaceManager) -> None:
+        await where(wm, workspace / "alpha")  # a server without `noisy`: refuses delta
+        result = await wm.run("noisy-where", project=workspace / "delta")
+        assert isinstance(result, ProjectRunResult)
+        assert result.status == "ok", result.handlers
+        seen.update(result.result)
+
+    with_wm(workspace, body, wal=False)
+    env = workspace / "delta" / ".corral" / "envs" / "dev_no_runtime"
+    assert seen["importedIn"] == seen["ppid"] != os.getpid()  # imported by its server
+    assert seen["file"].startswith(str(env / "lib"))  # and relocated into delta's env

@@ -64,6 +64,13 @@ def child_process_prints(ctx: ActionContext[Any]) -> int:
     return subprocess.run([sys.executable, "-c", code], check=True).returncode
 
 
+def prints_bytes(ctx: ActionContext[Any]) -> None:
+    """Binary writes, as tools and libraries do: ``sys.stdout.buffer`` must exist."""
+    sys.stdout.buffer.write("bytes é ".encode() + b"\xff\n")
+    sys.stdout.buffer.flush()
+    sys.stderr.buffer.write(b"binary err\n")
+
+
 async def logs(ctx: ActionContext[Any]) -> None:
     ctx.logger.warning("careful: %s", ctx.params.get("what", "x"))
 

@@ -289,16 +289,20 @@ def test_prints_of_handlers_and_their_children_become_runner_output(project: Pat
                     "print": [("p", "conformance/print")],
                     "child": [("c", "sample_handlers:child_process_prints")],
                     "log": [("l", "sample_handlers:logs")],
+                    "bytes": [("b", "sample_handlers:prints_bytes")],
                 }
             )
             await runner.run("print", {"stdout": "out é\n", "stderr": "err\n"})
             await runner.run("child")
             await runner.run("log", {"what": "this"})
+            assert (await runner.run("bytes")).status == "ok"
             await asyncio.sleep(0.3)
             assert "out é\n" in runner.output_text("stdout")
             assert "from child\n" in runner.output_text("stdout")
             assert "err\n" in runner.output_text("stderr")
             assert "child err\n" in runner.output_text("stderr")
+            assert "bytes é \ufffd\n" in runner.output_text("stdout")  # undecodable: replaced
+            assert "binary err\n" in runner.output_text("stderr")
             warning = [log for log in runner.logs if log.logger == "corral.handler.log.l"]
             assert warning
             assert warning[0].level == "warning"

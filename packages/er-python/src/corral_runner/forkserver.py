@@ -50,162 +50,21 @@ import signal
 import site
 import socket
 import sys
-import sysconfig
 import threading
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Final
 
-__all__ = ["PRELOAD", "Template", "serve"]
+from .forktemplate import Misses, Relocation, Template, site_packages
+
+__all__ = ["PRELOAD", "serve"]
 
 PRELOAD: Final = ("corral_runner.launch", "corral_runner.server", "corral_runner.__main__")
 """Imported once by the server: everything a runner needs before its handlers load."""
 
-VENV_KEYS: Final = ("home", "version_info", "implementation", "include-system-site-packages")
 EXIT_CHILD_FAILED: Final = 70
 MAX_REQUEST: Final = 65536
-
-
-def _site_packages(prefix: str) -> str:
-    """The purelib directory of the environment at ``prefix``."""
-    return sysconfig.get_path("purelib", vars={"base": prefix, "platbase": prefix})
-
-
-def _venv_config(prefix: str) -> dict[str, str]:
-    """The ``pyvenv.cfg`` entries that decide which interpreter an env runs on."""
-    try:
-        text = (Path(prefix) / "pyvenv.cfg").read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    entries = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() in VENV_KEYS:
-            entries[key.strip()] = value.strip()
-    return entries
-
-
-def _records(site_dir: str) -> dict[str, set[str]]:
-    """``{<name>.dist-info: files its RECORD lists}`` of ``site_dir``."""
-    owners: dict[str, set[str]] = {}
-    with contextlib.suppress(OSError), os.scandir(site_dir) as entries:
-        for entry in entries:
-            if not entry.name.endswith(".dist-info"):
-                continue
-            try:
-                lines = Path(entry.path, "RECORD").read_text(encoding="utf-8").splitlines()
-            except OSError:
-                continue
-            owners[entry.name] = {
-                os.path.normpath(line.rsplit(",", 2)[0]) for line in lines if line
-            }
-    return owners
-
-
-def _installed(record: Path) -> frozenset[str]:
-    """The lines of a ``RECORD`` naming files inside ``site-packages`` (path, SHA-256,
-    size). Scripts (``../../../bin/...``) are left out: their shebang names the env's own
-    interpreter, so they differ between envs made from the same wheel."""
-    lines = record.read_text(encoding="utf-8").splitlines()
-    return frozenset(line for line in lines if line and not line.startswith(".."))
-
-
-class _Misses:
-    """Last on ``sys.meta_path``: records top-level imports no other finder found (a meta
-    path finder needs only ``find_spec``; importlib.abc costs ~12 ms to import)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> None:
-        if path is None:
-            self.names.add(fullname)
-
-
-def _provides(entry: str, module: str) -> bool:
-    """Whether the ``site-packages`` entry named ``entry`` is top-level module ``module``
-    (a package directory, ``module.py`` or an extension ``module.<tag>.so``)."""
-    if entry == module:
-        return True
-    stem, dot, suffix = entry.partition(".")
-    return bool(dot) and stem == module and suffix.endswith(("py", "so", "pyd"))
-
-
-class Template:
-    """What the server preloaded, and the test an env must pass to be forked from it."""
-
-    def __init__(self, prefix: str, loaded: Sequence[str], *, missing: Iterable[str] = ()) -> None:
-        self.prefix = prefix
-        self.missing = frozenset(missing)
-        """Top-level modules the preload tried to import and did not find (optional
-        dependencies): an env that has one would have imported it."""
-        self.site_dir = _site_packages(prefix)
-        self.venv = _venv_config(prefix)
-        self.records: dict[str, frozenset[str]] = {}
-        """``{<name>.dist-info: its RECORD lines for files in site-packages}`` of every
-        distribution a loaded file is from."""
-        self.loose: dict[str, bytes] = {}
-        """Loaded files under ``site-packages`` that no RECORD lists: their bytes."""
-        self.foreign: list[str] = []
-        """Loaded files neither from the base interpreter nor from ``site-packages``."""
-        owners = _records(self.site_dir)
-        base = os.path.join(os.path.realpath(sys.base_prefix), "")
-        site_root = os.path.join(self.site_dir, "")
-        for path in loaded:
-            if path.startswith(site_root):
-                relative = os.path.normpath(path[len(site_root) :])
-                owner = next((d for d, files in owners.items() if relative in files), None)
-                if owner is not None:
-                    if owner not in self.records:
-                        self.records[owner] = _installed(Path(self.site_dir, owner, "RECORD"))
-                else:
-                    self.loose[relative] = Path(path).read_bytes()
-            elif not os.path.realpath(path).startswith(base):
-                self.foreign.append(path)
-
-    @classmethod
-    def capture(cls, *, missing: Iterable[str] = ()) -> Template:
-        """The template of this (already preloaded) process; ``missing``: top-level
-        modules its imports looked for and did not find."""
-        loaded = []
-        for module in list(sys.modules.values()):
-            path = getattr(module, "__file__", None)
-            if isinstance(path, str):
-                loaded.append(os.path.abspath(path))
-        return cls(sys.prefix, loaded, missing=missing)
-
-    def refusal(self, prefix: str) -> str | None:
-        """Why the env at ``prefix`` cannot be forked from this template (None: it can)."""
-        if self.foreign:
-            return f"preloaded modules from outside the environment: {self.foreign[:3]}"
-        if _venv_config(prefix) != self.venv or not self.venv:
-            return "the environment was made from another interpreter"
-        site_dir = _site_packages(prefix)
-        try:
-            present = os.listdir(site_dir)
-        except OSError:
-            return f"no {site_dir}"
-        for name in sorted(self.missing):
-            if any(_provides(entry, name) for entry in present):
-                return f"it has {name}, which the preloaded modules found missing"
-        for owner, record in self.records.items():
-            try:
-                if _installed(Path(site_dir, owner, "RECORD")) != record:
-                    return f"{owner} differs"
-            except OSError:
-                return f"{owner} is not installed"
-        for relative, data in self.loose.items():
-            try:
-                if Path(site_dir, relative).read_bytes() != data:
-                    return f"{relative} differs"
-            except OSError:
-                return f"{relative} is missing"
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +74,8 @@ class _Server:
     template: Template
     relocation: Relocation
     base_path: list[str]
+    answers: int
+    """The WM's answer pipe (the server's original stdout; fd 1 now goes to stderr)."""
     control: socket.socket
     selector: selectors.BaseSelector
     wake: tuple[int, int]
@@ -226,16 +87,20 @@ def serve(control_fd: int, handlers: Sequence[str] = ()) -> None:
     ``handlers``: handler modules to preload as well, if they come from an installed
     distribution of this env (project-local modules and missing ones are skipped).
     """
+    answers = os.dup(1)  # what preloaded code prints must not reach the WM's answers,
+    os.dup2(2, 1)  # nor sit in a buffer every child inherits: fd 1 is stderr from here
     base_path = _base_path()
-    misses = _Misses()
+    misses = Misses()
     sys.meta_path.append(misses)
     for name in PRELOAD:
         __import__(name)
-    _preload_handlers(handlers)
+    local = _preload_handlers(handlers)
     _warm_types()
     sys.meta_path.remove(misses)
-    if threading.active_count() > 1:  # forking a process with threads is not safe
-        sys.exit(f"corral fork server: preloading started threads: {threading.enumerate()}")
+    misses.names -= local  # the project's own modules: looked up here, imported there
+    sys.stdout.flush()
+    if _thread_count() > 1:  # forking a process with threads is not safe
+        sys.exit("corral fork server: preloading started threads")
     template = Template.capture(missing=misses.names)
     relocation = Relocation.plan(os.path.join(template.site_dir, ""))
     gc.collect()
@@ -248,8 +113,8 @@ def serve(control_fd: int, handlers: Sequence[str] = ()) -> None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     selector.register(wake_r, selectors.EVENT_READ)
-    server = _Server(template, relocation, base_path, control, selector, (wake_r, wake_w))
-    _answer({"ready": os.getpid()})
+    server = _Server(template, relocation, base_path, answers, control, selector, (wake_r, wake_w))
+    _answer(server, {"ready": os.getpid()})
     children: set[int] = set()
     open_ = True
     while open_ or children:
@@ -265,27 +130,32 @@ def serve(control_fd: int, handlers: Sequence[str] = ()) -> None:
             else:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 512)
-        _reap(children)
+        _reap(server, children)
     os._exit(0)
 
 
-def _preload_handlers(modules: Sequence[str]) -> None:
+def _preload_handlers(modules: Sequence[str]) -> set[str]:
     """Import the handler ``modules`` that an installed distribution of this env provides.
 
     Their import then happens once, here, with the env's directory as the working
     directory, instead of in every runner (SDK rule: a handler module does its
     per-project work in the handler, not at import). One that fails is left to the
-    runners, which report its error the ordinary way.
+    runners, which report its error the ordinary way. Returns the top-level names that
+    are not installed here (the project's own modules).
     """
-    root = os.path.join(_site_packages(sys.prefix), "")
+    root = os.path.join(site_packages(sys.prefix), "")
+    local: set[str] = set()
     for name in modules:
+        top = name.partition(".")[0]
         try:
-            spec = importlib.util.find_spec(name.partition(".")[0])
+            spec = importlib.util.find_spec(top)
             if spec is None or not (spec.origin or "").startswith(root):
+                local.add(top)
                 continue
             importlib.import_module(name)
-        except Exception:  # noqa: S112  (reported by the runner that loads it)
+        except BaseException:  # noqa: S112  (a runner that loads it reports it)
             continue
+    return local
 
 
 def _base_path() -> list[str]:
@@ -312,11 +182,19 @@ def _warm_types() -> None:
                     msgspec.json.Decoder(value)
 
 
-def _answer(message: dict[str, object]) -> None:
-    os.write(1, json.dumps(message).encode() + b"\n")
+def _thread_count() -> int:
+    """Threads of this process, native ones included (``threading`` sees only its own)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
-def _reap(children: set[int]) -> None:
+def _answer(server: _Server, message: dict[str, object]) -> None:
+    os.write(server.answers, json.dumps(message).encode() + b"\n")
+
+
+def _reap(server: _Server, children: set[int]) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -326,7 +204,7 @@ def _reap(children: set[int]) -> None:
             return
         children.discard(pid)
         with contextlib.suppress(OSError):  # the WM may be gone
-            _answer({"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+            _answer(server, {"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
 def _handle(server: _Server) -> int | None:
@@ -347,7 +225,7 @@ def _handle(server: _Server) -> int | None:
             with contextlib.suppress(OSError):
                 os.close(fd)
         with contextlib.suppress(OSError):
-            _answer({"refused": f"fork server error: {exc!r}"})
+            _answer(server, {"refused": f"fork server error: {exc!r}"})
         return None
 
 
@@ -360,13 +238,13 @@ def _fork(server: _Server, data: bytes, fds: list[int]) -> int | None:
         reason: str | None = f"bad request: {exc}"
     else:
         prefix = os.path.dirname(os.path.dirname(os.path.abspath(python)))
-        reason = server.template.refusal(prefix)
+        reason = server.template.refusal(prefix, cwd)
     if len(fds) != 3:
         reason = f"bad request: expected 3 file descriptors, got {len(fds)}"
     if reason is not None:
         for fd in fds:
             os.close(fd)
-        _answer({"refused": reason})
+        _answer(server, {"refused": reason})
         return None
     pid = os.fork()
     if pid == 0:
@@ -382,7 +260,7 @@ def _fork(server: _Server, data: bytes, fds: list[int]) -> int | None:
             os._exit(code)
     for fd in fds:
         os.close(fd)
-    _answer({"spawned": pid})
+    _answer(server, {"spawned": pid})
     return pid
 
 
@@ -402,7 +280,7 @@ def _child(server: _Server, python: str, cwd: str, fds: list[int]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     server.selector.close()  # closes this process's epoll fd only
     server.control.close()
-    for fd in server.wake:
+    for fd in (*server.wake, server.answers):
         os.close(fd)
     os.setsid()  # like the WM's own spawns: a WM's Ctrl-C is the WM's alone
     for target, fd in enumerate(fds):
@@ -421,71 +299,20 @@ def _adopt(python: str, cwd: str, base_path: list[str], relocation: Relocation) 
     the preloaded modules (moved from the template's ``site-packages`` to this env's,
     which holds the same files: the template checked)."""
     sys.executable = python
-    sys.prefix = sys.exec_prefix = sys.base_prefix
     sys.path[:] = list(base_path) if sys.flags.safe_path else [cwd, *base_path[1:]]
     for name in ("sitecustomize", "usercustomize"):
         sys.modules.pop(name, None)
+    # the env's prefix first, so that what site.main() runs (.pth lines, sitecustomize)
+    # sees this env's sysconfig paths and module files, as at a real start
+    sys.prefix = sys.exec_prefix = os.path.dirname(os.path.dirname(python))
+    if "sysconfig" in sys.modules:  # its paths were computed from the template's prefix
+        importlib.reload(sys.modules["sysconfig"])
+    target_site = os.path.join(site_packages(sys.prefix), "")
+    relocation.apply(target_site)
     # site's documented state as at interpreter start, then what start-up does with it:
+    sys.prefix = sys.exec_prefix = sys.base_prefix
     site.PREFIXES = [sys.prefix, sys.exec_prefix]
     site.ENABLE_USER_SITE = None
     site.USER_SITE = site.USER_BASE = None
     site.main()  # site.venv(): sys.prefix, site-packages and its .pth files, from `python`
-    if "sysconfig" in sys.modules:  # its paths were computed from the template's prefix
-        importlib.reload(sys.modules["sysconfig"])
-    target_site = os.path.join(_site_packages(sys.prefix), "")
-    relocation.apply(target_site)
     sys.argv = [os.path.join(target_site, "corral_runner", "__main__.py")]
-
-
-@dataclass(frozen=True, slots=True)
-class Relocation:
-    """Every place a preloaded module records a path under the template's
-    ``site-packages``, planned before forking so that a child only writes strings (few
-    pages copied): ``(object, attribute, path relative to site-packages)`` and the path
-    lists of packages with their entries (relative, or ``None`` for one left as it is)."""
-
-    attributes: tuple[tuple[object, str, str], ...]
-    lists: tuple[tuple[list[str], tuple[tuple[str | None, str], ...]], ...]
-
-    @classmethod
-    def plan(cls, root: str) -> Relocation:
-        """The relocation of every module loaded from under ``root`` (ends with a sep)."""
-        attributes: list[tuple[object, str, str]] = []
-        lists: dict[int, tuple[list[str], tuple[tuple[str | None, str], ...]]] = {}
-
-        def note(owner: object, attribute: str) -> None:
-            value = getattr(owner, attribute, None)
-            if isinstance(value, str) and value.startswith(root):
-                attributes.append((owner, attribute, value[len(root) :]))
-
-        def note_list(value: object) -> None:
-            if isinstance(value, list) and id(value) not in lists:
-                entries = tuple(
-                    (p[len(root) :], p) if isinstance(p, str) and p.startswith(root) else (None, p)
-                    for p in value
-                )
-                lists[id(value)] = (value, entries)
-
-        for module in list(sys.modules.values()):
-            path = getattr(module, "__file__", None)
-            if not (isinstance(path, str) and path.startswith(root)):
-                continue
-            note(module, "__file__")
-            note(module, "__cached__")
-            note_list(getattr(module, "__path__", None))
-            spec = getattr(module, "__spec__", None)
-            if spec is not None:
-                note(spec, "origin")
-                if spec.has_location:
-                    note(spec, "cached")
-                note_list(spec.submodule_search_locations)
-            note(getattr(module, "__loader__", None), "path")
-        return cls(tuple(attributes), tuple(lists.values()))
-
-    def apply(self, root: str) -> None:
-        """Point everything planned at the same relative path under ``root``."""
-        for owner, attribute, relative in self.attributes:
-            setattr(owner, attribute, root + relative)
-        for paths, entries in self.lists:
-            paths[:] = [path if relative is None else root + relative for relative, path in entries]
-        sys.path_importer_cache.clear()

@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Final, Literal, TextIO
+from typing import Any, Final, Literal, TextIO
 
 from corral_protocol.messages import OutputParams
 from msgspec import UNSET
@@ -156,9 +156,16 @@ class _CapturedText(io.TextIOBase):
         self._capture = capture
         self._buffer = buffer
         self._fd = fd
+        self._binary = _CapturedBytes(self)
 
     encoding = "utf-8"
     errors = "replace"
+
+    @property
+    def buffer(self) -> _CapturedBytes:
+        """The binary side, as ``sys.stdout.buffer`` has: bytes are decoded (UTF-8,
+        undecodable bytes replaced) and captured like text."""
+        return self._binary
 
     def writable(self) -> bool:
         return True
@@ -176,6 +183,25 @@ class _CapturedText(io.TextIOBase):
 
     def flush(self) -> None:
         """Nothing to do: text is queued as soon as it is written."""
+
+
+class _CapturedBytes(io.RawIOBase):
+    """``sys.stdout.buffer`` of a captured stream (see :class:`_CapturedText`)."""
+
+    def __init__(self, text: _CapturedText) -> None:
+        self._text = text
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._text.fileno()
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._text.write(self._decoder.decode(chunk))
+        return len(chunk)
 
 
 class OutputCapture:

@@ -193,13 +193,14 @@ def test_a_sweep_keeps_at_most_max_streams_deleting_the_least_recent_dead_ones(
     """Every process incarnation has its own stream: without a cap their number grows
     with every runner ever started (and so does the cost of each sweep)."""
     config = WalConfig(max_streams=4)
+    quiet = WalConfig(max_streams=4, sweep_dead_writers=False)  # runners: no sweep
     dead = [f"runner-dead-{n}" for n in range(6)]
     for age, name in enumerate(dead):  # runner-dead-0 is the newest
-        WalWriter(tmp_path, name, config).close()
+        WalWriter(tmp_path, name, quiet).close()
         stamp = time.time() - 100 * (age + 1)
         for _, path in list_segments(tmp_path / name):
             os.utime(path, (stamp, stamp))
-    live = WalWriter(tmp_path, "runner-live-9", config)
+    live = WalWriter(tmp_path, "runner-live-9", quiet)
     old = time.time() - 10_000  # the oldest of all, but its writer is alive
     for _, path in list_segments(tmp_path / "runner-live-9"):
         os.utime(path, (old, old))

@@ -20,7 +20,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -307,7 +307,8 @@ class ForkServers:
     An env is forked by the first server of its interpreter that accepts it (the one that
     did last time is asked first). When every server refuses it, a new server is started
     from the env itself (up to :data:`MAX_SERVERS` per interpreter), so envs with different
-    sets of installed packages each get a server they match.
+    sets of installed packages each get a server they match. Callers that arrive while a
+    server starts wait for it rather than start another.
     """
 
     def __init__(self, *, root: Path | None = None, early: EarlyServer | None = None) -> None:
@@ -315,9 +316,10 @@ class ForkServers:
         the next command (:mod:`corral.forkhint`); ``early``: a server that command
         started before the WM existed, adopted when its interpreter is first needed."""
         self._servers: dict[tuple[str, ...], list[asyncio.Task[_Server]]] = {}
+        self._all: list[asyncio.Task[_Server]] = []
         self._home: dict[str, asyncio.Task[_Server]] = {}
         self._refused: set[str] = set()
-        self._retired: list[_Server] = []
+        self._generation = 0
         self._root = root
         self._early = early
 
@@ -339,30 +341,54 @@ class ForkServers:
         key = _interpreter_key(Path(python))
         if key is None:
             return None
+        generation = self._generation
         tasks = self._servers.setdefault(key, [])
         early = self._early
         if early is not None and _interpreter_key(Path(early.python)) == key:
             self._early, early.taken = None, True
-            tasks.append(asyncio.get_running_loop().create_task(_Server.adopt(early)))
-        home = self._home.get(python)
-        for task in sorted(tasks, key=lambda t: t is not home):
-            child = await self._try(task, python, cwd, limit)
-            if child is not None:
-                self._home[python] = task
-                return child
-        live = [t for t in tasks if not t.done() or (not t.exception() and t.result().alive)]
-        if len(live) >= MAX_SERVERS:
-            return None
-        task = asyncio.get_running_loop().create_task(_Server.start(python, preload))
+            self._add(tasks, _Server.adopt(early))
+        tried: set[asyncio.Task[_Server]] = set()
+        started = False
+        while True:
+            home = self._home.get(python)
+            for task in sorted((t for t in tasks if t not in tried), key=lambda t: t is not home):
+                tried.add(task)
+                child = await self._try(task, python, cwd, limit)
+                if child is not None:
+                    self._home[python] = task
+                    return child
+                if self._generation != generation:  # retired meanwhile: envs are changing
+                    return None
+            if started or self._live(tasks) >= MAX_SERVERS:
+                break
+            self._add(tasks, self._start(python, preload))  # tried in the next round
+            started = True
+        if started:  # even a server made from this env: not for this env
+            self._refused.add(python)
+        return None
+
+    def _add(self, tasks: list[asyncio.Task[_Server]], starting: Awaitable[_Server]) -> None:
+        task = asyncio.ensure_future(starting)
         tasks.append(task)
+        self._all.append(task)
+
+    @staticmethod
+    def _live(tasks: list[asyncio.Task[_Server]]) -> int:
+        return sum(1 for t in tasks if not t.done() or (t.exception() is None and t.result().alive))
+
+    async def _start(self, python: str, preload: Sequence[str]) -> _Server:
+        """A server from ``python``'s env; if it does not come up with the handler modules
+        preloaded, one without them. Recorded for the next command once it is ready."""
+        try:
+            server = await _Server.start(python, preload)
+        except ForkServerError:
+            if not preload:
+                raise
+            preload = ()
+            server = await _Server.start(python, preload)
         if self._root is not None:
             write_hint(self._root, python, preload)
-        child = await self._try(task, python, cwd, limit)
-        if child is None:  # even a server made from this env: not for this env
-            self._refused.add(python)
-        else:
-            self._home[python] = task
-        return child
+        return server
 
     async def _try(
         self, task: asyncio.Task[_Server], python: str, cwd: Path, limit: int
@@ -382,28 +408,29 @@ class ForkServers:
 
     async def retire(self) -> None:
         """Envs are about to change: retire every server (new runners get a new one,
-        forked from the env as it is then) and forget refusals and failed starts."""
+        forked from the env as it is then) and forget refusals and failed starts. The
+        runners they forked keep running (their exits are still reported)."""
+        self._generation += 1
         self._refused.clear()
         self._home.clear()
+        self._servers.clear()
         if self._early is not None:  # never needed
             early, self._early = self._early, None
             await asyncio.to_thread(early.close)
-        tasks = [task for tasks in self._servers.values() for task in tasks]
-        self._servers.clear()
-        await asyncio.shield(self._retire_all(tasks))  # cancelled or not, none is lost
-
-    async def _retire_all(self, tasks: list[asyncio.Task[_Server]]) -> None:
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                server = await task
-                server.retire()
-                self._retired.append(server)
+        await asyncio.shield(self._each_server(_Server.retire))
 
     async def aclose(self) -> None:
-        """Stop every fork server, retired ones too (after the runners were stopped)."""
+        """Stop every fork server ever started (after the runners were stopped)."""
         await self.retire()
-        servers, self._retired = self._retired, []
-        await asyncio.gather(*(server.close() for server in servers))
+        closing: list[Awaitable[None]] = []
+        await self._each_server(lambda server: closing.append(server.close()))
+        self._all.clear()
+        await asyncio.gather(*closing)
+
+    async def _each_server(self, action: Callable[[_Server], object]) -> None:
+        for task in list(self._all):
+            with contextlib.suppress(Exception):
+                action(await task)
 
 
 async def _attach(
