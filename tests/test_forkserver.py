@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import uv
 from corral.cli.app import main as app_main
-from corral.forkhint import BOOTSTRAP, HINT, prestart
+from corral.forkhint import BOOTSTRAP, prestart, record_path, write_hint
 from corral.supervisor import RunnerState
 from corral.supervisor.forkserver import ForkServers
 from corral.workspace import WorkspaceManager
@@ -334,19 +334,30 @@ def test_a_child_that_dies_at_once_still_reports_its_exit(workspace: Path) -> No
     asyncio.run(main())
 
 
-def test_the_env_of_the_last_fork_server_is_recorded_and_started_early(workspace: Path) -> None:
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private user cache directory, where fork server records go."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_the_env_of_the_last_fork_server_is_recorded_and_started_early(
+    workspace: Path, cache: Path
+) -> None:
     """A ``corral run`` starts a fork server from the recorded env before importing the WM;
     the WM adopts it, and its runners are forked by it."""
-    hint = workspace / HINT
-    hint.unlink(missing_ok=True)
+    record = record_path(workspace)
+    assert record.is_relative_to(cache)
 
     async def first(wm: WorkspaceManager) -> None:
         await where(wm, workspace / "alpha")
 
     with_wm(workspace, first, wal=False)
-    recorded = json.loads(hint.read_text())
+    recorded = json.loads(record.read_text())
+    assert recorded["root"] == str(workspace)
     assert recorded["python"].startswith(str(workspace / "alpha" / ".corral" / "envs"))
     assert recorded["preload"] == ["handlers"]  # project-local: the server skips it
+    assert record.stat().st_mode & 0o077 == 0  # the user's alone
 
     assert prestart(["lint"], cwd=workspace) is None  # not a command
     assert prestart(["status"], cwd=workspace) is None  # only `run` starts one
@@ -365,6 +376,12 @@ def test_the_env_of_the_last_fork_server_is_recorded_and_started_early(workspace
     assert seen["ppid"] == early.process.pid  # adopted, and it forked beta's runner
     assert early.taken
     assert early.process.poll() is not None  # closed with the WM
+    inner = prestart(["run", "where"], cwd=workspace / "beta")  # found from a subdirectory
+    assert inner is not None
+    inner.close()
+
+
+PYTHON = "{python}"
 
 
 @pytest.mark.parametrize(
@@ -372,23 +389,43 @@ def test_the_env_of_the_last_fork_server_is_recorded_and_started_early(workspace
     [
         (None, "no record"),
         ("not json", "malformed"),
-        ('{"preload": []}', "no python"),
-        ('{"python": "/usr/bin/python3", "preload": []}', "not an env interpreter here"),
-        ('{"python": "%s", "preload": ["--evil"]}', "an option as a module"),
+        ({"root": "{root}", "preload": []}, "no python"),
+        ({"root": "{root}", "python": "/usr/bin/python3"}, "not an env interpreter here"),
+        ({"root": "{root}", "python": PYTHON, "preload": ["--evil"]}, "an option as a module"),
+        ({"root": "/elsewhere", "python": PYTHON}, "recorded for another workspace"),
+        ({"root": "{root}", "python": "{root}/../x/.corral/envs/e/bin/python"}, "climbs out"),
+        ({"root": "{root}", "python": PYTHON, "mode": 0o666}, "others may write it"),
     ],
 )
-def test_a_record_that_is_missing_or_odd_starts_nothing(
-    workspace: Path, tmp_path: Path, record: str | None, why: str
+def test_a_record_that_is_missing_odd_or_untrusted_starts_nothing(
+    workspace: Path, cache: Path, record: dict[str, Any] | str | None, why: str
 ) -> None:
-    root = tmp_path / "ws"
-    (root / ".corral").mkdir(parents=True)
     python = workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python"
-    if record is not None:
-        (root / HINT).write_text(record.replace("%s", str(python)))
-    assert prestart(["run", "lint"], cwd=root) is None, why
+    path = record_path(workspace)
+    path.parent.mkdir(parents=True)
+    if isinstance(record, dict):
+        mode = record.pop("mode", 0o600)
+        text = json.dumps(record).replace("{root}", str(workspace))
+        path.write_text(text.replace("{python}", str(python)))
+        path.chmod(mode)
+    elif record is not None:
+        path.write_text(record)
+    assert prestart(["run", "lint"], cwd=workspace) is None, why
 
 
-def test_an_early_server_the_command_never_needed_is_stopped(workspace: Path) -> None:
+def test_a_record_inside_the_workspace_is_ignored(workspace: Path, cache: Path) -> None:
+    """A repository cannot ship a record: records are looked up in the user's cache."""
+    planted = workspace / ".corral" / "forkserver.json"
+    planted.parent.mkdir(exist_ok=True)
+    python = workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python"
+    planted.write_text(json.dumps({"root": str(workspace), "python": str(python)}))
+    assert prestart(["run", "lint"], cwd=workspace) is None
+    planted.unlink()
+
+
+def test_an_early_server_the_command_never_needed_is_stopped(workspace: Path, cache: Path) -> None:
+    python = workspace / "alpha" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "python"
+    write_hint(workspace, str(python), ())
     early = prestart(["run", "where"], cwd=workspace)
     assert early is not None
     with pytest.raises(SystemExit):  # a usage error, before any WM

@@ -35,9 +35,13 @@ def stamp(root: Path) -> TreeStamp:
 @pytest.fixture
 def tree(tmp_path: Path, write_tree: Any) -> Path:
     root: Path = write_tree(
-        tmp_path / "p", {"pyproject.toml": "[tool.ruff]\n", "src/a.py": "A = 1\n"}
+        tmp_path / "p",
+        {"pyproject.toml": "[tool.ruff]\n", "src/a.py": "A = 1\n", ".git/info/exclude": ""},
     )
+    (tmp_path / "shared.py").write_text("S = 1\n")
+    (root / "src" / "linked.py").symlink_to(tmp_path / "shared.py")
     settle(root)
+    settle(tmp_path / "shared.py")
     return root
 
 
@@ -61,6 +65,10 @@ def test_unchanged_tree_has_an_equal_stamp(tree: Path) -> None:
         pytest.param(lambda r: (r / "new").mkdir(), id="new-directory"),
         pytest.param(lambda r: (r / "src/a.py").chmod(0o600), id="mode"),
         pytest.param(lambda r: (r.parent / "ruff.toml").write_text(""), id="ancestor-config"),
+        pytest.param(lambda r: (r.parent / "shared.py").write_text("S = 22\n"), id="symlinked"),
+        pytest.param(
+            lambda r: (r / ".git/info/exclude").write_text("a.py\n"), id="project-git-exclude"
+        ),
     ],
 )
 def test_every_change_ruff_could_see_changes_the_stamp(tree: Path, change: Any) -> None:
@@ -112,6 +120,18 @@ def test_reuse_or_run_keeps_only_settled_successful_results(tree: Path) -> None:
         assert await reuse_or_run(state, "k", take, work) == (3, False)
         assert "k" not in state
         assert await reuse_or_run(state, "k", take, work) == (4, False)
+
+        async def listing() -> list[int]:
+            return [1, 2]
+
+        settle(tree)
+        made, _ = await reuse_or_run(state, "list", take, listing)
+        made.append(3)  # what a caller does with its result never reaches the memory
+        again, reused = await reuse_or_run(state, "list", take, listing)
+        assert reused
+        assert again == [1, 2]
+        again.append(4)
+        assert (await reuse_or_run(state, "list", take, listing))[0] == [1, 2]
 
         async def fail() -> int:
             raise RuntimeError("tool failed")

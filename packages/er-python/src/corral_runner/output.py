@@ -190,7 +190,6 @@ class _CapturedBytes(io.RawIOBase):
 
     def __init__(self, text: _CapturedText) -> None:
         self._text = text
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def writable(self) -> bool:
         return True
@@ -199,8 +198,8 @@ class _CapturedBytes(io.RawIOBase):
         return self._text.fileno()
 
     def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self._text.write(self._decoder.decode(chunk))
+        chunk = bytes(data)  # decoded per write: no partial character waits for another run
+        self._text.write(chunk.decode("utf-8", errors="replace"))
         return len(chunk)
 
 

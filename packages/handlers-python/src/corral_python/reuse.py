@@ -10,8 +10,9 @@ ran last time. A stamp covers:
   in the project is noticed — including files the tool does not lint but reads, such as
   ``pyproject.toml``, ``ruff.toml`` and ``.gitignore``;
 * the config files the tool may read above the project (``pyproject.toml``, ``ruff.toml``,
-  ``.ruff.toml``, ``.gitignore``, ``.ignore``, ``.git/info/exclude`` in every ancestor
-  directory) and the tool's executable;
+  ``.ruff.toml``, ``.gitignore``, ``.ignore`` in every ancestor directory,
+  ``.git/info/exclude`` there and in the project), the files symlinks in the project point
+  to, and the tool's executable;
 * the exact command line.
 
 Not walked, on purpose: version-control internals, caches and Corral's own environments
@@ -19,8 +20,10 @@ Not walked, on purpose: version-control internals, caches and Corral's own envir
 (:data:`TOOL_EXCLUDED_DIRECTORIES`, e.g. ``.venv`` and ``node_modules``: walking them would
 cost more than running the tool). A project whose ruff ``exclude`` setting brings those
 back should turn reuse off (``reuse = false`` in the handler's config). So should one whose
-tool reads something else that can change (the user-level ruff config, environment
-variables) while the runner is up. A tree larger than :data:`MAX_ENTRIES` is never reused.
+tool reads something else that can change while the runner is up: a config outside the
+project that is neither an ancestor's nor in the tree (``extend = "../../base.toml"``,
+``--config`` in ``args``), the user-level ruff config, git's global excludes file,
+environment variables. A tree larger than :data:`MAX_ENTRIES` is never reused.
 
 Racy stamps: file times have a coarse granularity (a few milliseconds), so a file written
 twice within one tick, with the same size, looks unchanged. A stamp in which any entry was
@@ -31,6 +34,7 @@ modified less than :data:`SETTLE_NS` before the stamp was taken is therefore nev
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -94,14 +98,17 @@ class TreeStamp:
         """
         now = time.time_ns()
         entries: set[_Entry] = set()
-        for directory in root.resolve().parents:
-            for name in (*ANCESTOR_FILES, ".git/info/exclude"):
+        resolved = root.resolve()
+        for directory in resolved.parents:
+            for name in ANCESTOR_FILES:
                 _add(entries, directory / name)
+        for directory in (resolved, *resolved.parents):  # .git itself is not walked
+            _add(entries, directory / ".git" / "info" / "exclude")
         for path in extra:
             _add(entries, path)
         if not _walk(str(root), entries, MAX_ENTRIES + len(entries)):
             return None
-        racy = any(now - entry[4] < SETTLE_NS for entry in entries)
+        racy = any(abs(now - entry[4]) < SETTLE_NS for entry in entries)
         return cls(command=tuple(command), entries=frozenset(entries), racy=racy)
 
 
@@ -140,6 +147,8 @@ def _walk(top: str, entries: set[_Entry], limit: int) -> bool:
                         pending.append(entry.path)
                         continue
                     stat = entry.stat(follow_symlinks=False)
+                    if entry.is_symlink():  # ruff reads the file it points to
+                        _add(entries, Path(entry.path).resolve())
                 except OSError:
                     return False
                 entries.add(
@@ -177,10 +186,10 @@ async def reuse_or_run(
     before = await asyncio.to_thread(stamp)
     remembered = state.get(key)
     if before is not None and remembered is not None and remembered[0] == before:
-        result: T = remembered[1]
+        result: T = copy.deepcopy(remembered[1])  # callers may change what they get
         return result, True
     state.pop(key, None)
     result = await run()
     if before is not None and not before.racy:
-        state[key] = (before, result)
+        state[key] = (before, copy.deepcopy(result))
     return result, False

@@ -211,6 +211,18 @@ def test_a_sweep_keeps_at_most_max_streams_deleting_the_least_recent_dead_ones(
     live.close()
 
 
+def test_streams_removed_by_age_count_towards_max_streams(tmp_path: Path) -> None:
+    quiet = WalConfig(sweep_dead_writers=False)
+    for n in range(10):
+        WalWriter(tmp_path, f"runner-dead-{n}", quiet).close()
+        stamp = time.time() - (7200 if n < 4 else 100 - n)  # 0-3 past max_age
+        for _, path in list_segments(tmp_path / f"runner-dead-{n}"):
+            os.utime(path, (stamp, stamp))
+    WalWriter(tmp_path, "wm", WalConfig(max_age=3600, max_streams=8)).close()
+    kept = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert kept == [*(f"runner-dead-{n}" for n in range(4, 10)), "wm"]  # 7 <= 8
+
+
 def test_only_sweeping_writers_sweep(tmp_path: Path) -> None:
     config = WalConfig(max_streams=1, sweep_dead_writers=False)
     for name in ("runner-a-1", "runner-b-2", "runner-c-3"):

@@ -339,12 +339,12 @@ def _outcome_data(outcome: HandlerOutcome) -> dict[str, Any]:
 
 
 def _error_outcome(root: Path, code: int, message: str, data: Any) -> ProjectOutcome:
-    error = (
-        ErrorObject(code=code, message=message)
-        if data is None
-        else ErrorObject(code=code, message=message, data=data)
-    )
     try:
+        error = (
+            ErrorObject(code=code, message=message)
+            if data is None
+            else ErrorObject(code=code, message=message, data=data)
+        )
         return ProjectOutcome(project=str(root), status="error", result=None, error=error)
     except (ValueError, TypeError):  # data not in the documented shape: keep the message
         return ProjectOutcome(

@@ -2,19 +2,25 @@
 
 A cold ``corral run`` spends its first ~150 ms importing the WM and its next ~150 ms
 waiting for a fork server to import the runner: one after the other, although they could
-overlap. The WM therefore records which env its last fork server came from (and which
-handler modules it preloaded) in ``<root>/.corral/forkserver.json``; the next ``corral
-run`` starts a server from that env first thing, with the standard library only, and
-hands it to the WM (:class:`~corral.supervisor.forkserver.ForkServers` adopts it).
+overlap. The WM therefore records, per workspace root, which env its last fork server came
+from (and which handler modules it preloaded), in the user's cache directory
+(``$XDG_CACHE_HOME/corral/forkserver/``, default ``~/.cache``); the next ``corral run``
+in that workspace starts a server from that env first thing, with the standard library
+only, and hands it to the WM (:class:`~corral.supervisor.forkserver.ForkServers` adopts
+it).
 
-The record is only a guess: the server still checks every env it is asked to fork (a
-stale guess costs one unused server, closed with the WM). This module imports nothing but
-the standard library, so that using it costs the command nothing.
+The record lives outside the workspace on purpose: a repository cannot ship one, and a
+record is used only if the current user owns it, nobody else may write it, it names the
+workspace it was looked up for, and it starts nothing but an env interpreter of that
+workspace (``<project>/.corral/envs/<name>/bin/python``), the same program the WM would
+run for that env anyway. It is still only a guess: the server checks every env it is
+asked to fork, and a server nobody needed is closed with the WM.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -25,7 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["BOOTSTRAP", "HINT", "EarlyServer", "fork_server_enabled", "prestart", "write_hint"]
+__all__ = [
+    "BOOTSTRAP",
+    "EarlyServer",
+    "fork_server_enabled",
+    "prestart",
+    "record_path",
+    "write_hint",
+]
 
 BOOTSTRAP: Final = (
     "import sys; from corral_runner.forkserver import serve; serve(int(sys.argv[1]), sys.argv[2:])"
@@ -33,8 +46,12 @@ BOOTSTRAP: Final = (
 """The ``-c`` program of ``<env python> -c BOOTSTRAP <control fd> [handler module ...]``
 (see ``corral_runner.forkserver``)."""
 
-HINT: Final = Path(".corral", "forkserver.json")
-"""Where, under the workspace root, the WM records its last fork server's env."""
+
+def record_path(root: Path) -> Path:
+    """Where the record for the workspace at ``root`` (absolute, resolved) is kept."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:32]
+    return Path(cache, "corral", "forkserver", f"{digest}.json")
 
 
 def fork_server_enabled() -> bool:
@@ -91,35 +108,58 @@ def spawn_server(
 
 
 def prestart(argv: Sequence[str], cwd: Path | None = None) -> EarlyServer | None:
-    """For a ``corral run`` command line, a server started from the recorded env (None:
-    another command, no record, a record naming an env that is gone, or turned off)."""
+    """For a ``corral run`` command line, a server started from the env recorded for its
+    workspace (None: another command, no usable record, or turned off)."""
     if not fork_server_enabled() or _command(argv) != "run":
         return None
-    record = _find_hint(_root_option(argv) or cwd or Path.cwd())
-    if record is None:
-        return None
+    start = _root_option(argv) or cwd or Path.cwd()
     try:
-        data = json.loads(record.read_text(encoding="utf-8"))
-        python = str(data["python"])
-        preload = tuple(str(m) for m in data.get("preload", []))
-        if not _env_interpreter(Path(python), record.parent.parent) or any(
-            m.startswith("-") for m in preload
-        ):
-            return None
-        process, control = spawn_server(python, preload)
-    except (OSError, ValueError, KeyError, TypeError):
+        start = start.resolve()
+    except OSError:
         return None
-    return EarlyServer(process, control, python, preload)
+    for root in (start, *start.parents):  # the WM's root is here or above
+        found = _read_record(root)
+        if found is not None:
+            python, preload = found
+            try:
+                process, control = spawn_server(python, preload)
+            except OSError:
+                return None
+            return EarlyServer(process, control, python, preload)
+    return None
 
 
 def write_hint(root: Path, python: str, preload: Sequence[str]) -> None:
-    """Record the env a fork server was started from (best effort, atomic)."""
-    path = root / HINT
+    """Record the env a fork server was started from for ``root`` (best effort, atomic,
+    readable and writable by the user only)."""
+    path = record_path(root)
+    record = {"root": str(root), "python": python, "preload": list(preload)}
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps({"python": python, "preload": list(preload)}))
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(record))
         temporary.replace(path)
+
+
+def _read_record(root: Path) -> tuple[str, tuple[str, ...]] | None:
+    """(python, preload) of the record for ``root``, if it may be trusted and used."""
+    path = record_path(root)
+    try:
+        info = path.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        python = str(data["python"])
+        preload = tuple(str(m) for m in data.get("preload", []))
+        if data.get("root") != str(root):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not _env_interpreter(Path(python), root) or any(m.startswith("-") for m in preload):
+        return None
+    return python, preload
 
 
 def _command(argv: Sequence[str]) -> str | None:
@@ -146,23 +186,14 @@ def _root_option(argv: Sequence[str]) -> Path | None:
 
 def _env_interpreter(python: Path, root: Path) -> bool:
     """Whether ``python`` is an env interpreter of a project under ``root``
-    (``<project>/.corral/envs/<name>/bin/python``): the only thing a record may start."""
+    (``<project>/.corral/envs/<name>/bin/python``, no ``..``): all a record may start."""
     parts = python.parts
     return (
         python.is_absolute()
+        and ".." not in parts
         and python.is_relative_to(root)
         and len(parts) >= 5
-        and parts[-5:-2] == (".corral", "envs", parts[-3])
+        and parts[-5:-3] == (".corral", "envs")
         and parts[-2:] == ("bin", "python")
         and python.is_file()
     )
-
-
-def _find_hint(start: Path) -> Path | None:
-    """The record in ``start`` or the nearest of its parents that has one."""
-    start = start.absolute()
-    for directory in (start, *start.parents):
-        candidate = directory / HINT
-        if candidate.is_file():
-            return candidate
-    return None

@@ -354,7 +354,8 @@ class WorkspaceManager:
         progress: Callable[[PrepareEvent], None] | None = None,
     ) -> list[PrepareResult]:
         """Create/update envs (dev_workspace first: presets may add envs and deps)."""
-        if self._forker is not None:  # envs change: forked runners must not outlive them
+        self._fingerprints = Fingerprints()  # what is prepared now is compared afresh
+        if self._forker is not None:  # envs change: new runners fork from them as they are
             await self._forker.retire()
         preparer = EnvPreparer(self._source, jobs=self.limits.jobs)
         first = [r for r in self.env_requests(projects) if r.name == DEV_WORKSPACE]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from corral_protocol.wal.config import WalConfig
 
 __all__ = ["Flusher", "Snapshot", "WalWriterError"]
+
+_log = logging.getLogger("corral.wal")
 
 
 class WalWriterError(RuntimeError):
@@ -261,7 +264,10 @@ class Flusher:
             return
         self._advance(plan.state.written_seq if plan.sync else -1)
         if plan.prune or plan.sweep:
-            self._housekeeping(plan.state.segment, plan.sweep)
+            try:
+                self._housekeeping(plan.state.segment, plan.sweep)
+            except Exception:  # retention is best effort: it must never stop the flusher
+                _log.exception("WAL retention failed (the stream itself is unaffected)")
 
     def _advance(self, seq: int) -> None:
         with self._lock:

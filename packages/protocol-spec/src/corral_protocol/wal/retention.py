@@ -70,6 +70,7 @@ def sweep_dead_streams(
     """
     deleted: list[str] = []
     writers = list_writers(wal_dir)
+    removed = 0
     kept: list[tuple[float, str]] = []  # (last write, writer) of dead streams still there
     for writer in writers:
         if writer == skip:
@@ -80,14 +81,16 @@ def sweep_dead_streams(
                 continue
             gone = prune_stream(stream_dir, max_segments=max_segments, max_age=max_age, now=now)
             deleted.extend(f"{writer}/{name}" for name in gone)
-            segments = list_segments(stream_dir)
-            if gone and not segments:
-                with contextlib.suppress(OSError):  # stray files: leave the directory
+            try:
+                segments = list_segments(stream_dir)
+                if gone and not segments:
                     os.rmdir(stream_dir)
-            elif segments:
-                with contextlib.suppress(OSError):
+                    removed += 1
+                elif segments:
                     kept.append((os.stat(segments[-1][1]).st_mtime, writer))
-    excess = len(writers) - max_streams if max_streams is not None else 0
+            except OSError:  # unreadable (another user's?) or stray files: leave it
+                continue
+    excess = len(writers) - removed - max_streams if max_streams is not None else 0
     for _, writer in sorted(kept)[: max(excess, 0)]:
         deleted.extend(_delete_stream(wal_dir / writer))
     return deleted
@@ -99,10 +102,12 @@ def _delete_stream(stream_dir: Path) -> list[str]:
     with hold_if_dead(stream_dir) as dead:
         if not dead:
             return deleted
-        for _, path in list_segments(stream_dir):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            deleted.append(f"{stream_dir.name}/{path.name}")
-        with contextlib.suppress(OSError):  # stray files: leave the directory
+        try:
+            for _, path in list_segments(stream_dir):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                deleted.append(f"{stream_dir.name}/{path.name}")
             os.rmdir(stream_dir)
+        except OSError:  # not ours to delete, or stray files: leave the rest
+            pass
     return deleted

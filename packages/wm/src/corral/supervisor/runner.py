@@ -316,7 +316,8 @@ class ManagedRunner:
             self._failed(self._start_failure(exc, process))
             return
         except Exception as exc:  # a fault nobody foresaw: a failed start, never a hang
-            await self._discard(process, conn)
+            with contextlib.suppress(Exception):
+                await self._discard(process, conn)
             self._failed(self._start_failure(exc, process))
             return
         self._conn = conn
