@@ -112,15 +112,17 @@ class TreeStamp:
         return cls(command=tuple(command), entries=frozenset(entries), racy=racy)
 
 
+def _entry(path: str, info: os.stat_result, size: int) -> _Entry:
+    return (path, info.st_mode, size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+
+
 def _add(entries: set[_Entry], path: Path) -> None:
     try:
         info = os.stat(path)
     except OSError:
         return  # absent: nothing to record (its appearance changes its directory's stamp
         # only inside the walked tree -- above it, a new config file is seen next run)
-    entries.add(
-        (str(path), info.st_mode, info.st_size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
-    )
+    entries.add(_entry(str(path), info, info.st_size))
 
 
 def _walk(top: str, entries: set[_Entry], limit: int) -> bool:
@@ -133,7 +135,7 @@ def _walk(top: str, entries: set[_Entry], limit: int) -> bool:
             scan = os.scandir(directory)
         except OSError:
             return False
-        entries.add((directory, info.st_mode, 0, info.st_ino, info.st_mtime_ns, info.st_ctime_ns))
+        entries.add(_entry(directory, info, 0))  # a directory's size says nothing new
         with scan:
             for entry in scan:
                 try:
@@ -151,16 +153,7 @@ def _walk(top: str, entries: set[_Entry], limit: int) -> bool:
                         _add(entries, Path(entry.path).resolve())
                 except OSError:
                     return False
-                entries.add(
-                    (
-                        entry.path,
-                        stat.st_mode,
-                        stat.st_size,
-                        stat.st_ino,
-                        stat.st_mtime_ns,
-                        stat.st_ctime_ns,
-                    )
-                )
+                entries.add(_entry(entry.path, stat, stat.st_size))
         if len(entries) > limit:
             return False
     return True

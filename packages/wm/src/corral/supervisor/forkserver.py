@@ -163,16 +163,9 @@ class _Server:
     @classmethod
     async def adopt(cls, early: EarlyServer) -> _Server:
         """Take over a started server process; ForkServerError if it does not come up."""
-        loop = asyncio.get_running_loop()
-        readers = (asyncio.StreamReader(limit=LINE_LIMIT), asyncio.StreamReader(limit=LINE_LIMIT))
-        transports: list[asyncio.BaseTransport] = []
-        for pipe, reader in zip((early.process.stdout, early.process.stderr), readers, strict=True):
-            transport, _ = await loop.connect_read_pipe(
-                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
-                pipe,
-            )
-            transports.append(transport)
-        server = cls(_Process(early.process, *readers, transports), early.control)
+        stdout, out = await _reader(early.process.stdout, LINE_LIMIT)
+        stderr, err = await _reader(early.process.stderr, LINE_LIMIT)
+        server = cls(_Process(early.process, stdout, stderr, [out, err]), early.control)
         try:
             async with asyncio.timeout(START_TIMEOUT):
                 ready = await server._answers.get()
@@ -439,23 +432,29 @@ async def _attach(
     """Wrap a forked child's pipe ends (our ends of its stdin, stdout, stderr) in streams."""
     stdin_w, stdout_r, stderr_r = pipes
     loop = asyncio.get_running_loop()
-    transports: list[asyncio.BaseTransport] = []
-    stdout = asyncio.StreamReader(limit=limit, loop=loop)
-    stderr = asyncio.StreamReader(limit=LINE_LIMIT, loop=loop)
-    for fd, reader in ((stdout_r, stdout), (stderr_r, stderr)):
-        transport, _ = await loop.connect_read_pipe(
-            lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
-            _pipe(fd, "rb"),
-        )
-        transports.append(transport)
+    stdout, out = await _reader(_pipe(stdout_r, "rb"), limit)
+    stderr, err = await _reader(_pipe(stderr_r, "rb"), LINE_LIMIT)
     write_transport, write_protocol = await loop.connect_write_pipe(
         asyncio.streams.FlowControlMixin, _pipe(stdin_w, "wb")
     )
-    transports.append(write_transport)
     stdin = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
     return ForkedProcess(
-        pid, exited, stdin=stdin, stdout=stdout, stderr=stderr, transports=transports
+        pid,
+        exited,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        transports=[out, err, write_transport],
     )
+
+
+async def _reader(pipe: Any, limit: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    """An asyncio stream over a readable pipe file (its transport now owns it)."""
+    reader = asyncio.StreamReader(limit=limit)
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), pipe
+    )
+    return reader, transport
 
 
 def _pipe(fd: int, mode: str) -> Any:

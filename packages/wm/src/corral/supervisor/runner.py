@@ -130,6 +130,19 @@ def _negotiated(spoken: list[str]) -> str:
     return str(version)
 
 
+def _handler_modules(configuration: ConfigureParams | None) -> list[str]:
+    """The modules of the configured ``module:attribute`` handler sources."""
+    if configuration is None:
+        return []
+    modules = {
+        handler.source.partition(":")[0]
+        for action in configuration.actions.values()
+        for handler in action.handlers
+        if ":" in handler.source and not handler.source.startswith("entrypoint:")
+    }
+    return sorted(modules)
+
+
 class ManagedRunner:
     """See the module docstring."""
 
@@ -218,12 +231,7 @@ class ManagedRunner:
     def start(self) -> None:
         """Begin starting (from Stopped, NoVenv or Crashed; an explicit start after Crashed
         resets the crash budget). Returns at once; watch the state for the outcome."""
-        if self._state not in (S.STOPPED, S.NO_VENV, S.CRASHED):
-            return
-        ready, message = self.spec.env_ready()
-        if not ready:
-            self.last_error = message
-            self._set(E.ENV_MISSING, message)
+        if self._state not in (S.STOPPED, S.NO_VENV, S.CRASHED) or self._env_missing():
             return
         if self._state is S.CRASHED:
             self.policy.reset()
@@ -274,12 +282,13 @@ class ManagedRunner:
         process: RunnerProcess | None = None
         conn: Connection | None = None
         try:
+            configuration = None if self.spec.configure is None else self.spec.configure()
             process = await RunnerProcess.spawn(
                 self.spec.command(),
                 record,
                 cwd=self.key.project,
                 forker=self.spec.forker,
-                preload=self._handler_modules(),
+                preload=[] if self.spec.forker is None else _handler_modules(configuration),
             )
             self._process = process
             process.exited.add_done_callback(functools.partial(self._exit_callback, process))
@@ -303,9 +312,9 @@ class ManagedRunner:
                 )
                 conn.protocol.peer_max_message_size = result.capabilities.max_message_size
                 conn.notify("initialized", InitializedParams())
-                if self.spec.configure is not None:
+                if configuration is not None:
                     configured = await conn.request(
-                        "runner/configure", self.spec.configure(), result_type=ConfigureResult
+                        "runner/configure", configuration, result_type=ConfigureResult
                     )
                     self.load_errors = [h for h in configured.handlers if h.error is not None]
         except asyncio.CancelledError:
@@ -327,18 +336,6 @@ class ManagedRunner:
         self._set(E.READY, f"ready (pid {process.pid}, port {hello.port})")
         self._ping = self._spawn_task(self._monitor(conn))
         self._arm_idle()
-
-    def _handler_modules(self) -> list[str]:
-        """The modules of the configured ``module:attribute`` handler sources."""
-        if self.spec.forker is None or self.spec.configure is None:
-            return []
-        modules = {
-            handler.source.partition(":")[0]
-            for action in self.spec.configure().actions.values()
-            for handler in action.handlers
-            if ":" in handler.source and not handler.source.startswith("entrypoint:")
-        }
-        return sorted(modules)
 
     def _start_failure(self, exc: BaseException, process: RunnerProcess | None) -> str:
         if isinstance(exc, StartError):
@@ -380,14 +377,17 @@ class ManagedRunner:
         self._set(E.FAILED_RETRY, f"{reason}; restarting in {delay:.1f} s")
         self._background = self._spawn_task(self._backoff(delay))
 
-    async def _backoff(self, delay: float) -> None:
-        await self._backoff_sleep(delay)
-        if self._state is not S.RESTARTING:
-            return
+    def _env_missing(self) -> bool:
+        """True (and NoVenv, with the fix in ``last_error``) when the env is not ready."""
         ready, message = self.spec.env_ready()
         if not ready:
             self.last_error = message
             self._set(E.ENV_MISSING, message)
+        return not ready
+
+    async def _backoff(self, delay: float) -> None:
+        await self._backoff_sleep(delay)
+        if self._state is not S.RESTARTING or self._env_missing():
             return
         self._set(E.BACKOFF_DONE, f"restarting after {delay:.1f} s")
         await self._launch()
