@@ -11,6 +11,9 @@ On a generated workspace (default 20 projects x 50 files, every project using th
   with runners forked from the fork server (the default on Linux) and spawned;
 * the floor of one process per project: a started Python forking a child per project
   that runs ruff there (what ADR-0003 costs before any WM or protocol work);
+* the floor of starting an asyncio program that speaks msgspec: ``python -c "import
+  asyncio, msgspec"`` (a WM cannot start for less); with the previous floor, the least a
+  cold command of this design could take;
 * pre-commit: ``pre-commit run --all-files`` with a ruff hook (its hook env installed).
 
 Each is repeated ``--rounds`` times (alternating) and printed as min/median/max seconds;
@@ -173,12 +176,21 @@ def commands(
     projects = sorted(str(p) for p in root.glob("project*"))
     env_ruff = root / "project00" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "ruff"
     fork_floor = [sys.executable, "-c", FORK_FLOOR, *projects, str(env_ruff)]
-    samples: dict[str, list[float]] = {"floor": [], "cold": [], "spawn": [], "forks": [], "pre": []}
+    startup = [sys.executable, "-c", "import asyncio, msgspec"]
+    samples: dict[str, list[float]] = {
+        "floor": [],
+        "cold": [],
+        "spawn": [],
+        "forks": [],
+        "startup": [],
+        "pre": [],
+    }
     for _ in range(rounds):
         samples["floor"].append(timed(ruff, root))
         samples["cold"].append(timed(corral, root))
         samples["spawn"].append(timed(corral, root, spawning))
         samples["forks"].append(timed(fork_floor, root))
+        samples["startup"].append(timed(startup, root))
         if precommit is not None:
             samples["pre"].append(timed(precommit[0], root, precommit[1]))
     return samples
@@ -209,6 +221,7 @@ def main() -> None:
         print(f"  corral cold (command)  {_stats(s['cold'])}")
         print(f"  cold, no fork server   {_stats(s['spawn'])}  (CORRAL_FORK_SERVER=0)")
         print(f"  fork+ruff per project  {_stats(s['forks'])}  (floor: one process per project)")
+        print(f"  start asyncio+msgspec  {_stats(s['startup'])}  (floor: starting any WM)")
         if s["pre"]:
             print(f"  pre-commit ruff hook   {_stats(s['pre'])}")
         med = statistics.median
@@ -219,6 +232,8 @@ def main() -> None:
             pre = med(s["pre"])
             print(f"ratio cold/pre-commit:       {med(s['cold']) / pre:.2f}x (target < 1.00)")
             print(f"ratio floor/pre-commit:      {med(s['forks']) / pre:.2f}x (per-project floor)")
+            least = med(s["forks"]) + med(s["startup"])
+            print(f"ratio floors/pre-commit:     {least / pre:.2f}x (start-up + per-project)")
         print(f"ratio cold/no fork server:   {med(s['cold']) / med(s['spawn']):.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -209,3 +209,36 @@ def test_progress_is_published_and_a_run_can_be_cancelled(workspace: Path) -> No
         assert again.status == "ok"
 
     with_wm(workspace, body)
+
+
+def test_a_ready_env_status_is_shared_for_a_moment_and_forgotten_by_prepare(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command checks its envs and then starts their runners: the second check reuses
+    the first's ``ready`` (READY_TTL); a non-ready answer is never reused, and preparing
+    envs forgets every answer."""
+    from corral import workspace as module  # noqa: PLC0415
+    from corral.envs.paths import stamp_path  # noqa: PLC0415
+
+    async def body(wm: WorkspaceManager) -> None:
+        request = next(r for r in wm.env_requests() if r.name == "dev_no_runtime")
+        stamp = stamp_path(request.project, request.name)
+        first = wm.env_status(request)
+        assert first.state == "ready"
+        stamp.unlink()
+        assert wm.env_status(request) is first  # shared
+        monkeypatch.setattr(module, "READY_TTL", 0.0)
+        assert wm.env_status(request).state == "stale"  # past the moment: looked at again
+        monkeypatch.undo()
+        assert wm.env_status(request).state == "stale"  # not ready: never shared
+        results = await wm.prepare_envs([request.project], [request.name])
+        assert [r.status for r in results] != ["failed"]
+        assert wm.env_status(request).state == "ready"
+        stamp.unlink()
+        assert wm.env_status(request).state == "ready"  # shared again (the new answer)
+        await wm.prepare_envs([request.project], [request.name])  # forgets it
+        stamp.unlink()
+        assert wm.env_status(request).state == "stale"
+        await wm.prepare_envs([request.project], [request.name])  # leave it prepared
+
+    with_wm(workspace, body, wal=False)

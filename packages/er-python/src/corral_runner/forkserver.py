@@ -95,7 +95,8 @@ def serve(control_fd: int, handlers: Sequence[str] = ()) -> None:
     for name in PRELOAD:
         __import__(name)
     local = _preload_handlers(handlers)
-    _warm_types()
+    preloaded = {name.partition(".")[0] for name in handlers} - local
+    _warm_types(("corral_runner", "corral_protocol", *sorted(preloaded)))
     sys.meta_path.remove(misses)
     misses.names -= local  # the project's own modules: looked up here, imported there
     sys.stdout.flush()
@@ -168,13 +169,14 @@ def _base_path() -> list[str]:
     return list(sys.path)
 
 
-def _warm_types() -> None:
-    """Build msgspec's per-type decoding info for every Struct the runner's modules define
-    (msgspec caches it on the class), so no child builds it again for each message type."""
+def _warm_types(packages: Sequence[str]) -> None:
+    """Build msgspec's per-type info for every Struct defined in ``packages`` (the runner's
+    and the preloaded handlers'; msgspec caches it on the class), so no child builds it
+    again for each message, params or result type (it evaluates their annotations)."""
     import msgspec  # noqa: PLC0415  (preloaded)
 
     for name, module in list(sys.modules.items()):
-        if not name.startswith(("corral_runner", "corral_protocol")):
+        if name.partition(".")[0] not in packages:
             continue
         for value in list(vars(module).values()):
             if isinstance(value, type) and issubclass(value, msgspec.Struct):

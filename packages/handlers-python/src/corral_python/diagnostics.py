@@ -78,13 +78,11 @@ def project_relative(project: Path, filename: str) -> str:
     the project path are tolerated (a tool may report the resolved or the given spelling).
     """
     path = Path(os.path.normpath(project / filename))
-    candidates = [project]
+    if path.is_relative_to(project):  # the usual case: no file system access
+        return path.relative_to(project).as_posix()
     resolved_project = project.resolve()
-    if resolved_project != project:
-        candidates.append(resolved_project)
-    for base in candidates:
-        if path.is_relative_to(base):
-            return path.relative_to(base).as_posix()
+    if resolved_project != project and path.is_relative_to(resolved_project):
+        return path.relative_to(resolved_project).as_posix()
     resolved = path.resolve()
     if resolved.is_relative_to(resolved_project):
         return resolved.relative_to(resolved_project).as_posix()

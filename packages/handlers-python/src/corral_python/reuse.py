@@ -34,13 +34,14 @@ modified less than :data:`SETTLE_NS` before the stamp was taken is therefore nev
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import msgspec
 
 __all__ = [
     "MAX_ENTRIES",
@@ -172,17 +173,19 @@ async def reuse_or_run(
     Returns ``(result, reused)``. The stamp is taken *before* ``run()``, so a change made
     while the tool runs is seen by the next call. Only successful results are kept; a
     racy or missing stamp keeps nothing. ``state`` is the handler's
-    :attr:`~corral_runner.sdk.ActionContext.state`; one entry per key.
+    :attr:`~corral_runner.sdk.ActionContext.state`; one entry per key. A result is kept
+    msgspec-encoded and decoded as its type on reuse (a fresh copy, far cheaper than
+    ``copy.deepcopy``), so it must be a value that round-trips: a Struct result does.
     """
     if not enabled:
         return await run(), False
     before = await asyncio.to_thread(stamp)
     remembered = state.get(key)
     if before is not None and remembered is not None and remembered[0] == before:
-        result: T = copy.deepcopy(remembered[1])  # callers may change what they get
-        return result, True
+        _, kind, encoded = remembered  # kept encoded: callers may change what they get
+        return msgspec.json.decode(encoded, type=kind), True
     state.pop(key, None)
     result = await run()
     if before is not None and not before.racy:
-        state[key] = (before, copy.deepcopy(result))
+        state[key] = (before, type(result), msgspec.json.encode(result))
     return result, False

@@ -83,7 +83,7 @@ class Tool:
         """How to start the tool in this environment."""
         if self.binary is not None:
             suffix = ".exe" if sys.platform == "win32" else ""
-            executable = Path(sysconfig.get_path("scripts")) / f"{self.binary}{suffix}"
+            executable = _scripts_directory() / f"{self.binary}{suffix}"
             if executable.is_file() and os.access(executable, os.X_OK):
                 return [str(executable)]
         return [sys.executable, "-P", "-m", self.module]
@@ -118,6 +118,14 @@ class ToolRun:
         reason = what or f"exited with status {self.returncode}"
         tail = self.stderr_tail()
         return ToolError(f"{self.command} {reason}" + (f":\n{tail}" if tail else " (no stderr)"))
+
+
+def _scripts_directory() -> Path:
+    """This environment's scripts directory: in a virtual environment its fixed place
+    (what ``venv`` creates; no sysconfig scheme expansion per call), else sysconfig's."""
+    if sys.prefix != sys.base_prefix:
+        return Path(sys.prefix, "Scripts" if sys.platform == "win32" else "bin")
+    return Path(sysconfig.get_path("scripts"))
 
 
 def _toml_key(key: str) -> str:

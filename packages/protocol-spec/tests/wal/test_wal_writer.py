@@ -30,6 +30,8 @@ from corral_protocol.wal import (
     validate_writer_id,
 )
 from corral_protocol.wal.journal import Journal
+from corral_protocol.wal.layout import list_writers
+from corral_protocol.wal.retention import SWEPT_MARKER, sweep_due
 
 NO_RETENTION = {"max_segments": None, "max_age": None, "sweep_dead_writers": False}
 
@@ -175,8 +177,9 @@ def test_retention_by_age_on_open(tmp_path: Path) -> None:
 
 def test_dead_streams_are_swept_and_live_ones_left_alone(tmp_path: Path) -> None:
     config = WalConfig(max_age=3600)
-    WalWriter(tmp_path, "runner-dead-1", config).close()
-    live = WalWriter(tmp_path, "runner-live-2", config)
+    quiet = WalConfig(max_age=3600, sweep_dead_writers=False)  # runners: no sweep
+    WalWriter(tmp_path, "runner-dead-1", quiet).close()
+    live = WalWriter(tmp_path, "runner-live-2", quiet)
     old = time.time() - 7200
     for name in ("runner-dead-1", "runner-live-2"):
         for _, path in list_segments(tmp_path / name):
@@ -204,9 +207,9 @@ def test_a_sweep_keeps_at_most_max_streams_deleting_the_least_recent_dead_ones(
     old = time.time() - 10_000  # the oldest of all, but its writer is alive
     for _, path in list_segments(tmp_path / "runner-live-9"):
         os.utime(path, (old, old))
-    WalWriter(tmp_path, "wm", config).close()  # sweeps: 8 streams, at most 4
+    WalWriter(tmp_path, "wm", config).close()  # sweeps: 8 streams > 4, down to 3
     kept = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
-    assert kept == ["runner-dead-0", "runner-dead-1", "runner-live-9", "wm"]
+    assert kept == ["runner-dead-0", "runner-live-9", "wm"]
     assert read_stream(tmp_path, "runner-dead-0").damage == []
     live.close()
 
@@ -221,6 +224,63 @@ def test_streams_removed_by_age_count_towards_max_streams(tmp_path: Path) -> Non
     WalWriter(tmp_path, "wm", WalConfig(max_age=3600, max_streams=8)).close()
     kept = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
     assert kept == [*(f"runner-dead-{n}" for n in range(4, 10)), "wm"]  # 7 <= 8
+
+
+def _dead_stream_past_max_age(wal_dir: Path, name: str) -> None:
+    WalWriter(wal_dir, name, WalConfig(sweep_dead_writers=False)).close()
+    old = time.time() - 7200
+    for _, path in list_segments(wal_dir / name):
+        os.utime(path, (old, old))
+
+
+def test_a_sweep_is_skipped_while_the_last_one_is_recent(tmp_path: Path) -> None:
+    """Each command opens a WM, and a sweep visits every stream: at most one per
+    ``sweep_interval`` (the end of the last one is the mtime of ``.swept``)."""
+    config = WalConfig(max_age=3600, sweep_interval=600)
+    WalWriter(tmp_path, "wm", config).close()  # sweeps (no marker yet) and marks
+    marker = tmp_path / SWEPT_MARKER
+    assert marker.is_file()
+    _dead_stream_past_max_age(tmp_path, "runner-dead-1")
+    WalWriter(tmp_path, "wm", config).close()
+    assert (tmp_path / "runner-dead-1").exists()  # swept 0 s ago: not due
+    assert "runner-dead-1" in list_writers(tmp_path)  # the marker is no stream
+    long_ago = time.time() - 601
+    os.utime(marker, (long_ago, long_ago))
+    WalWriter(tmp_path, "wm", config).close()
+    assert not (tmp_path / "runner-dead-1").exists()  # due again, and swept
+    assert marker.stat().st_mtime > long_ago + 1  # and marked
+
+
+def test_a_marker_from_the_future_does_not_stop_sweeps(tmp_path: Path) -> None:
+    config = WalConfig(max_age=3600, sweep_interval=600)
+    WalWriter(tmp_path, "wm", config).close()
+    future = time.time() + 86400  # a clock that jumped back since
+    os.utime(tmp_path / SWEPT_MARKER, (future, future))
+    _dead_stream_past_max_age(tmp_path, "runner-dead-1")
+    WalWriter(tmp_path, "wm", config).close()
+    assert not (tmp_path / "runner-dead-1").exists()
+
+
+def test_too_many_streams_make_a_sweep_due_at_once(tmp_path: Path) -> None:
+    config = WalConfig(max_streams=3, sweep_interval=600)
+    WalWriter(tmp_path, "wm", config).close()  # marks
+    for n in range(4):
+        WalWriter(tmp_path, f"runner-dead-{n}", WalConfig(sweep_dead_writers=False)).close()
+    assert sweep_due(tmp_path, interval=600, max_streams=3)
+    assert not sweep_due(tmp_path, interval=600, max_streams=10)
+    WalWriter(tmp_path, "wm", config).close()  # 5 streams > 3: down to 2 (3 * 3 // 4)
+    assert len(list_writers(tmp_path)) == 2
+    assert not sweep_due(tmp_path, interval=600, max_streams=3)  # at the cap: not due again
+
+
+def test_sweep_interval_none_sweeps_at_every_open(tmp_path: Path) -> None:
+    config = WalConfig(max_age=3600, sweep_interval=None)
+    WalWriter(tmp_path, "wm", config).close()
+    _dead_stream_past_max_age(tmp_path, "runner-dead-1")
+    WalWriter(tmp_path, "wm", config).close()
+    assert not (tmp_path / "runner-dead-1").exists()
+    with pytest.raises(ValueError, match="sweep_interval"):
+        WalConfig(sweep_interval=-1)
 
 
 def test_only_sweeping_writers_sweep(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -80,6 +81,8 @@ __all__ = ["RunProgress", "WorkspaceManager"]
 
 DEV_WORKSPACE = "dev_workspace"
 MAX_TRACKED_SEGMENTS = 10_000
+READY_TTL = 1.0
+"""Seconds a ``ready`` env status is reused (see :meth:`WorkspaceManager.env_status`)."""
 
 
 class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,6 +144,7 @@ class WorkspaceManager:
             ForkServers(root=self.root, early=fork_server) if fork_server_enabled() else None
         )
         self._fingerprints = Fingerprints()
+        self._ready: dict[EnvRequest, tuple[float, EnvStatus]] = {}
         self._uv_version = bundled_uv_version()
 
     # --- opening and closing ---------------------------------------------------------------
@@ -340,10 +344,21 @@ class WorkspaceManager:
         return requests
 
     def env_status(self, request: EnvRequest) -> EnvStatus:
-        """The cheap status of one env (checkout fingerprints shared for a second)."""
-        return env_status(
+        """The cheap status of one env. Checkout fingerprints are shared for a second, and
+        so is a ``ready`` answer (a command checks its envs, then starts their runners);
+        preparing envs forgets both."""
+        now = time.monotonic()
+        known = self._ready.get(request)
+        if known is not None and now - known[0] < READY_TTL:
+            return known[1]
+        status = env_status(
             request, self._source, uv_version=self._uv_version, fingerprint=self._fingerprints
         )
+        if status.state == "ready":
+            self._ready[request] = (now, status)
+        else:
+            self._ready.pop(request, None)
+        return status
 
     async def prepare_envs(
         self,
@@ -355,6 +370,7 @@ class WorkspaceManager:
     ) -> list[PrepareResult]:
         """Create/update envs (dev_workspace first: presets may add envs and deps)."""
         self._fingerprints = Fingerprints()  # what is prepared now is compared afresh
+        self._ready.clear()
         if self._forker is not None:  # envs change: new runners fork from them as they are
             await self._forker.retire()
         preparer = EnvPreparer(self._source, jobs=self.limits.jobs)

@@ -53,10 +53,15 @@ class WalConfig:
             no longer alive (their lock is free), and remove streams wholly past
             ``max_age``. Without it, streams of dead incarnations would never be pruned.
             One writer per workspace should sweep (the WM): a sweep visits every stream.
-        max_streams: a sweep also deletes whole dead streams, least recently written
-            first, while the WAL directory holds more than this many streams (None:
-            unlimited). Every process incarnation has its own stream, so without it their
+        max_streams: a sweep that finds more than this many streams also deletes whole
+            dead streams, least recently written first, down to three quarters of it
+            (None: unlimited). Every process incarnation has its own stream, so without it their
             number grows with every runner ever started.
+        sweep_interval: a sweeping writer sweeps at open only if no sweep finished in the
+            last ``sweep_interval`` seconds (recorded by the mtime of the WAL directory's
+            ``.swept`` file) or the directory holds more than ``max_streams`` streams
+            (None: at every open). A sweep visits every stream (~0.1 ms each); a workspace
+            used for a while holds hundreds, and each command opens a WM.
     """
 
     durability: Durability = "boundaries"
@@ -69,6 +74,7 @@ class WalConfig:
     max_age: float | None = 14 * _DAY
     sweep_dead_writers: bool = True
     max_streams: int | None = 1000
+    sweep_interval: float | None = 3600.0
 
     def __post_init__(self) -> None:
         if self.durability not in ("always", "boundaries", "batch", "never"):
@@ -83,6 +89,8 @@ class WalConfig:
             raise ValueError("max_age must be > 0 seconds or None")
         if self.max_streams is not None and self.max_streams < 1:
             raise ValueError("max_streams must be >= 1 or None")
+        if self.sweep_interval is not None and self.sweep_interval < 0:
+            raise ValueError("sweep_interval must be >= 0 seconds or None")
 
     def waits_for(self, event: str) -> bool:
         """Whether an append of ``event`` returns only once it is durable."""

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from corral_protocol.wal.layout import hold_if_dead, list_segments, list_writers
 
-__all__ = ["prune_stream", "sweep_dead_streams"]
+__all__ = [
+    "SWEPT_MARKER",
+    "low_water",
+    "mark_swept",
+    "prune_stream",
+    "sweep_dead_streams",
+    "sweep_due",
+]
+
+SWEPT_MARKER = ".swept"
+"""The file in the WAL directory whose mtime is the end of the last sweep."""
 
 
 def prune_stream(
@@ -63,10 +73,11 @@ def sweep_dead_streams(
 ) -> list[str]:
     """Apply retention to the streams of dead writers; remove streams left empty.
 
-    Then, while there are more than ``max_streams`` streams, delete whole dead streams,
-    least recently written first. A stream is dead when no process holds its lock; it is
-    held while it is pruned, so a writer cannot reopen it meanwhile. Returns
-    ``writer/segment`` names deleted.
+    Then, if there are more than ``max_streams`` streams, delete whole dead streams, least
+    recently written first, down to :func:`low_water` (so that a directory at the cap is
+    not due for another sweep at the next open). A stream is dead when no process holds
+    its lock; it is held while it is pruned, so a writer cannot reopen it meanwhile.
+    Returns ``writer/segment`` names deleted.
     """
     deleted: list[str] = []
     writers = list_writers(wal_dir)
@@ -90,10 +101,17 @@ def sweep_dead_streams(
                     kept.append((os.stat(segments[-1][1]).st_mtime, writer))
             except OSError:  # unreadable (another user's?) or stray files: leave it
                 continue
-    excess = len(writers) - removed - max_streams if max_streams is not None else 0
+    excess = 0
+    if max_streams is not None and len(writers) - removed > max_streams:
+        excess = len(writers) - removed - low_water(max_streams)
     for _, writer in sorted(kept)[: max(excess, 0)]:
         deleted.extend(_delete_stream(wal_dir / writer))
     return deleted
+
+
+def low_water(max_streams: int) -> int:
+    """How many streams a sweep that found more than ``max_streams`` leaves: three quarters."""
+    return max(1, max_streams * 3 // 4)
 
 
 def _delete_stream(stream_dir: Path) -> list[str]:
@@ -111,3 +129,33 @@ def _delete_stream(stream_dir: Path) -> list[str]:
         except OSError:  # not ours to delete, or stray files: leave the rest
             pass
     return deleted
+
+
+def sweep_due(
+    wal_dir: Path,
+    *,
+    interval: float | None,
+    max_streams: int | None,
+    now: float | None = None,
+) -> bool:
+    """Whether a sweep is due: none finished in the last ``interval`` seconds (a marker
+    from the future counts as none), or more than ``max_streams`` streams are present."""
+    if interval is None:
+        return True
+    moment = time.time() if now is None else now
+    try:
+        last = os.stat(wal_dir / SWEPT_MARKER).st_mtime
+    except OSError:
+        return True
+    if not last <= moment < last + interval:
+        return True
+    return max_streams is not None and len(list_writers(wal_dir)) > max_streams
+
+
+def mark_swept(wal_dir: Path, *, now: float | None = None) -> None:
+    """Record that a sweep finished (best effort: without the marker the next open sweeps)."""
+    marker = wal_dir / SWEPT_MARKER
+    with contextlib.suppress(OSError):
+        marker.touch()
+        if now is not None:
+            os.utime(marker, (now, now))

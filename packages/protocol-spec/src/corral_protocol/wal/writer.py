@@ -378,7 +378,9 @@ class WalWriter:
             max_age=cfg.max_age,
             keep=current_segment,
         )
-        if sweep:
+        if sweep and retention.sweep_due(
+            self.wal_dir, interval=cfg.sweep_interval, max_streams=cfg.max_streams
+        ):
             retention.sweep_dead_streams(
                 self.wal_dir,
                 max_segments=cfg.max_segments,
@@ -386,3 +388,4 @@ class WalWriter:
                 max_streams=cfg.max_streams,
                 skip=self.writer_id,
             )
+            retention.mark_swept(self.wal_dir)
