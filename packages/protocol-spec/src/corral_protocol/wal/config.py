@@ -55,8 +55,8 @@ class WalConfig:
             One writer per workspace should sweep (the WM): a sweep visits every stream.
         max_streams: a sweep that finds more than this many streams also deletes whole
             dead streams, least recently written first, down to three quarters of it
-            (None: unlimited). Every process incarnation has its own stream, so without it their
-            number grows with every runner ever started.
+            (None: unlimited). Every process incarnation has its own stream, so without it
+            their number grows with every runner ever started.
         sweep_interval: a sweeping writer sweeps at open only if no sweep finished in the
             last ``sweep_interval`` seconds (recorded by the mtime of the WAL directory's
             ``.swept`` file) or the directory holds more than ``max_streams`` streams

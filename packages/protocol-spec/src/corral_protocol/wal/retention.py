@@ -152,10 +152,7 @@ def sweep_due(
     return max_streams is not None and len(list_writers(wal_dir)) > max_streams
 
 
-def mark_swept(wal_dir: Path, *, now: float | None = None) -> None:
+def mark_swept(wal_dir: Path) -> None:
     """Record that a sweep finished (best effort: without the marker the next open sweeps)."""
-    marker = wal_dir / SWEPT_MARKER
     with contextlib.suppress(OSError):
-        marker.touch()
-        if now is not None:
-            os.utime(marker, (now, now))
+        (wal_dir / SWEPT_MARKER).touch()
