@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_FINISHED,
     HANDLER_STARTED,
     RUN_ACCEPTED,

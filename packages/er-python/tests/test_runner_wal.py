@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from corral_protocol.wal import read_wal, verify_wal
+from corral_wal import read_wal, verify_wal
 from runner_harness import run, running
 
 
@@ -67,7 +67,7 @@ def test_runs_and_handlers_are_journaled_with_correlated_ids(project: Path) -> N
         [
             sys.executable,
             "-m",
-            "corral_protocol.wal",
+            "corral_wal",
             "show",
             "--dir",
             str(wal_dir),

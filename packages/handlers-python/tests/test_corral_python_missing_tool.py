@@ -17,7 +17,9 @@ import uv
 from runner_harness import run, running
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = [ROOT / "packages" / name for name in ("protocol-spec", "er-python", "handlers-python")]
+PACKAGES = [
+    ROOT / "packages" / name for name in ("protocol-spec", "wal", "er-python", "handlers-python")
+]
 DISTRIBUTIONS = ("corral-protocol", "corral-runner", "corral-python")
 ENV = "dev_no_runtime"
 

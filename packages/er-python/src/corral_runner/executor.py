@@ -48,7 +48,7 @@ from corral_protocol.messages import (
     WorkspaceRunResult,
 )
 from corral_protocol.results import merge_results
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_CANCELLED,
     HANDLER_FAILED,
     HANDLER_FINISHED,
@@ -59,7 +59,7 @@ from corral_protocol.wal import (
     RUN_FINISHED,
     RUN_STARTED,
 )
-from corral_protocol.wal.journal import RunRecorder, run_recorder
+from corral_wal.journal import RunRecorder, run_recorder
 from msgspec import UNSET, UnsetType
 
 from .errors import DepthLimitExceeded, from_rpc_error
@@ -68,7 +68,7 @@ from .sdk import ActionContext
 
 if TYPE_CHECKING:
     from corral_protocol import Connection
-    from corral_protocol.wal.journal import Journal
+    from corral_wal.journal import Journal
 
 __all__ = [
     "CURRENT_RUN_ID",

@@ -96,7 +96,7 @@ def serve(control_fd: int, handlers: Sequence[str] = ()) -> None:
         __import__(name)
     local = _preload_handlers(handlers)
     preloaded = {name.partition(".")[0] for name in handlers} - local
-    _warm_types(("corral_runner", "corral_protocol", *sorted(preloaded)))
+    _warm_types(("corral_runner", "corral_protocol", "corral_wal", *sorted(preloaded)))
     sys.meta_path.remove(misses)
     misses.names -= local  # the project's own modules: looked up here, imported there
     sys.stdout.flush()

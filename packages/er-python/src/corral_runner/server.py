@@ -45,8 +45,8 @@ from corral_protocol.messages import (
     RunResult,
 )
 from corral_protocol.versions import SUPPORTED_VERSIONS, runner_answer
-from corral_protocol.wal import make_writer_id
-from corral_protocol.wal.journal import Journal
+from corral_wal import make_writer_id
+from corral_wal.journal import Journal
 from msgspec import UNSET
 
 from .executor import CURRENT_RUN_ID, OUTER_RUN_ID, Executor

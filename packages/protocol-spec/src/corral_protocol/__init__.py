@@ -10,7 +10,6 @@ Layers, bottom up (each usable alone):
 * :mod:`~corral_protocol.dispatch` - method table, lifecycle gate, params decoding.
 * :mod:`~corral_protocol.connection` - the asyncio connection on top.
 * :mod:`~corral_protocol.messages`, :mod:`~corral_protocol.methods` - typed messages.
-* :mod:`~corral_protocol.wal` - durable per-process event streams.
 
 Names are imported lazily on first access, so ``import corral_protocol.messages`` costs only
 msgspec: a runner can print its hello before it imports asyncio.

@@ -34,7 +34,7 @@ from corral_protocol.messages import (
     WorkspaceRunResult,
 )
 from corral_protocol.results import merge_results
-from corral_protocol.wal.journal import Journal, run_recorder
+from corral_wal.journal import Journal, run_recorder
 
 from .config import ActionSpec, ConfigError, ProjectConfig
 from .plan import Segment, plan_action

@@ -37,8 +37,8 @@ from corral_protocol.messages import (
     WorkspaceRunParams,
     WorkspaceRunResult,
 )
-from corral_protocol.wal import make_writer_id
-from corral_protocol.wal.journal import Journal
+from corral_wal import make_writer_id
+from corral_wal.journal import Journal
 
 from .config import (
     ConfigError,

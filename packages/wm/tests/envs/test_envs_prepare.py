@@ -208,13 +208,15 @@ def test_non_python_runner_env(tmp_path: Path, preparer: EnvPreparer, prepare: P
 
 def test_editing_the_local_runner_source_reinstalls_it(tmp_path: Path, prepare: Prepare) -> None:
     checkouts = tmp_path / "checkouts"
-    for name in ("er-python", "protocol-spec"):
+    for name in ("er-python", "protocol-spec", "wal"):
         shutil.copytree(
             REPO / "packages" / name,
             checkouts / name,
             ignore=shutil.ignore_patterns("__pycache__", "tests", ".*"),
         )
-    source = RunnerSource.local([checkouts / "er-python", checkouts / "protocol-spec"])
+    source = RunnerSource.local(
+        [checkouts / name for name in ("er-python", "protocol-spec", "wal")]
+    )
     project = tmp_path / "project"
     project.mkdir()
     request = EnvRequest(project, "dev", ())

@@ -216,8 +216,10 @@ def test_option_like_or_empty_dependencies_are_rejected(dep: str, tmp_path: Path
 def test_detects_the_workspace_checkout() -> None:
     source = detect_runner_source()
     assert source.kind == "local"
-    assert source.paths == (REPO / "packages" / "er-python", REPO / "packages" / "protocol-spec")
-    assert source.dist_names() == ("corral-runner", "corral-protocol")
+    assert source.paths == tuple(
+        REPO / "packages" / name for name in ("er-python", "protocol-spec", "wal")
+    )
+    assert source.dist_names() == ("corral-runner", "corral-protocol", "corral-wal")
     assert source.identity() == source.identity()
     assert source.identity().startswith("local:")
 

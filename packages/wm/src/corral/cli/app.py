@@ -289,7 +289,7 @@ async def _runners(args: argparse.Namespace) -> int:
 
 
 def _wal(args: argparse.Namespace) -> int:
-    from corral_protocol.wal.cli import main as wal_main  # noqa: PLC0415
+    from corral_wal.cli import main as wal_main  # noqa: PLC0415
 
     argv = list(args.wal_args)
     if argv and "--dir" not in argv:

@@ -28,7 +28,8 @@ from typing import Literal
 from corral.envs.paths import absolute
 
 RUNNER_DIST = "corral-runner"
-PROTOCOL_DIST = "corral-protocol"
+RUNNER_LOCAL_DEPS = (("corral_protocol", "corral-protocol"), ("corral_wal", "corral-wal"))
+"""(module, distribution) of the runner's own dependencies that a checkout also provides."""
 
 # Directories never part of what gets built (tests are not in the wheels either).
 _SKIP_DIRS = frozenset({"__pycache__", "tests", "build", "dist", "node_modules"})
@@ -197,14 +198,14 @@ def detect_runner_source() -> RunnerSource:
     """How to install the runner at the WM's own version.
 
     If ``corral_runner`` is importable from a source checkout (a workspace like this
-    repository), that checkout, plus the ``corral_protocol`` checkout if it is one too (the
-    runner depends on it at the same version, which the index may not have). Otherwise
-    ``corral-runner==<version of corral>`` from the index.
+    repository), that checkout, plus the checkouts of ``corral_protocol`` and ``corral_wal``
+    where they are ones too (the runner depends on them at the same version, which the index
+    may not have). Otherwise ``corral-runner==<version of corral>`` from the index.
     """
     runner = checkout_root("corral_runner", RUNNER_DIST)
     if runner is not None:
-        protocol = checkout_root("corral_protocol", PROTOCOL_DIST)
-        return RunnerSource.local([runner] if protocol is None else [runner, protocol])
+        deps = [checkout_root(module, dist) for module, dist in RUNNER_LOCAL_DEPS]
+        return RunnerSource.local([runner, *(path for path in deps if path is not None)])
     try:
         version = importlib.metadata.version("corral")
     except importlib.metadata.PackageNotFoundError as exc:

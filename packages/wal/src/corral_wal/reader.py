@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corral_protocol.wal.events import WAL_CLOSED
-from corral_protocol.wal.frames import Frame, split_frames
-from corral_protocol.wal.layout import is_stream_live, list_segments, list_writers
-from corral_protocol.wal.merge import merge_streams
-from corral_protocol.wal.record import RecordError, WalRecord
+from corral_wal.events import WAL_CLOSED
+from corral_wal.frames import Frame, split_frames
+from corral_wal.layout import is_stream_live, list_segments, list_writers
+from corral_wal.merge import merge_streams
+from corral_wal.record import RecordError, WalRecord
 
 __all__ = [
     "DAMAGE_KINDS",

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from corral_protocol.wal.config import WalConfig
+from corral_wal.config import WalConfig
 
 __all__ = ["Flusher", "Snapshot", "WalWriterError"]
 

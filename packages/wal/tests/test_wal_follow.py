@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_STARTED,
     Follower,
     WalConfig,

@@ -3,7 +3,7 @@
 Threading model. ``append`` encodes the record and hands the whole frame to the kernel with
 one ``write(2)`` on the stream's single open segment fd (``O_APPEND``; never an open/close
 per event), under a lock, then returns; a record of a boundary event first waits for its
-fsync. fsyncs happen in *sync rounds* (see :mod:`~corral_protocol.wal.flusher`): one round
+fsync. fsyncs happen in *sync rounds* (see :mod:`~corral_wal.flusher`): one round
 covers every record written before it started (group commit). A synchronous waiter runs
 the round itself when none is running (it blocks anyway); everything else (batches, eager
 run starts, async waiters, rotation, retention, close) is done by one background thread,
@@ -33,17 +33,17 @@ from typing import Any
 
 import msgspec
 
-from corral_protocol.wal import recovery, retention
-from corral_protocol.wal.config import WalConfig
-from corral_protocol.wal.events import REQUIRED_PAYLOAD, WAL_CLOSED, WAL_OPENED
-from corral_protocol.wal.flusher import Flusher, Snapshot, WalWriterError
-from corral_protocol.wal.layout import (
+from corral_wal import recovery, retention
+from corral_wal.config import WalConfig
+from corral_wal.events import REQUIRED_PAYLOAD, WAL_CLOSED, WAL_OPENED
+from corral_wal.flusher import Flusher, Snapshot, WalWriterError
+from corral_wal.layout import (
     acquire_stream_lock,
     fsync_directory,
     segment_name,
     validate_writer_id,
 )
-from corral_protocol.wal.record import (
+from corral_wal.record import (
     FORMAT_VERSION,
     WallClock,
     WalRecord,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from corral_protocol.wal.events import DEFAULT_DURABLE_EVENTS, DEFAULT_EAGER_EVENTS
+from corral_wal.events import DEFAULT_DURABLE_EVENTS, DEFAULT_EAGER_EVENTS
 
 __all__ = ["Durability", "WalConfig"]
 
@@ -34,7 +34,7 @@ _DAY = 86400.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WalConfig:
-    """Knobs of one :class:`~corral_protocol.wal.writer.WalWriter` (all have defaults).
+    """Knobs of one :class:`~corral_wal.writer.WalWriter` (all have defaults).
 
     Attributes:
         durability: see :data:`Durability`.

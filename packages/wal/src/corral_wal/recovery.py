@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from corral_protocol.wal.frames import split_frames
-from corral_protocol.wal.layout import list_segments
+from corral_wal.frames import split_frames
+from corral_wal.layout import list_segments
 
 __all__ = ["Recovery", "StreamTail", "inspect_tail"]
 

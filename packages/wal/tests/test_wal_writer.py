@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_STARTED,
     RUN_FINISHED,
     RUN_STARTED,
@@ -29,9 +29,9 @@ from corral_protocol.wal import (
     segment_name,
     validate_writer_id,
 )
-from corral_protocol.wal.journal import Journal
-from corral_protocol.wal.layout import list_writers
-from corral_protocol.wal.retention import SWEPT_MARKER, sweep_due
+from corral_wal.journal import Journal
+from corral_wal.layout import list_writers
+from corral_wal.retention import SWEPT_MARKER, sweep_due
 
 NO_RETENTION = {"max_segments": None, "max_age": None, "sweep_dead_writers": False}
 
@@ -471,7 +471,7 @@ def test_a_failed_write_is_rolled_back(tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import resource, signal, sys
-        from corral_protocol.wal import WalWriter, WalWriterError
+        from corral_wal import WalWriter, WalWriterError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         w = WalWriter(sys.argv[1], "wm")
         size = w.segment.stat().st_size

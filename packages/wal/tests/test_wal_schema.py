@@ -8,17 +8,17 @@ from typing import Any
 
 import msgspec
 import pytest
-from corral_protocol.wal import (
+from corral_wal import (
     KNOWN_EVENTS,
     REQUIRED_PAYLOAD,
     WalRecord,
     decode_record,
     encode_record,
 )
-from corral_protocol.wal.record import EVENT_PATTERN, TS_PATTERN, WRITER_ID_PATTERN
+from corral_wal.record import EVENT_PATTERN, TS_PATTERN, WRITER_ID_PATTERN
 from jsonschema import Draft202012Validator
 
-SCHEMA_PATH = Path(__file__).parents[2] / "schemas" / "wal-record.json"
+SCHEMA_PATH = Path(__file__).parents[2] / "protocol-spec" / "schemas" / "wal-record.json"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_schema_agrees_with_the_code(schema: dict[str, Any]) -> None:
 
 
 def test_records_the_writer_produces_validate(tmp_path: Path, validator: Any) -> None:
-    from corral_protocol.wal import WalWriter, read_stream  # noqa: PLC0415
+    from corral_wal import WalWriter, read_stream  # noqa: PLC0415
 
     with WalWriter(tmp_path, "wm") as w:
         w.append(

@@ -12,7 +12,7 @@ lock is what makes a stream *live*: the kernel drops it when the process dies, e
 SIGKILL. Readers probe it (without blocking the writer) to tell a write in progress from a
 torn tail, and retention sweeps only streams whose lock is free.
 
-Writer ids (rule :data:`~corral_protocol.wal.record.WRITER_ID_PATTERN`): 1-64 characters
+Writer ids (rule :data:`~corral_wal.record.WRITER_ID_PATTERN`): 1-64 characters
 of ``[a-z0-9._-]``, starting with a letter or digit. A writer id names one process
 incarnation: :func:`make_writer_id` builds ``<role>[-<name>]-<pid>-<start>`` where
 ``<start>`` is the process start time in milliseconds since the epoch in base 36; pid plus
@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
-from corral_protocol.wal.record import WRITER_ID_PATTERN
+from corral_wal.record import WRITER_ID_PATTERN
 
 if sys.platform != "win32":
     import fcntl

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral_protocol.wal.events import (
+from corral_wal.events import (
     HANDLER_CANCELLED,
     HANDLER_FAILED,
     HANDLER_STARTED,
@@ -30,7 +30,7 @@ from corral_protocol.wal.events import (
     RUN_FAILED,
     RUN_TERMINAL_EVENTS,
 )
-from corral_protocol.wal.record import WalRecord, parse_ts
+from corral_wal.record import WalRecord, parse_ts
 
 __all__ = ["HandlerSpan", "History", "RunNode", "build_history", "duration_ms"]
 
@@ -129,7 +129,7 @@ class History:
 
 
 def build_history(records: Sequence[WalRecord]) -> History:
-    """Correlate merged records (see :func:`~corral_protocol.wal.merge.merge_streams`)."""
+    """Correlate merged records (see :func:`~corral_wal.merge.merge_streams`)."""
     runs: dict[str, RunNode] = {}
     order: list[RunNode | WalRecord] = []
     for record in records:

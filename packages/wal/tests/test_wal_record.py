@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 import pytest
-from corral_protocol.wal import RecordError, WalRecord, decode_record, encode_record
-from corral_protocol.wal.frames import split_frames
-from corral_protocol.wal.record import checksum, format_ts, parse_ts
+from corral_wal import RecordError, WalRecord, decode_record, encode_record
+from corral_wal.frames import split_frames
+from corral_wal.record import checksum, format_ts, parse_ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -1,4 +1,4 @@
-"""A non-blocking journal over a :class:`~corral_protocol.wal.writer.WalWriter`.
+"""A non-blocking journal over a :class:`~corral_wal.writer.WalWriter`.
 
 For event-loop processes (the WM, the Python runner) whose appends must never delay a
 reply: :meth:`Journal.record` only appends to a list (well under a microsecond); one writer
@@ -26,7 +26,7 @@ from .writer import WalWriter
 
 __all__ = ["BATCH_WINDOW", "NONBLOCKING_CONFIG", "Journal", "RunRecorder", "run_recorder"]
 
-_log = logging.getLogger("corral_protocol.wal.journal")
+_log = logging.getLogger("corral_wal.journal")
 BATCH_WINDOW: Final = 0.05
 """Seconds the writer thread lets records accumulate before writing them."""
 CLOSE_TIMEOUT: Final = 2.0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corral_protocol.wal import (
+from corral_wal import (
     ENV_PREPARED,
     HANDLER_FAILED,
     HANDLER_FINISHED,

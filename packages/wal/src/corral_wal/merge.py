@@ -24,8 +24,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 
-from corral_protocol.wal.events import RUN_ACCEPTED
-from corral_protocol.wal.record import WalRecord
+from corral_wal.events import RUN_ACCEPTED
+from corral_wal.record import WalRecord
 
 __all__ = ["find_anchors", "merge_key", "merge_streams"]
 

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from corral_protocol.wal.layout import hold_if_dead, list_segments, list_writers
+from corral_wal.layout import hold_if_dead, list_segments, list_writers
 
 __all__ = [
     "SWEPT_MARKER",

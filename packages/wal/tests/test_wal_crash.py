@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corral_protocol.wal import WalConfig, WalWriter, encode_record, read_stream, verify_wal
-from corral_protocol.wal.layout import list_segments
+from corral_wal import WalConfig, WalWriter, encode_record, read_stream, verify_wal
+from corral_wal.layout import list_segments
 
 CHILD = Path(__file__).with_name("wal_crash_child.py")
 WRITER = "runner-crash-1"

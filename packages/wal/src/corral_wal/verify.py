@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from corral_protocol.wal.layout import list_writers
-from corral_protocol.wal.reader import Damage, read_stream
+from corral_wal.layout import list_writers
+from corral_wal.reader import Damage, read_stream
 
 __all__ = ["StreamSummary", "VerifyReport", "render_verify", "verify_wal"]
 

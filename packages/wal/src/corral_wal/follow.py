@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corral_protocol.wal.frames import split_frames
-from corral_protocol.wal.layout import list_segments, list_writers
-from corral_protocol.wal.merge import merge_streams
-from corral_protocol.wal.reader import Damage, StreamChecker
-from corral_protocol.wal.record import WalRecord
+from corral_wal.frames import split_frames
+from corral_wal.layout import list_segments, list_writers
+from corral_wal.merge import merge_streams
+from corral_wal.reader import Damage, StreamChecker
+from corral_wal.record import WalRecord
 
 __all__ = ["Follower"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_STARTED,
     WalConfig,
     WalWriter,
@@ -16,7 +16,7 @@ from corral_protocol.wal import (
     read_stream,
     verify_wal,
 )
-from corral_protocol.wal.layout import acquire_stream_lock
+from corral_wal.layout import acquire_stream_lock
 
 CONFIG = WalConfig(segment_bytes=800, max_segments=None, max_age=None, sweep_dead_writers=False)
 

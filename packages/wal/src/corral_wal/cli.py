@@ -1,4 +1,4 @@
-"""``python -m corral_protocol.wal show|follow|verify`` (later ``corral wal ...``).
+"""``python -m corral_wal show|follow|verify`` (later ``corral wal ...``).
 
 Exit codes: 0 success; 1 ``verify`` found damage, or ``show --run`` found no such run;
 2 usage error or no WAL directory. Damage met by ``show``/``follow`` is reported on stderr
@@ -18,21 +18,21 @@ from pathlib import Path
 
 import msgspec
 
-from corral_protocol.wal.follow import Follower
-from corral_protocol.wal.reader import read_wal
-from corral_protocol.wal.record import format_ts, parse_ts
-from corral_protocol.wal.render import format_record_line, render_json, render_text
-from corral_protocol.wal.tree import build_history
-from corral_protocol.wal.verify import render_verify, verify_wal
+from corral_wal.follow import Follower
+from corral_wal.reader import read_wal
+from corral_wal.record import format_ts, parse_ts
+from corral_wal.render import format_record_line, render_json, render_text
+from corral_wal.tree import build_history
+from corral_wal.verify import render_verify, verify_wal
 
 __all__ = ["build_parser", "find_wal_dir", "main", "parse_since"]
 
 _EPILOG = """\
 examples:
-  python -m corral_protocol.wal show --run 3f2a9c             # one run's tree, all processes
-  python -m corral_protocol.wal show --since 2h --format json # recent history for scripts
-  python -m corral_protocol.wal follow --run 3f2a9c           # watch it live (Ctrl-C stops)
-  python -m corral_protocol.wal verify --dir ws/.corral/wal   # exit 1 if anything is damaged
+  python -m corral_wal show --run 3f2a9c             # one run's tree, all processes
+  python -m corral_wal show --since 2h --format json # recent history for scripts
+  python -m corral_wal follow --run 3f2a9c           # watch it live (Ctrl-C stops)
+  python -m corral_wal verify --dir ws/.corral/wal   # exit 1 if anything is damaged
 
 exit codes: 0 ok, 1 damage found (verify) or run not found (show --run),
 2 usage error or no WAL directory.
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="WAL directory (default: .corral/wal of the nearest enclosing workspace)",
     )
     parser = argparse.ArgumentParser(
-        prog="python -m corral_protocol.wal",
+        prog="python -m corral_wal",
         description="Read the durable write-ahead log of a Corral workspace: the merged, "
         "correlated history of the Workspace Manager's and every runner's stream.",
         epilog=_EPILOG,
@@ -172,7 +172,7 @@ def _show(args: argparse.Namespace, wal_dir: Path) -> int:
     if damage:
         print(
             f"warning: {len(damage)} damaged item(s) skipped; "
-            f"run `python -m corral_protocol.wal verify --dir {wal_dir}` for details",
+            f"run `python -m corral_wal verify --dir {wal_dir}` for details",
             file=sys.stderr,
         )
     return 0

@@ -78,7 +78,7 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is la
     from .writer import WalWriter as WalWriter
     from .writer import WalWriterError as WalWriterError
 
-# Imported on first access: `import corral_protocol.wal.events` (a runner, say) must not
+# Imported on first access: `import corral_wal.events` (a runner, say) must not
 # pay for the reader, renderer and follower.
 _LAZY: dict[str, str] = {
     "AppendResult": "writer",

@@ -20,7 +20,7 @@ import random
 import sys
 import time
 
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_FINISHED,
     HANDLER_STARTED,
     RUN_ACCEPTED,

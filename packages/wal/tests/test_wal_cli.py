@@ -1,4 +1,4 @@
-"""``python -m corral_protocol.wal`` as a real subprocess: output, exit codes, follow."""
+"""``python -m corral_wal`` as a real subprocess: output, exit codes, follow."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from corral_protocol.wal import (
+from corral_wal import (
     HANDLER_STARTED,
     RUN_ACCEPTED,
     RUN_FINISHED,
@@ -22,14 +22,14 @@ from corral_protocol.wal import (
     read_wal,
     render_text,
 )
-from corral_protocol.wal.cli import parse_since
+from corral_wal.cli import parse_since
 
 
 def wal(
     *args: str, cwd: Path | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "corral_protocol.wal", *args],
+        [sys.executable, "-m", "corral_wal", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -139,7 +139,7 @@ def test_follow_prints_new_records_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         [
             sys.executable,
             "-m",
-            "corral_protocol.wal",
+            "corral_wal",
             "follow",
             "--dir",
             str(tmp_path),
@@ -195,7 +195,7 @@ def test_show_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
         for n in range(1500):
             w.append(RUN_ACCEPTED, run_id=f"r-{n}", action="lint", payload=accepted())
     show = subprocess.Popen(
-        [sys.executable, "-m", "corral_protocol.wal", "show", "--dir", str(tmp_path)],
+        [sys.executable, "-m", "corral_wal", "show", "--dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

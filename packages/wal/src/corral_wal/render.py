@@ -15,9 +15,9 @@ from typing import Any
 
 import msgspec
 
-from corral_protocol.wal.reader import Damage
-from corral_protocol.wal.record import WalRecord, parse_ts
-from corral_protocol.wal.tree import HandlerSpan, RunNode
+from corral_wal.reader import Damage
+from corral_wal.record import WalRecord, parse_ts
+from corral_wal.tree import HandlerSpan, RunNode
 
 __all__ = [
     "format_details",

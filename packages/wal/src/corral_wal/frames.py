@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from corral_protocol.wal.record import MAX_RECORD_BYTES, RecordError, WalRecord, decode_record
+from corral_wal.record import MAX_RECORD_BYTES, RecordError, WalRecord, decode_record
 
 __all__ = ["Frame", "split_frames"]
 
