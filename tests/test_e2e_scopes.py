@@ -55,6 +55,10 @@ HANDLERS = textwrap.dedent(
         return {"ok": ctx.project.name}
 
 
+    async def broken_shape(ctx: ActionContext) -> dict:
+        return {"diagnostics": [{"file": "a.py", "message": "no range"}], "summary": {}}
+
+
     async def forever(ctx: ActionContext) -> dict:
         result = await ctx.run_in_project("forever")  # raises at the deepest level
         if result.status != "ok":
@@ -92,6 +96,10 @@ PROJECT = textwrap.dedent(
     [[actions.slow.handlers]]
     name = "slow"
     source = "handlers:slow"
+
+    [[actions.broken-shape.handlers]]
+    name = "broken-shape"
+    source = "handlers:broken_shape"
     """
 )
 
@@ -156,6 +164,24 @@ def test_a_failing_handler_fails_only_its_project_at_workspace_scope(workspace: 
         assert handler["error"]["type"] == "ValueError"
         assert handler["error"]["message"] == "beta is not allowed"
         assert "raise ValueError" in handler["error"]["traceback"]
+
+    with_wm(workspace, body)
+
+
+def test_a_result_that_breaks_the_standard_shape_fails_its_handler(workspace: Path) -> None:
+    """SPEC.md §13: a result claiming the ToolResult shape is checked by the WM; a broken
+    one fails the handler with InvalidResult naming the path at fault."""
+
+    async def body(wm: WorkspaceManager) -> None:
+        result = await wm.run("broken-shape", project=workspace / "alpha")
+        assert isinstance(result, ProjectRunResult)
+        assert result.status == "failed"
+        (outcome,) = result.handlers
+        assert outcome.status == "failed"
+        assert outcome.error is not None
+        assert outcome.error.type == "InvalidResult"
+        assert "missing required field `range`" in outcome.error.message
+        assert "$.diagnostics[0]" in outcome.error.message
 
     with_wm(workspace, body)
 

@@ -171,7 +171,7 @@ def test_concurrent_lint_and_type_check_merge(sample_project: Path, configure: C
                 ("mypy", "return-value"),
             ]
             assert result["summary"] == {
-                "ruff": {"files": 5, "findings": 2, "fixable": 1, "reused": False},
+                "ruff": {"files": 5, "findings": 2, "fixable": 1},
                 "mypy": {"findings": 1, "errors": 1},
             }
 

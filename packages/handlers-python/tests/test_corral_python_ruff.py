@@ -70,15 +70,31 @@ def diagnostic(
 
 LONG_LINE = 'MESSAGE = "' + "x" * 90 + '"\n'  # as in conftest.SAMPLE_FILES
 
-F401 = diagnostic(
-    "app/unused.py",
-    (0, 7),
-    (0, 9),
-    "F401",
-    "`os` imported but unused",
-    fixable=True,
-    url=RUFF_URL + "unused-import",
-)
+F401 = {
+    **diagnostic(
+        "app/unused.py",
+        (0, 7),
+        (0, 9),
+        "F401",
+        "`os` imported but unused",
+        fixable=True,
+        url=RUFF_URL + "unused-import",
+    ),
+    "tags": ["unnecessary"],
+    "fix": {  # ruff's own fix, its 1-based edit locations made 0-based
+        "applicability": "safe",
+        "message": "Remove unused import: `os`",
+        "edits": [
+            {
+                "range": {
+                    "start": {"line": 0, "character": 0},
+                    "end": {"line": 1, "character": 0},
+                },
+                "newText": "",
+            }
+        ],
+    },
+}
 E501 = diagnostic(
     "app/unused.py",
     (3, 88),
@@ -120,9 +136,7 @@ def test_lint_reports_exact_diagnostics(
             result = ok(await runner.run("lint", {}))
             assert result["diagnostics"] == [F401, E501]
             # pyproject.toml + app/__init__.py, messy.py, typed.py, unused.py
-            assert result["summary"] == {
-                "ruff": {"files": 5, "findings": 2, "fixable": 1, "reused": False}
-            }
+            assert result["summary"] == {"ruff": {"files": 5, "findings": 2, "fixable": 1}}
 
             # config: select / ignore override the project's rule selection
             assert ok(await runner.run("lint-f", {}))["diagnostics"] == [F401]
@@ -136,7 +150,7 @@ def test_lint_reports_exact_diagnostics(
             clean = ok(await runner.run("lint", {"paths": [absolute]}))
             assert clean == {
                 "diagnostics": [],
-                "summary": {"ruff": {"files": 1, "findings": 0, "fixable": 0, "reused": False}},
+                "summary": {"ruff": {"files": 1, "findings": 0, "fixable": 0}},
             }
             # nothing was fixed in place
             assert (sample_project / "app/unused.py").read_text().startswith("import os\n")
@@ -183,11 +197,10 @@ def test_unparsable_files_are_error_diagnostics(
                 "files": 2,
                 "findings": 1,
                 "fixable": 0,
-                "reused": False,
             }
 
             errors = [{**syntax, "source": "ruff-format"}]
-            summary = {"ruff-format": {"changed": 0, "errors": 1, "reused": False}}
+            summary = {"ruff-format": {"changed": 0, "errors": 1}}
             check = ok(await runner.run("check-format", params))
             assert check == {"diagnostics": errors, "summary": summary}
             edits = ok(await runner.run("format", params))
@@ -201,11 +214,11 @@ def test_unparsable_files_are_error_diagnostics(
             nothing = {"paths": ["empty"]}
             assert ok(await runner.run("lint", nothing)) == {
                 "diagnostics": [],
-                "summary": {"ruff": {"files": 0, "findings": 0, "fixable": 0, "reused": False}},
+                "summary": {"ruff": {"files": 0, "findings": 0, "fixable": 0}},
             }
             empty = {
                 "diagnostics": [],
-                "summary": {"ruff-format": {"changed": 0, "errors": 0, "reused": False}},
+                "summary": {"ruff-format": {"changed": 0, "errors": 0}},
             }
             assert ok(await runner.run("check-format", nothing)) == empty
             assert ok(await runner.run("format", nothing)) == {"edits": [], **empty}
@@ -244,7 +257,7 @@ def test_format_check_and_write(sample_project: Path, tmp_path: Path) -> None:
                         "fixable": True,
                     }
                 ],
-                "summary": {"ruff-format": {"changed": 1, "errors": 0, "reused": False}},
+                "summary": {"ruff-format": {"changed": 1, "errors": 0}},
             }
 
             # format (write=false): the full formatted text, the file untouched
@@ -258,7 +271,7 @@ def test_format_check_and_write(sample_project: Path, tmp_path: Path) -> None:
                     }
                 ],
                 "diagnostics": [],
-                "summary": {"ruff-format": {"changed": 1, "errors": 0, "reused": False}},
+                "summary": {"ruff-format": {"changed": 1, "errors": 0}},
             }
             assert messy.read_bytes() == original
 
@@ -272,7 +285,7 @@ def test_format_check_and_write(sample_project: Path, tmp_path: Path) -> None:
             assert written == {
                 "changed": ["app/messy.py"],
                 "diagnostics": [],
-                "summary": {"ruff-format": {"changed": 1, "errors": 0, "reused": False}},
+                "summary": {"ruff-format": {"changed": 1, "errors": 0}},
             }
             assert messy.read_text(encoding="utf-8") == expected
             assert {p: p.read_bytes() for p in others} == others

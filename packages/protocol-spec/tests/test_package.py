@@ -7,7 +7,7 @@ import sys
 
 import corral_protocol
 import pytest
-from corral_protocol.results import merge_results
+from corral_protocol.merge import merge_results
 
 
 def test_every_public_name_resolves() -> None:

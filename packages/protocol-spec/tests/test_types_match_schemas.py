@@ -1,6 +1,8 @@
 """The msgspec types and the JSON Schemas describe the same messages.
 
-For every structure in ``schemas/index.json`` that has a Python type of the same name:
+For every structure in ``schemas/index.json`` that has a Python type of the same name (in
+:mod:`corral_protocol.messages`, or :mod:`corral_protocol.results` for the standard result
+shapes of SPEC.md §13):
 each schema example decodes into the type and re-encodes to the same JSON, and each
 ``x-invalidExamples`` instance is rejected by the type as well as by the schema. The method
 table in :mod:`corral_protocol.methods` must list the same methods with the same shapes.
@@ -13,7 +15,7 @@ from typing import Any, Literal
 import jsonschema
 import msgspec
 import pytest
-from corral_protocol import messages
+from corral_protocol import messages, results
 from corral_protocol.methods import METHODS
 from corral_protocol.schemas import load_index, load_schema, schema_registry
 
@@ -34,8 +36,14 @@ def validator(schema_file: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema, registry=schema_registry())
 
 
+TYPE_MODULES = (messages, results)
+
+
 def python_type(name: str) -> Any:
-    return getattr(messages, name)
+    for module in TYPE_MODULES:
+        if name in module.__all__:
+            return getattr(module, name)
+    return None
 
 
 def canonical(value: Any, info: msgspec.inspect.Type) -> Any:
@@ -104,13 +112,18 @@ def _python(info: msgspec.inspect.Type) -> Any:
 
 
 def test_every_structure_has_a_python_type() -> None:
-    missing = [name for name, _ in structures() if not hasattr(messages, name)]
+    missing = [name for name, _ in structures() if python_type(name) is None]
     assert missing == []
 
 
 def test_every_python_type_has_a_schema() -> None:
     named = {name for name, _ in structures()}
-    python = {name for name in messages.__all__ if isinstance(getattr(messages, name), type)}
+    python = {
+        name
+        for module in TYPE_MODULES
+        for name in module.__all__
+        if isinstance(getattr(module, name), type)
+    }
     assert python - named == set()
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 from corral_protocol import ErrorCode, RpcError
+from corral_protocol.merge import merge_results
 from corral_protocol.messages import (
     ErrorDetail,
     HandlerOutcome,
@@ -47,7 +48,6 @@ from corral_protocol.messages import (
     WorkspaceRunParams,
     WorkspaceRunResult,
 )
-from corral_protocol.results import merge_results
 from corral_wal import (
     HANDLER_CANCELLED,
     HANDLER_FAILED,

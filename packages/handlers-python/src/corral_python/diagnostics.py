@@ -1,74 +1,29 @@
-"""The result shapes shared by every handler of this package.
+"""Helpers for the standard result shapes every handler of this package returns.
 
-Every handler returns an object with the top-level keys ``diagnostics`` (an array) and
-``summary`` (an object keyed by tool), so that when several handlers of one action run
-concurrently, the runner's deep merge (SPEC.md §9.4: objects merged, arrays concatenated)
-yields one list of diagnostics and one summary table per tool.
-
-A :class:`Diagnostic` is LSP-shaped: ``file`` is relative to the project with POSIX
-separators (absolute only for a file outside the project), and ``range`` holds 0-based
-``line`` and ``character`` positions, the end being exclusive. ``character`` counts what the
-tool counts (ruff: Unicode code points; mypy: its own column, the same on ASCII lines).
+Every handler returns a :class:`corral_protocol.results.ToolResult` (SPEC.md §13): the
+``diagnostics`` and a ``summary`` keyed by tool, so that when several handlers of one action
+run concurrently, the runner's deep merge (SPEC.md §9.4) yields one list of diagnostics and
+one summary table per tool. Positions are 0-based, characters in Unicode code points (what
+ruff and mypy count, 1-based).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
-import msgspec
+from corral_protocol.results import Diagnostic, Position, Range
 
 __all__ = [
-    "Diagnostic",
-    "Position",
-    "Range",
-    "Severity",
+    "FILE_START",
+    "ORIGIN",
     "project_relative",
     "sort_diagnostics",
 ]
 
-Severity = Literal["error", "warning", "information", "hint"]
-"""LSP's four severities, spelled out."""
-
-
-class Position(msgspec.Struct, frozen=True):
-    """A 0-based line and character in a file."""
-
-    line: int
-    character: int
-
-
 ORIGIN = Position(line=0, character=0)
-
-
-class Range(msgspec.Struct, frozen=True):
-    """A span of a file: ``start`` inclusive, ``end`` exclusive."""
-
-    start: Position
-    end: Position
-
-    @classmethod
-    def at(cls, position: Position) -> Range:
-        """The empty range at ``position``."""
-        return cls(start=position, end=position)
-
-
 FILE_START = Range.at(ORIGIN)
 """The empty range at the top of a file (findings about a whole file)."""
-
-
-class Diagnostic(msgspec.Struct, frozen=True, omit_defaults=True):
-    """One finding of a tool. ``url`` is omitted when the tool gives none."""
-
-    file: str
-    range: Range
-    code: str | None
-    message: str
-    severity: Severity
-    source: str
-    fixable: bool
-    url: str | None = None
 
 
 def project_relative(project: Path, filename: str) -> str:

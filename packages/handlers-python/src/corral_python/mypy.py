@@ -28,23 +28,22 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from corral_runner.sdk import ActionContext
-
-from .diagnostics import (
+from corral_protocol.results import (
     Diagnostic,
     Position,
     Range,
     Severity,
-    project_relative,
-    sort_diagnostics,
+    ToolResult,
+    ToolSummary,
 )
+from corral_runner.sdk import ActionContext
+
+from .diagnostics import project_relative, sort_diagnostics
 from .tools import PathList, Tool, ToolRun, load_config, run_tool, tool_paths
 
 __all__ = [
     "MypyConfig",
-    "MypySummary",
     "TypeCheckParams",
-    "TypeCheckResult",
     "type_check",
 ]
 
@@ -70,26 +69,6 @@ class MypyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Config of ``type-check``: extra mypy options (e.g. ``["--strict"]``)."""
 
     args: list[str] = msgspec.field(default_factory=list)
-
-
-class MypySummary(msgspec.Struct, frozen=True):
-    """``summary.mypy``: all diagnostics, and how many of them are errors."""
-
-    findings: int
-    errors: int
-
-
-class MypySummaryTable(msgspec.Struct, frozen=True):
-    """``summary`` of ``type-check``."""
-
-    mypy: MypySummary
-
-
-class TypeCheckResult(msgspec.Struct, frozen=True):
-    """What ``type-check`` returns."""
-
-    diagnostics: list[Diagnostic]
-    summary: MypySummaryTable
 
 
 class _Message(msgspec.Struct, frozen=True):
@@ -179,7 +158,7 @@ def configured_files(project: Path, args: Sequence[str]) -> bool:
     return False
 
 
-async def type_check(ctx: ActionContext[TypeCheckParams]) -> TypeCheckResult:
+async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
     config = load_config(ctx, MypyConfig)
     if ctx.params.paths is not None:
@@ -203,8 +182,8 @@ async def type_check(ctx: ActionContext[TypeCheckParams]) -> TypeCheckResult:
             raise run.failure("does not support -O json (mypy >= 1.11 is required)")
         raise run.failure()
     diagnostics = sort_diagnostics([_diagnostic(ctx.project, m) for m in messages])
-    summary = MypySummary(
+    summary = ToolSummary(
         findings=len(diagnostics),
         errors=sum(d.severity == "error" for d in diagnostics),
     )
-    return TypeCheckResult(diagnostics=diagnostics, summary=MypySummaryTable(mypy=summary))
+    return ToolResult(diagnostics=diagnostics, summary={"mypy": summary})

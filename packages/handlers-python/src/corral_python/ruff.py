@@ -27,17 +27,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
-from corral_runner.sdk import ActionContext
-
-from .diagnostics import (
-    FILE_START,
+from corral_protocol.results import (
     Diagnostic,
+    DiagnosticTag,
+    FileEdit,
+    Fix,
     Position,
     Range,
     Severity,
-    project_relative,
-    sort_diagnostics,
+    TextEdit,
+    ToolResult,
+    ToolSummary,
 )
+from corral_runner.sdk import ActionContext
+
+from .diagnostics import FILE_START, project_relative, sort_diagnostics
 from .reuse import TreeStamp, reuse_or_run
 from .tools import (
     PathList,
@@ -51,15 +55,10 @@ from .tools import (
 )
 
 __all__ = [
-    "CheckFormatResult",
-    "FormatEdit",
     "FormatParams",
     "FormatResult",
-    "FormatSummary",
-    "FormatWriteResult",
     "LintParams",
     "LintResult",
-    "LintSummary",
     "RuffCheckConfig",
     "RuffFormatConfig",
     "check_format",
@@ -84,6 +83,8 @@ IO_ERROR_CODES = frozenset({"E902", "io"})
 UNFORMATTED = "unformatted"
 """The code of ``ruff format --check``'s "File would be reformatted"."""
 
+FORMAT_TOOL = "ruff-format"
+"""The name ``format`` and ``check-format`` report under (in ``summary`` and ``source``)."""
 FORMAT_CODE = "format"
 FORMAT_MESSAGE = "file would be reformatted"
 
@@ -124,76 +125,14 @@ class RuffFormatConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Answer ``check-format`` from the last result while nothing ruff reads has changed."""
 
 
-class LintSummary(msgspec.Struct, frozen=True):
-    """``summary.ruff`` of ``lint``: findings, findings with a safe fix, and (with the
-    ``count_files`` config) the number of files ruff checked."""
-
-    findings: int
-    fixable: int
-    files: int | None = None
-    reused: bool = False
-    """True when ruff did not run: nothing it reads changed since the result was made."""
-
-
-class LintSummaryTable(msgspec.Struct, frozen=True):
-    """``summary`` of ``lint``."""
-
-    ruff: LintSummary
-
-
-class LintResult(msgspec.Struct, frozen=True):
-    """What ``lint`` returns."""
-
-    diagnostics: list[Diagnostic]
-    summary: LintSummaryTable
-
-
-class FormatSummary(msgspec.Struct, frozen=True):
-    """``summary["ruff-format"]``: files (to be) reformatted, and files ruff could not
-    format (unparsable or unreadable; each has an ``error`` diagnostic)."""
-
-    changed: int
-    errors: int
-    reused: bool = False
-    """True when ruff did not run (``check-format`` only): nothing changed since."""
-
-
-class FormatSummaryTable(msgspec.Struct, frozen=True):
-    """``summary`` of ``format`` and ``check-format``."""
-
-    ruff_format: FormatSummary = msgspec.field(name="ruff-format")
-
-
-class FormatEdit(msgspec.Struct, frozen=True):
-    """A file's formatted text. ``original`` is the SHA-256 (hex) of the bytes that were
-    formatted, so the caller can check the file did not change before writing."""
-
-    file: str
-    original: str
-    formatted: str
-
-
-class FormatResult(msgspec.Struct, frozen=True):
-    """What ``format`` returns with ``write=false``: one edit per file that would change."""
-
-    edits: list[FormatEdit]
-    diagnostics: list[Diagnostic]
-    summary: FormatSummaryTable
-
-
-class FormatWriteResult(msgspec.Struct, frozen=True):
-    """What ``format`` returns with ``write=true``: the files it rewrote."""
-
-    changed: list[str]
-    diagnostics: list[Diagnostic]
-    summary: FormatSummaryTable
-
-
-class CheckFormatResult(msgspec.Struct, frozen=True):
-    """What ``check-format`` returns: a ``format`` diagnostic per file that would change."""
-
-    diagnostics: list[Diagnostic]
-    summary: FormatSummaryTable
+LintResult = ToolResult
+"""What ``lint`` returns: ``summary.ruff`` holds ``findings``, ``fixable`` (findings with a
+safe fix), ``files`` (with the ``count_files`` config) and ``reused``."""
+FormatResult = ToolResult
+"""What ``format`` and ``check-format`` return: ``summary["ruff-format"]`` holds ``changed``
+(files to be or that were reformatted) and ``errors`` (files ruff could not format, each
+with an ``error`` diagnostic). ``format`` adds ``edits`` (without ``write``) or ``changed``
+(with it); ``check-format`` has a ``format`` diagnostic per file that would change."""
 
 
 # --- ruff's JSON output ------------------------------------------------------------------
@@ -204,8 +143,16 @@ class _Location(msgspec.Struct, frozen=True):
     column: int
 
 
+class _Edit(msgspec.Struct, frozen=True):
+    content: str
+    location: _Location
+    end_location: _Location
+
+
 class _Fix(msgspec.Struct, frozen=True):
     applicability: str = "safe"
+    message: str | None = None
+    edits: list[_Edit] = msgspec.field(default_factory=list)
 
 
 class _Message(msgspec.Struct, frozen=True):
@@ -233,6 +180,43 @@ def _range(message: _Message) -> Range:
     return Range(start=start, end=end)
 
 
+UNNECESSARY = frozenset(
+    {"F401", "F841", "F842", "RUF100", "ARG001", "ARG002", "ARG003", "ARG004", "ARG005"}
+)
+"""Rules about unused code: their diagnostics carry LSP's ``unnecessary`` tag (editors fade
+the code out)."""
+DEPRECATED = frozenset({"UP005", "UP026", "UP035"})
+"""Rules about deprecated aliases and imports: LSP's ``deprecated`` tag (struck through)."""
+APPLICABILITY = {"safe": "safe", "unsafe": "unsafe", "display-only": "display-only"}
+"""ruff's fix applicability names (``DisplayOnly`` in older releases is normalised below)."""
+
+
+def _tags(code: str | None) -> list[DiagnosticTag] | msgspec.UnsetType:
+    if code in UNNECESSARY:
+        return ["unnecessary"]
+    if code in DEPRECATED:
+        return ["deprecated"]
+    return msgspec.UNSET
+
+
+def _fix(fix: _Fix | None) -> Fix | msgspec.UnsetType:
+    """ruff's fix (1-based edit locations) as a protocol Fix (0-based)."""
+    if fix is None:
+        return msgspec.UNSET
+    kind = fix.applicability.replace("_", "-").lower()
+    if kind == "displayonly":
+        kind = "display-only"
+    edits = [
+        TextEdit(
+            range=Range(start=_position(e.location), end=_position(e.end_location)),
+            new_text=e.content,
+        )
+        for e in fix.edits
+    ]
+    message = msgspec.UNSET if fix.message is None else fix.message
+    return Fix(applicability=APPLICABILITY.get(kind, "unsafe"), edits=edits, message=message)  # type: ignore[arg-type]
+
+
 def _is_error(message: _Message) -> bool:
     """Whether ruff could not process the file at all (syntax or I/O error)."""
     return (
@@ -251,7 +235,9 @@ def _diagnostic(project: Path, message: _Message, source: str) -> Diagnostic:
         severity=severity,
         source=source,
         fixable=fixable,
-        url=message.url or None,
+        url=message.url or msgspec.UNSET,
+        tags=_tags(message.code),
+        fix=_fix(message.fix),
     )
 
 
@@ -293,8 +279,13 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
     result, reused = await _reusing(ctx, "lint", command, run, enabled=config.reuse)
     if not reused:
         return result
-    summary = msgspec.structs.replace(result.summary.ruff, reused=True)
-    return msgspec.structs.replace(result, summary=LintSummaryTable(ruff=summary))
+    return _mark_reused(result)
+
+
+def _mark_reused(result: ToolResult) -> ToolResult:
+    """``result`` with every tool's summary marked ``reused``."""
+    summary = {tool: msgspec.structs.replace(s, reused=True) for tool, s in result.summary.items()}
+    return msgspec.structs.replace(result, summary=summary)
 
 
 async def _reusing(
@@ -327,19 +318,19 @@ async def _lint(ctx: ActionContext[Any], args: list[str], listing: list[str] | N
     check, *listing_runs = await run_all(runs)
     if check.returncode != 0:  # --exit-zero: findings never make it non-zero
         raise check.failure()
-    files: int | None = None
+    files: int | msgspec.UnsetType = msgspec.UNSET
     for run in listing_runs:
         if run.returncode != 0:
             raise run.failure()
         # --show-files prints one absolute path per line: a list, not prose.
         files = sum(1 for line in run.stdout.splitlines() if line.strip())
     diagnostics = sort_diagnostics([_diagnostic(ctx.project, m, "ruff") for m in _messages(check)])
-    summary = LintSummary(
+    summary = ToolSummary(
         files=files,
         findings=len(diagnostics),
         fixable=sum(d.fixable for d in diagnostics),
     )
-    return LintResult(diagnostics=diagnostics, summary=LintSummaryTable(ruff=summary))
+    return ToolResult(diagnostics=diagnostics, summary={"ruff": summary})
 
 
 # --- format and check-format ---------------------------------------------------------------
@@ -378,18 +369,18 @@ async def _check(ctx: ActionContext[FormatParams], config: RuffFormatConfig) -> 
             raise run.failure("does not support --output-format (ruff >= 0.16 is required)")
         raise run.failure()
     unformatted = [m.filename for m in messages if m.code == UNFORMATTED]
-    errors = [_diagnostic(ctx.project, m, "ruff-format") for m in messages if _is_error(m)]
+    errors = [_diagnostic(ctx.project, m, FORMAT_TOOL) for m in messages if _is_error(m)]
     if run.returncode == 2 and not errors:
         raise run.failure()
     return _Checked(unformatted=unformatted, errors=sort_diagnostics(errors))
 
 
-async def check_format(ctx: ActionContext[FormatParams]) -> CheckFormatResult:
+async def check_format(ctx: ActionContext[FormatParams]) -> ToolResult:
     """``ruff format --check``: a ``format`` warning (fixable) per file that would change,
     plus an ``error`` diagnostic per file ruff cannot parse or read."""
     config = load_config(ctx, RuffFormatConfig)
 
-    async def run() -> CheckFormatResult:
+    async def run() -> ToolResult:
         ctx.progress("running ruff format --check")
         return _format_diagnostics(ctx, await _check(ctx, config))
 
@@ -397,11 +388,14 @@ async def check_format(ctx: ActionContext[FormatParams]) -> CheckFormatResult:
     result, reused = await _reusing(ctx, "check-format", command, run, enabled=config.reuse)
     if not reused:
         return result
-    summary = msgspec.structs.replace(result.summary.ruff_format, reused=True)
-    return msgspec.structs.replace(result, summary=FormatSummaryTable(ruff_format=summary))
+    return _mark_reused(result)
 
 
-def _format_diagnostics(ctx: ActionContext[FormatParams], checked: _Checked) -> CheckFormatResult:
+def _format_summary(changed: int, errors: int) -> dict[str, ToolSummary]:
+    return {FORMAT_TOOL: ToolSummary(changed=changed, errors=errors)}
+
+
+def _format_diagnostics(ctx: ActionContext[FormatParams], checked: _Checked) -> ToolResult:
     """``check-format``'s result from what ``ruff format --check`` found."""
     diagnostics = [
         Diagnostic(
@@ -410,19 +404,18 @@ def _format_diagnostics(ctx: ActionContext[FormatParams], checked: _Checked) -> 
             code=FORMAT_CODE,
             message=FORMAT_MESSAGE,
             severity="warning",
-            source="ruff-format",
+            source=FORMAT_TOOL,
             fixable=True,
         )
         for filename in checked.unformatted
     ]
-    summary = FormatSummary(changed=len(diagnostics), errors=len(checked.errors))
-    return CheckFormatResult(
+    return ToolResult(
         diagnostics=sort_diagnostics(diagnostics + checked.errors),
-        summary=FormatSummaryTable(ruff_format=summary),
+        summary=_format_summary(len(diagnostics), len(checked.errors)),
     )
 
 
-async def format(ctx: ActionContext[FormatParams]) -> FormatResult | FormatWriteResult:
+async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
     """``ruff format``. With ``write=false`` (default) nothing is written: the result holds
     the full formatted text of each file that would change. With ``write=true`` ruff
     rewrites those files and the result lists them.
@@ -444,12 +437,10 @@ async def format(ctx: ActionContext[FormatParams]) -> FormatResult | FormatWrite
             if run.returncode != 0:
                 raise run.failure()
         changed = sorted(project_relative(ctx.project, f) for f in checked.unformatted)
-        return FormatWriteResult(
+        return ToolResult(
             changed=changed,
             diagnostics=checked.errors,
-            summary=FormatSummaryTable(
-                ruff_format=FormatSummary(changed=len(changed), errors=len(checked.errors))
-            ),
+            summary=_format_summary(len(changed), len(checked.errors)),
         )
 
     if checked.unformatted:
@@ -458,24 +449,22 @@ async def format(ctx: ActionContext[FormatParams]) -> FormatResult | FormatWrite
     # at a time; if one fails (or we are cancelled) the others are cancelled and killed.
     limit = asyncio.Semaphore(min(8, os.cpu_count() or 1))
 
-    async def formatted(filename: str) -> FormatEdit | None:
+    async def formatted(filename: str) -> FileEdit | None:
         async with limit:
             return await _format_one(ctx, config, filename)
 
     results = await run_all(formatted(f) for f in checked.unformatted)
     edits = sorted((e for e in results if e is not None), key=lambda e: e.file)
-    return FormatResult(
+    return ToolResult(
         edits=edits,
         diagnostics=checked.errors,
-        summary=FormatSummaryTable(
-            ruff_format=FormatSummary(changed=len(edits), errors=len(checked.errors))
-        ),
+        summary=_format_summary(len(edits), len(checked.errors)),
     )
 
 
 async def _format_one(
     ctx: ActionContext[FormatParams], config: RuffFormatConfig, filename: str
-) -> FormatEdit | None:
+) -> FileEdit | None:
     """Format one file through stdin; ``None`` if it turns out unchanged."""
     original = await asyncio.to_thread(Path(filename).read_bytes)
     run = await run_tool(
@@ -492,7 +481,7 @@ async def _format_one(
         text = run.stdout.decode()
     except UnicodeDecodeError as exc:
         raise ToolError(f"ruff format printed text that is not UTF-8 for {filename}") from exc
-    return FormatEdit(
+    return FileEdit(
         file=project_relative(ctx.project, filename),
         original=hashlib.sha256(original).hexdigest(),
         formatted=text,

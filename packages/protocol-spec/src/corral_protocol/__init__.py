@@ -10,6 +10,7 @@ Layers, bottom up (each usable alone):
 * :mod:`~corral_protocol.dispatch` - method table, lifecycle gate, params decoding.
 * :mod:`~corral_protocol.connection` - the asyncio connection on top.
 * :mod:`~corral_protocol.messages`, :mod:`~corral_protocol.methods` - typed messages.
+* :mod:`~corral_protocol.results` - the standard result shapes of lint/format actions.
 
 Names are imported lazily on first access, so ``import corral_protocol.messages`` costs only
 msgspec: a runner can print its hello before it imports asyncio.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from corral_protocol._lazy import lazy_attributes
 
 from .messages import __all__ as _message_names
+from .results import __all__ as _result_names
 
 if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is lazy
     from .connection import Connection as Connection
@@ -38,10 +40,12 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is la
     from .framing import FrameDecoder as FrameDecoder
     from .framing import encode_frame as encode_frame
     from .jsonrpc import RpcProtocol as RpcProtocol
+    from .merge import merge_results as merge_results
     from .messages import *  # noqa: F403
     from .methods import METHODS as METHODS
     from .methods import MethodSpec as MethodSpec
     from .methods import method_spec as method_spec
+    from .results import *  # noqa: F403
     from .versions import PROTOCOL_VERSION as PROTOCOL_VERSION
     from .versions import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
     from .versions import ProtocolVersion as ProtocolVersion
@@ -64,6 +68,7 @@ _LAZY: dict[str, str] = {
     "FrameDecoder": "framing",
     "encode_frame": "framing",
     "RpcProtocol": "jsonrpc",
+    "merge_results": "merge",
     "METHODS": "methods",
     "MethodSpec": "methods",
     "method_spec": "methods",
@@ -72,6 +77,7 @@ _LAZY: dict[str, str] = {
     "ProtocolVersion": "versions",
     "negotiate": "versions",
     **dict.fromkeys(_message_names, "messages"),
+    **dict.fromkeys(_result_names, "results"),
 }
 
 __all__ = sorted(_LAZY)  # noqa: PLE0605

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 from corral_protocol import ErrorCode, RpcError
+from corral_protocol.merge import merge_results
 from corral_protocol.messages import (
     ErrorDetail,
     ErrorObject,
@@ -33,7 +34,7 @@ from corral_protocol.messages import (
     RunResult,
     WorkspaceRunResult,
 )
-from corral_protocol.results import merge_results
+from corral_protocol.results import as_tool_result
 from corral_wal.journal import Journal, run_recorder
 
 from .config import ActionSpec, ConfigError, ProjectConfig
@@ -144,7 +145,29 @@ async def _run_segment(
     except asyncio.CancelledError:
         record("run.cancelled", {"durationMs": _ms(started)})
         raise
+    result = _checked(segment, result)
     record("run.finished", {"status": result.status, "durationMs": _ms(started)})
+    return result
+
+
+def _checked(segment: Segment, result: RunResult) -> RunResult:
+    """``result``, or a failed one when its result claims the standard shape of SPEC.md §13
+    (a ToolResult) and breaks it. The result itself is kept as the runner sent it (members
+    the shape does not know included); front ends read it with ``as_tool_result``."""
+    if result.status != "ok":
+        return result
+    try:
+        as_tool_result(result.result)
+    except msgspec.ValidationError as exc:
+        message = (
+            f"the result of {segment.runner_action!r} breaks the standard result shape "
+            f"(SPEC.md §13): {exc}"
+        )
+        return RunResult(
+            status="failed",
+            result=None,
+            handlers=_failed_outcomes(segment, "InvalidResult", message),
+        )
     return result
 
 

@@ -9,7 +9,7 @@ segment per env (concurrent mode). All handlers of a segment go to their runner 
   reported ``skipped``); the project's result is the last segment's result. Protocol 1.0
   carries no previous result across runners, so the first handler of a segment sees none.
 * concurrent: all segments run together and their results are merged by
-  :func:`corral_protocol.results.merge_results` (as handlers within one runner are).
+  :func:`corral_protocol.merge.merge_results` (as handlers within one runner are).
 
 A segment's runner-side action name is the action's name, or ``<action>#<n>`` when the same
 env holds several segments of one sequential action.

@@ -1,8 +1,9 @@
 """Human-readable output of the CLI: run results grouped by file, status tables.
 
-Results are action-agnostic JSON; this module recognises the common shapes the Python
-handlers produce (``diagnostics``, ``edits``, ``changed``) and prints anything else as
-indented JSON, so a new action is never invisible.
+Results of lint/format-family actions are :class:`~corral_protocol.results.ToolResult`
+(SPEC.md §13; the WM has checked the shape): diagnostics are printed grouped by file with
+1-based line:column (the JSON is 0-based), edits and changed files one line each. Any other
+result is printed as JSON, so a new action is never invisible.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 
 import msgspec
 from corral_protocol.messages import HandlerOutcome, ProjectRunResult, WorkspaceRunResult
+from corral_protocol.results import Diagnostic, ToolResult, as_tool_result
 
 from ..supervisor import RunnerStatus
 
@@ -49,9 +51,13 @@ def _rel(root: Path, project: str, file: str) -> str:
         return str(path)
 
 
-def _items(result: Any, key: str) -> list[Any]:
-    value = result.get(key) if isinstance(result, dict) else None
-    return value if isinstance(value, list) else []
+def _tool_result(result: Any) -> ToolResult | None:
+    """The result as a ToolResult; None for results of another shape (the WM has already
+    failed runs whose result claims the shape and breaks it)."""
+    try:
+        return as_tool_result(result)
+    except msgspec.ValidationError:
+        return None
 
 
 def summarize(
@@ -93,11 +99,12 @@ def summarize(
         for handler in handlers:
             if handler.status == "failed":
                 summary.failed_handlers.append((path, handler))
-        for key in ("diagnostics", "edits"):
-            for item in _items(result, key):
-                summary.findings += 1
-                if isinstance(item, dict) and "file" in item:
-                    summary.files.add(f"{path}/{item['file']}")
+        typed = _tool_result(result)
+        if typed is None:
+            continue
+        files = [d.file for d in typed.diagnostics] + [e.file for e in typed.edits or []]
+        summary.findings += len(files)
+        summary.files.update(f"{path}/{file}" for file in files)
     summary.projects += len(summary.errors)
     return summary, rows
 
@@ -114,28 +121,25 @@ def render_result(
     """Print ``outcome`` for humans; return the summary (for the exit code)."""
     summary, rows = summarize(outcome, project)
     for path, result, _ in rows:
-        diagnostics = _items(result, "diagnostics")
-        by_file: dict[str, list[dict[str, Any]]] = {}
-        for diagnostic in diagnostics:
-            if isinstance(diagnostic, dict):
-                by_file.setdefault(str(diagnostic.get("file", "?")), []).append(diagnostic)
+        typed = _tool_result(result)
+        if typed is None:
+            if result is not None:
+                stream.write(f"{_rel(root, path, '.')}: {msgspec.json.encode(result).decode()}\n")
+            continue
+        by_file: dict[str, list[Diagnostic]] = {}
+        for diagnostic in typed.diagnostics:
+            by_file.setdefault(diagnostic.file, []).append(diagnostic)
         for file in sorted(by_file):
             stream.write(f"{_rel(root, path, file)}\n")
             for d in sorted(by_file[file], key=_position):
-                start = (d.get("range") or {}).get("start") or {}
-                line, col = int(start.get("line", 0)) + 1, int(start.get("character", 0)) + 1
-                code = f"{d['code']} " if d.get("code") else ""
-                fix = " [*]" if d.get("fixable") else ""
-                stream.write(f"  {line}:{col}  {code}{d.get('message', '')}{fix}\n")
-        for edit in _items(result, "edits"):
-            if isinstance(edit, dict):
-                stream.write(f"would reformat {_rel(root, path, str(edit.get('file')))}\n")
-        for changed in _items(result, "changed"):
-            stream.write(f"reformatted {_rel(root, path, str(changed))}\n")
-        if result is not None and not any(
-            isinstance(result, dict) and k in result for k in ("diagnostics", "edits", "changed")
-        ):
-            stream.write(f"{_rel(root, path, '.')}: {msgspec.json.encode(result).decode()}\n")
+                start = d.range.start
+                code = f"{d.code} " if d.code else ""
+                fix = " [*]" if d.fixable else ""
+                stream.write(f"  {start.line + 1}:{start.character + 1}  {code}{d.message}{fix}\n")
+        for edit in typed.edits or []:
+            stream.write(f"would reformat {_rel(root, path, edit.file)}\n")
+        for changed in typed.changed or []:
+            stream.write(f"reformatted {_rel(root, path, changed)}\n")
     for path, handler in summary.failed_handlers:
         error = handler.error
         kind = error.type if error else "Error"
@@ -149,9 +153,8 @@ def render_result(
     return summary
 
 
-def _position(diagnostic: dict[str, Any]) -> tuple[int, int]:
-    start = (diagnostic.get("range") or {}).get("start") or {}
-    return int(start.get("line", 0)), int(start.get("character", 0))
+def _position(diagnostic: Diagnostic) -> tuple[int, int]:
+    return diagnostic.range.start.line, diagnostic.range.start.character
 
 
 def _summary_line(summary: Summary, action: str, elapsed: float | None) -> str:
