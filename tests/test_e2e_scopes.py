@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from corral.errors import RunCancelledError
+from corral.reports import ProjectReport, WorkspaceReport
 from corral.supervisor import RunnerState
 from corral.workspace import RunProgress, WorkspaceManager
-from corral_protocol import ErrorCode, RpcError
-from corral_protocol.messages import PartialResult, ProjectRunResult, WorkspaceRunResult
+from corral_protocol import ErrorCode
+from corral_protocol.messages import PartialResult
 from workspaces import make_handler_workspace, with_wm
 
 HANDLERS = textwrap.dedent(
@@ -114,7 +116,7 @@ def test_a_runner_killed_between_two_runs_is_restarted_for_the_next(workspace: P
     async def body(wm: WorkspaceManager) -> None:
         alpha = workspace / "alpha"
         first = await wm.run("hello", project=alpha)
-        assert isinstance(first, ProjectRunResult)
+        assert isinstance(first, ProjectReport)
         assert first.result == {"hello": "alpha", "depth": 0}
         runner = wm.runner(alpha, "dev_no_runtime")
         pid = runner.status().pid
@@ -123,7 +125,7 @@ def test_a_runner_killed_between_two_runs_is_restarted_for_the_next(workspace: P
         while runner.state is RunnerState.RUNNING:
             await runner.wait_for_change()
         second = await wm.run("hello", project=alpha)
-        assert isinstance(second, ProjectRunResult)
+        assert isinstance(second, ProjectReport)
         assert second.status == "ok"
         assert runner.status().pid != pid
         assert runner.restarts == 1
@@ -135,14 +137,14 @@ def test_nested_project_and_workspace_scopes(workspace: Path) -> None:
     async def body(wm: WorkspaceManager) -> None:
         alpha = workspace / "alpha"
         nested = await wm.run("in-project", project=alpha)
-        assert isinstance(nested, ProjectRunResult)
+        assert isinstance(nested, ProjectReport)
         assert nested.status == "ok", nested.handlers
         assert nested.result["inner"] == {"hello": "alpha", "depth": 1}
         fanned = await wm.run("in-workspace", project=alpha)
-        assert isinstance(fanned, ProjectRunResult)
+        assert isinstance(fanned, ProjectReport)
         assert fanned.result == {"projects": ["alpha", "beta"]}
         everywhere = await wm.run("hello")
-        assert isinstance(everywhere, WorkspaceRunResult)
+        assert isinstance(everywhere, WorkspaceReport)
         assert [o.status for o in everywhere.projects] == ["ok", "ok"]
 
     with_wm(workspace, body)
@@ -151,19 +153,20 @@ def test_nested_project_and_workspace_scopes(workspace: Path) -> None:
 def test_a_failing_handler_fails_only_its_project_at_workspace_scope(workspace: Path) -> None:
     async def body(wm: WorkspaceManager) -> None:
         result = await wm.run("picky")
-        assert isinstance(result, WorkspaceRunResult)
+        assert isinstance(result, WorkspaceReport)
         alpha, beta = result.projects
         assert (alpha.status, alpha.result) == ("ok", {"ok": "alpha"})
         assert beta.status == "failed"
         assert beta.error is not None
         assert beta.error.code == ErrorCode.HANDLER_FAILED
-        (handler,) = beta.error.data["handlers"]
-        assert handler["name"] == "picky"
-        assert handler["status"] == "failed"
-        assert handler["durationMs"] >= 0
-        assert handler["error"]["type"] == "ValueError"
-        assert handler["error"]["message"] == "beta is not allowed"
-        assert "raise ValueError" in handler["error"]["traceback"]
+        (handler,) = beta.handlers
+        assert handler.name == "picky"
+        assert handler.status == "failed"
+        assert handler.duration_ms >= 0
+        assert handler.error is not None
+        assert handler.error.type == "ValueError"
+        assert handler.error.message == "beta is not allowed"
+        assert "raise ValueError" in (handler.error.traceback or "")
 
     with_wm(workspace, body)
 
@@ -174,7 +177,7 @@ def test_a_result_that_breaks_the_standard_shape_fails_its_handler(workspace: Pa
 
     async def body(wm: WorkspaceManager) -> None:
         result = await wm.run("broken-shape", project=workspace / "alpha")
-        assert isinstance(result, ProjectRunResult)
+        assert isinstance(result, ProjectReport)
         assert result.status == "failed"
         (outcome,) = result.handlers
         assert outcome.status == "failed"
@@ -189,7 +192,7 @@ def test_a_result_that_breaks_the_standard_shape_fails_its_handler(workspace: Pa
 def test_unbounded_recursion_stops_at_the_depth_limit(workspace: Path) -> None:
     async def body(wm: WorkspaceManager) -> None:
         result = await wm.run("forever", project=workspace / "alpha")
-        assert isinstance(result, ProjectRunResult)
+        assert isinstance(result, ProjectReport)
         assert result.status == "failed"
         (outcome,) = result.handlers
         assert outcome.error is not None
@@ -224,14 +227,14 @@ def test_progress_is_published_and_a_run_can_be_cancelled(workspace: Path) -> No
         assert {(u.project, u.env) for u in seen} == {(alpha, "dev_no_runtime")}
         assert wm.cancel("run-to-cancel")
         started = time.perf_counter()
-        with pytest.raises(RpcError) as info:
+        with pytest.raises(RunCancelledError) as info:
             await run
-        assert info.value.code == ErrorCode.REQUEST_CANCELLED
+        assert info.value.run_id == "run-to-cancel"
         assert time.perf_counter() - started < 3
         assert not wm.cancel("run-to-cancel")
         watcher.cancel()
         again = await wm.run("hello", project=alpha)  # the runner kept serving
-        assert isinstance(again, ProjectRunResult)
+        assert isinstance(again, ProjectReport)
         assert again.status == "ok"
 
     with_wm(workspace, body)
@@ -243,7 +246,7 @@ def test_a_ready_env_status_is_shared_for_a_moment_and_forgotten_by_prepare(
     """A command checks its envs and then starts their runners: the second check reuses
     the first's ``ready`` (READY_TTL); a non-ready answer is never reused, and preparing
     envs forgets every answer."""
-    from corral import workspace as module  # noqa: PLC0415
+    from corral import envservice as module  # noqa: PLC0415
     from corral.envs.paths import stamp_path  # noqa: PLC0415
 
     async def body(wm: WorkspaceManager) -> None:

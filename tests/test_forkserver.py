@@ -24,10 +24,10 @@ import pytest
 import uv
 from corral.cli.app import main as app_main
 from corral.forkhint import BOOTSTRAP, prestart, record_path, write_hint
+from corral.reports import ProjectReport
 from corral.supervisor import RunnerState
 from corral.supervisor.forkserver import ForkServers
 from corral.workspace import WorkspaceManager
-from corral_protocol.messages import ProjectRunResult
 from workspaces import make_handler_workspace, with_wm
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only")
@@ -132,7 +132,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 async def where(wm: WorkspaceManager, project: Path) -> dict[str, Any]:
     result = await wm.run("where", project=project)
-    assert isinstance(result, ProjectRunResult)
+    assert isinstance(result, ProjectReport)
     assert result.status == "ok", result.handlers
     facts: dict[str, Any] = result.result
     facts["command"] = command_line(facts["ppid"])
@@ -194,7 +194,7 @@ def test_a_forked_runner_that_crashes_is_reported_and_restarted(workspace: Path)
         alpha = workspace / "alpha"
         first = await where(wm, alpha)
         crashed = await wm.run("crash", project=alpha)
-        assert isinstance(crashed, ProjectRunResult)
+        assert isinstance(crashed, ProjectReport)
         assert crashed.status == "failed"
         (outcome,) = crashed.handlers
         assert outcome.error is not None
@@ -428,8 +428,8 @@ def test_an_early_server_the_command_never_needed_is_stopped(workspace: Path, ca
     write_hint(workspace, str(python), ())
     early = prestart(["run", "where"], cwd=workspace)
     assert early is not None
-    with pytest.raises(SystemExit):  # a usage error, before any WM
-        app_main(["-C", str(workspace), "run", "where", "-p", "no-equals-sign"], early=early)
+    code = app_main(["-C", str(workspace), "run", "where", "-p", "no-equals-sign"], early=early)
+    assert code == 2  # a usage error, before any WM
     assert early.taken
     assert early.process.poll() is not None
 
@@ -445,7 +445,7 @@ def test_installed_handler_modules_are_preloaded_and_what_they_print_harms_nothi
     async def body(wm: WorkspaceManager) -> None:
         await where(wm, workspace / "alpha")  # a server without `noisy`: refuses delta
         result = await wm.run("noisy-where", project=workspace / "delta")
-        assert isinstance(result, ProjectRunResult)
+        assert isinstance(result, ProjectReport)
         assert result.status == "ok", result.handlers
         seen.update(result.result)
 

@@ -20,6 +20,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from corral_protocol.messages import MAX_TEXT_BYTES
 from corral_protocol.schemas import load_index, load_schema, schema_registry
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
@@ -33,7 +34,7 @@ __all__ = [
     "rule_violations",
 ]
 
-TEXT_LIMIT: Final = 16384
+TEXT_LIMIT: Final = MAX_TEXT_BYTES
 """SPEC "Output and logging": max UTF-8 bytes of runner/output text and runner/log message."""
 
 Direction = Literal["wm-to-runner", "runner-to-wm"]

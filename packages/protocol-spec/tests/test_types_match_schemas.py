@@ -16,6 +16,7 @@ import jsonschema
 import msgspec
 import pytest
 from corral_protocol import messages, results
+from corral_protocol.errordata import ERROR_DATA
 from corral_protocol.methods import METHODS
 from corral_protocol.schemas import load_index, load_schema, schema_registry
 
@@ -162,3 +163,15 @@ def test_method_table_matches_the_index() -> None:
         for field, kind in (("params", method.params), ("result", method.result)):
             expected = None if kind is None else files[kind.__name__]
             assert entry[field] == expected, f"{method.name}.{field}"
+
+
+@pytest.mark.parametrize("code", sorted(ERROR_DATA))
+def test_error_data_types_match_common_defs(code: int) -> None:
+    """Each error ``data`` Struct has the members of its ``common.json`` definition, and
+    requires the same ones."""
+    kind = ERROR_DATA[code]
+    definition = load_schema("common.json")["$defs"][kind.__name__]
+    info = msgspec.inspect.type_info(kind)
+    assert isinstance(info, msgspec.inspect.StructType)
+    assert {f.encode_name for f in info.fields} == set(definition["properties"])
+    assert {f.encode_name for f in info.fields if f.required} == set(definition.get("required", []))

@@ -221,3 +221,26 @@ def test_since_keeps_items_active_after_the_cut(known_tree: Path) -> None:
         "runner.state",
         "wal.closed",
     ]
+
+
+def test_measured_durations_win_over_timestamps_of_batched_records() -> None:
+    """A journal writes a run's records in one batch, all stamped at the same moment: the
+    shown duration is the measured ``durationMs`` of the terminal record, not 0."""
+    same = "500000"
+    records = [
+        rec("wm", 0, same, RUN_ACCEPTED, "r", payload={"scope": "project", "source": "cli"}),
+        rec(RUNNER, 0, same, HANDLER_STARTED, "r", payload={"handler": "ruff"}),
+        rec(
+            RUNNER, 1, same, HANDLER_FINISHED, "r", payload={"handler": "ruff", "durationMs": 21.6}
+        ),
+        rec("wm", 1, same, RUN_FINISHED, "r", payload={"status": "ok", "durationMs": 29.8}),
+    ]
+    (run,) = build_history(records).items
+    assert run.duration_ms == 29.8
+    assert [h.duration_ms for h in run.handlers] == [21.6]
+    text = render_text(build_history(records).items)
+    assert "ok in 0.030s" in text
+    assert "ruff ok 0.022s" in text
+    bogus = [*records[:3], rec("wm", 1, same, RUN_FINISHED, "r", payload={"durationMs": "x"})]
+    (fallback,) = build_history(bogus).items
+    assert fallback.duration_ms == 0.0  # no usable measurement: the timestamps

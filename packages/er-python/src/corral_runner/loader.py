@@ -27,9 +27,9 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from corral_protocol.messages import ConfigureParams, ErrorDetail, HandlerLoadStatus
+from corral_protocol.messages import ActionMode, ConfigureParams, ErrorDetail, HandlerLoadStatus
 
 from .sdk import ActionContext
 
@@ -88,7 +88,7 @@ class LoadedAction:
     """An action's handlers in configuration order, and how they combine."""
 
     name: str
-    mode: Literal["sequential", "concurrent"]
+    mode: ActionMode
     handlers: tuple[LoadedHandler, ...]
 
 

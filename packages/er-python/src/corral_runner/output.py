@@ -30,13 +30,13 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final, Literal, TextIO
 
-from corral_protocol.messages import OutputParams
+from corral_protocol.messages import MAX_TEXT_BYTES, OutputParams
 from msgspec import UNSET
 
 __all__ = ["OutputBuffer", "OutputCapture"]
 
 Stream = Literal["stdout", "stderr"]
-CHUNK: Final = 16384
+CHUNK: Final = MAX_TEXT_BYTES
 """Largest ``text`` of one ``runner/output`` in UTF-8 bytes (so a notification fits the
 smallest peer limit, 64 KiB, even fully escaped), and the pipe read size."""
 DEFAULT_LIMIT: Final = 1024 * 1024

@@ -30,6 +30,7 @@ from corral_protocol import (
 )
 from corral_protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
 from corral_protocol.messages import (
+    MAX_TEXT_BYTES,
     ConfigureParams,
     ConfigureResult,
     InitializedParams,
@@ -65,7 +66,7 @@ TERM_DEADLINE: Final = 5.0
 """Seconds between SIGTERM and a forced exit."""
 EARLY_BUFFER: Final = 1000
 """Log/output notifications kept before ``initialized`` (the oldest are dropped)."""
-MAX_LOG_MESSAGE: Final = 16384
+MAX_LOG_MESSAGE: Final = MAX_TEXT_BYTES
 """``runner/log`` messages are truncated to this many UTF-8 bytes (SPEC.md §10.3)."""
 MAX_OUTPUT_BACKLOG: Final = 8 * 1024 * 1024
 """Output is dropped (and counted) while the WM has this much unread data queued."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from corral_protocol._lazy import lazy_attributes
 
+from .errordata import __all__ as _error_data_names
 from .messages import __all__ as _message_names
 from .results import __all__ as _result_names
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is la
     from .connection import start_server as start_server
     from .dispatch import Router as Router
     from .dispatch import decode_params as decode_params
+    from .errordata import *  # noqa: F403
     from .errors import ConnectionClosedError as ConnectionClosedError
     from .errors import ErrorCode as ErrorCode
     from .errors import LocalProtocolError as LocalProtocolError
@@ -77,6 +79,7 @@ _LAZY: dict[str, str] = {
     "ProtocolVersion": "versions",
     "negotiate": "versions",
     **dict.fromkeys(_message_names, "messages"),
+    **dict.fromkeys(_error_data_names, "errordata"),
     **dict.fromkeys(_result_names, "results"),
 }
 

@@ -23,7 +23,10 @@ from msgspec import UNSET, Meta, UnsetType
 from .errors import ErrorCode
 
 __all__ = [
+    "ACTION_MODES",
+    "MAX_TEXT_BYTES",
     "ActionConfig",
+    "ActionMode",
     "CancelParams",
     "ClientCapabilities",
     "ClientInfo",
@@ -87,6 +90,11 @@ ScopeDepth = Annotated[int, Meta(ge=1, le=MAX_SAFE_INTEGER)]
 MaxMessageSize = Annotated[int, Meta(ge=MIN_MESSAGE_LIMIT, le=MAX_SAFE_INTEGER)]
 Percentage = Annotated[int, Meta(ge=0, le=100)]
 LogLevel = Literal["debug", "info", "warning", "error"]
+ActionMode = Literal["sequential", "concurrent"]
+"""How an action's handlers run: one after another, or together (SPEC.md §9.3)."""
+ACTION_MODES: Final[tuple[ActionMode, ...]] = ("sequential", "concurrent")
+MAX_TEXT_BYTES: Final = 16384
+"""The most UTF-8 bytes of text one ``runner/output`` or ``runner/log`` carries (§10.3)."""
 
 
 class _Message(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -148,7 +156,9 @@ class ErrorObject(_Message):
     def __post_init__(self) -> None:
         if self.data is UNSET:
             return
-        shape = _ERROR_DATA.get(self.code)
+        from .errordata import ERROR_DATA  # noqa: PLC0415  (it builds on these messages)
+
+        shape = ERROR_DATA.get(self.code)
         if shape is None:
             return
         try:
@@ -232,7 +242,7 @@ class ActionConfig(_Message):
     """The handlers of one action (at least one), and whether they run in order or together."""
 
     handlers: Annotated[list[HandlerSpec], Meta(min_length=1)]
-    mode: Literal["sequential", "concurrent"] = "sequential"
+    mode: ActionMode = "sequential"
 
 
 class ConfigureParams(_Message):
@@ -462,90 +472,3 @@ class WorkspaceRunResult(_Message):
                 raise ValueError("`status` is `ok` but a project outcome is not `ok`")
         elif all(outcome.status == "ok" for outcome in self.projects):
             raise ValueError("`status` is `failed` but every project outcome is `ok`")
-
-
-# --- error data (SPEC.md §6.7, common.json#/$defs/*Data) ---------------------------------
-# Not messages of their own: ErrorObject checks its ``data`` against them by code.
-
-
-class _ParseErrorData(_Message):
-    reason: NonEmptyStr | UnsetType = UNSET
-    charset: str | UnsetType = UNSET
-
-    def __post_init__(self) -> None:
-        if self.reason is UNSET and self.charset is UNSET:
-            raise ValueError("ParseError data needs `reason` or `charset`")
-
-
-class _InvalidRequestData(_Message):
-    reason: NonEmptyStr
-
-
-class _InvalidParamsData(_Message):
-    path: Annotated[str, Meta(pattern=r"^\$")] | UnsetType = UNSET
-    reason: str | UnsetType = UNSET
-
-
-class _MessageTooLargeData(_Message):
-    size: NonNegativeInt
-    limit: NonNegativeInt
-
-
-class _UnsupportedProtocolVersionData(_Message):
-    supported: VersionList
-
-
-class _ActionNotFoundData(_Message):
-    action: str
-    project: AbsolutePath | UnsetType = UNSET
-
-
-class _HandlerFailedData(_Message):
-    handlers: list[HandlerOutcome]
-
-
-class _DepthLimitExceededData(_Message):
-    depth: NonNegativeInt
-    limit: NonNegativeInt
-
-
-class _FanOutLimitExceededData(_Message):
-    count: NonNegativeInt
-    limit: NonNegativeInt
-
-
-class _ProjectNotFoundData(_Message):
-    project: str
-
-
-class _UnavailableRunner(_Message):
-    project: AbsolutePath
-    env: NonEmptyStr
-
-
-class _RunnerUnavailableData(_Message):
-    runner: _UnavailableRunner
-    stderr_tail: str
-    reason: str | UnsetType = UNSET
-
-
-class _RequestCancelledData(_Message):
-    # An open set (SPEC.md §6.6); known: "cancel-request", "shutdown", "parent-cancelled".
-    reason: str | UnsetType = UNSET
-
-
-_ERROR_DATA: Final[dict[int, type[_Message]]] = {
-    ErrorCode.PARSE_ERROR: _ParseErrorData,
-    ErrorCode.INVALID_REQUEST: _InvalidRequestData,
-    ErrorCode.INVALID_PARAMS: _InvalidParamsData,
-    ErrorCode.MESSAGE_TOO_LARGE: _MessageTooLargeData,
-    ErrorCode.UNSUPPORTED_PROTOCOL_VERSION: _UnsupportedProtocolVersionData,
-    ErrorCode.ACTION_NOT_FOUND: _ActionNotFoundData,
-    ErrorCode.HANDLER_FAILED: _HandlerFailedData,
-    ErrorCode.DEPTH_LIMIT_EXCEEDED: _DepthLimitExceededData,
-    ErrorCode.FAN_OUT_LIMIT_EXCEEDED: _FanOutLimitExceededData,
-    ErrorCode.PROJECT_NOT_FOUND: _ProjectNotFoundData,
-    ErrorCode.RUNNER_UNAVAILABLE: _RunnerUnavailableData,
-    ErrorCode.REQUEST_CANCELLED: _RequestCancelledData,
-}
-"""The shape ``ErrorObject.data`` must have, when present, for each code that defines one."""

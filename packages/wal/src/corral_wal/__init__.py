@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is la
     from .events import RUN_CANCELLED as RUN_CANCELLED
     from .events import RUN_FAILED as RUN_FAILED
     from .events import RUN_FINISHED as RUN_FINISHED
+    from .events import RUN_OUTPUT as RUN_OUTPUT
     from .events import RUN_STARTED as RUN_STARTED
     from .events import RUNNER_STATE as RUNNER_STATE
     from .events import RUNNER_STATES as RUNNER_STATES
@@ -104,6 +105,7 @@ _LAZY: dict[str, str] = {
     "RUN_CANCELLED": "events",
     "RUN_FAILED": "events",
     "RUN_FINISHED": "events",
+    "RUN_OUTPUT": "events",
     "RUN_STARTED": "events",
     "RecordError": "record",
     "Recovery": "recovery",

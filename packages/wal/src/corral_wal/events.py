@@ -34,6 +34,10 @@ event                   writer     payload
 ``handler.cancelled``   runner     ``handler`` str; optional ``durationMs``
 ``env.prepared``        WM         ``status`` "created" | "updated" | "unchanged" |
                                    "failed"; optional ``durationMs``, ``error``
+``run.output``          WM         ``stream`` "stdout" | "stderr" | "log"; ``text`` str;
+                                   optional ``level`` (of a log record): what a runner's
+                                   handlers printed or logged, for the run ``runId`` (null
+                                   when the runner could not attribute it)
 ======================  =========  ==========================================================
 
 Runner states (``runner.state`` ``from``/``to``): ``stopped``, ``starting``, ``running``,
@@ -64,6 +68,7 @@ __all__ = [
     "RUN_EVENTS",
     "RUN_FAILED",
     "RUN_FINISHED",
+    "RUN_OUTPUT",
     "RUN_STARTED",
     "RUN_TERMINAL_EVENTS",
     "WAL_CLOSED",
@@ -83,13 +88,14 @@ HANDLER_FINISHED: Final = "handler.finished"
 HANDLER_FAILED: Final = "handler.failed"
 HANDLER_CANCELLED: Final = "handler.cancelled"
 ENV_PREPARED: Final = "env.prepared"
+RUN_OUTPUT: Final = "run.output"
 
 RUN_TERMINAL_EVENTS: Final = frozenset({RUN_FINISHED, RUN_FAILED, RUN_CANCELLED})
 RUN_EVENTS: Final = frozenset({RUN_ACCEPTED, RUN_STARTED}) | RUN_TERMINAL_EVENTS
 HANDLER_TERMINAL_EVENTS: Final = frozenset({HANDLER_FINISHED, HANDLER_FAILED, HANDLER_CANCELLED})
 HANDLER_EVENTS: Final = frozenset({HANDLER_STARTED}) | HANDLER_TERMINAL_EVENTS
 KNOWN_EVENTS: Final = (
-    RUN_EVENTS | HANDLER_EVENTS | {WAL_OPENED, WAL_CLOSED, RUNNER_STATE, ENV_PREPARED}
+    RUN_EVENTS | HANDLER_EVENTS | {WAL_OPENED, WAL_CLOSED, RUNNER_STATE, ENV_PREPARED, RUN_OUTPUT}
 )
 
 DEFAULT_DURABLE_EVENTS: Final = frozenset(
@@ -137,6 +143,7 @@ REQUIRED_PAYLOAD: Final = MappingProxyType(
         HANDLER_FAILED: ("handler", "error"),
         HANDLER_CANCELLED: ("handler",),
         ENV_PREPARED: ("status",),
+        RUN_OUTPUT: ("stream", "text"),
     }
 )
 """Required payload members per known event (the JSON Schema's ``if``/``then`` rules)."""

@@ -43,6 +43,18 @@ def duration_ms(start: str | None, end: str | None) -> float | None:
     return round(delta.total_seconds() * 1000, 3)
 
 
+def measured_ms(record: WalRecord | None) -> float | None:
+    """The ``durationMs`` a terminal record carries (the writer's monotonic measurement),
+    if it is a number >= 0. Timestamps are when records were *written*, which a writer
+    that batches its appends (the journal) does after the fact: the measurement wins."""
+    if record is None:
+        return None
+    value = record.payload.get("durationMs")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
+
+
 @dataclass(slots=True)
 class HandlerSpan:
     """One handler execution inside a run, as one writer recorded it."""
@@ -55,10 +67,15 @@ class HandlerSpan:
     error: Any = None
     end_seq: int | None = None
     """Seq (in ``writer``'s stream) of the record that ended the span."""
+    measured: float | None = None
+    """The ``durationMs`` its end record carries, if any."""
 
     @property
     def duration_ms(self) -> float | None:
-        """Milliseconds from start to end, if both were recorded."""
+        """The measured duration, else milliseconds from start to end if both were
+        recorded."""
+        if self.measured is not None:
+            return self.measured
         return duration_ms(self.start, self.end)
 
 
@@ -91,8 +108,10 @@ class RunNode:
 
     @property
     def duration_ms(self) -> float | None:
-        """Milliseconds from the first record to the outcome, if settled."""
-        return duration_ms(self.start, self.end)
+        """The outcome record's measured duration, else milliseconds from the first record
+        to the outcome, if settled."""
+        measured = measured_ms(self.outcome_record)
+        return measured if measured is not None else duration_ms(self.start, self.end)
 
     @property
     def writers(self) -> list[str]:
@@ -204,6 +223,7 @@ def _settle(node: RunNode) -> None:
                 span = HandlerSpan(name, record.writer, None)
                 node.handlers.append(span)
             span.end, span.end_seq = record.ts, record.seq
+            span.measured = measured_ms(record)
             if record.event == HANDLER_FAILED:
                 span.outcome, span.error = "failed", record.payload.get("error")
             elif record.event == HANDLER_CANCELLED:

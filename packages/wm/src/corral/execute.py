@@ -8,7 +8,10 @@
 * :func:`run_workspace` fans one action out over projects with a concurrency bound, a
   fan-out limit and per-project outcomes: one project's failure never hides another's.
 * Depth: a run asked for at depth *d* sends its ``actions/run`` at depth *d*; a scope
-  request deeper than ``Limits.max_depth`` is refused -32012 before anything runs.
+  request deeper than ``Limits.max_depth`` is refused before anything runs.
+
+Refusals are domain errors (:mod:`corral.errors`); a project's outcome in a workspace run
+carries its error as the JSON-RPC error object of :func:`corral.rpcerrors.error_object`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 from corral_protocol import ErrorCode, RpcError
+from corral_protocol.errordata import HandlerFailedData
 from corral_protocol.merge import merge_results
 from corral_protocol.messages import (
     ErrorDetail,
@@ -35,14 +39,25 @@ from corral_protocol.messages import (
     WorkspaceRunResult,
 )
 from corral_protocol.results import as_tool_result
+from corral_wal.events import RUN_ACCEPTED, RUN_CANCELLED, RUN_FAILED, RUN_FINISHED
 from corral_wal.journal import Journal, run_recorder
 
-from .config import ActionSpec, ConfigError, ProjectConfig
+from .config import ActionSpec, ProjectConfig
+from .errors import CorralError, DepthLimitError, FanOutLimitError, UnknownActionError
 from .plan import Segment, plan_action
+from .rpcerrors import error_object
 from .runids import new_run_id
 from .supervisor import ManagedRunner, RunnerUnavailableError
 
-__all__ = ["ExecutionContext", "Limits", "run_project", "run_workspace"]
+__all__ = [
+    "ExecutionContext",
+    "Limits",
+    "ProjectSelection",
+    "WorkspaceRun",
+    "run_project",
+    "run_workspace",
+    "select_projects",
+]
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,10 @@ class Limits:
 class ExecutionContext(Protocol):
     """What execution needs from the Workspace Manager."""
 
-    limits: Limits
     journal: Journal | None
+
+    @property
+    def limits(self) -> Limits: ...
 
     def runner(self, project: Path, env: str) -> ManagedRunner: ...
 
@@ -68,16 +85,14 @@ class ExecutionContext(Protocol):
 
     def project_roots(self) -> Sequence[Path]: ...
 
+    def run_started(self, run_id: str, parent_run_id: str | None) -> None: ...
+
     def segment_started(self, run_id: str, parent_run_id: str, project: Path, env: str) -> None: ...
 
 
 def _check_depth(limits: Limits, depth: int) -> None:
     if depth > limits.max_depth:
-        raise RpcError(
-            ErrorCode.DEPTH_LIMIT_EXCEEDED,
-            f"run depth {depth} exceeds the limit {limits.max_depth}",
-            {"depth": depth, "limit": limits.max_depth},
-        )
+        raise DepthLimitError(depth, limits.max_depth)
 
 
 def _failed_outcomes(segment: Segment, kind: str, message: str) -> list[HandlerOutcome]:
@@ -116,7 +131,7 @@ async def _run_segment(
         env=segment.env,
         action=segment.runner_action,
     )
-    record("run.accepted", {"scope": "action", "source": "wm", "depth": depth})
+    record(RUN_ACCEPTED, {"scope": "action", "source": "wm", "depth": depth})
     started = time.perf_counter()
     runner = ctx.runner(project.root, segment.env)
     request = RunParams(
@@ -131,22 +146,22 @@ async def _run_segment(
     try:
         result = await runner.request("actions/run", request, RunResult)
     except RunnerUnavailableError as exc:
-        kind = type(exc).__name__.removesuffix("Error")
-        record("run.failed", {"error": {"type": kind, "message": exc.reason}})
+        kind = exc.kind
+        record(RUN_FAILED, {"error": {"type": kind, "message": exc.reason}})
         return RunResult(
             status="failed", result=None, handlers=_failed_outcomes(segment, kind, str(exc))
         )
     except RpcError as exc:
         kind = _code_name(exc.code)
-        record("run.failed", {"error": {"type": kind, "message": exc.message, "code": exc.code}})
+        record(RUN_FAILED, {"error": {"type": kind, "message": exc.message, "code": exc.code}})
         return RunResult(
             status="failed", result=None, handlers=_failed_outcomes(segment, kind, exc.message)
         )
     except asyncio.CancelledError:
-        record("run.cancelled", {"durationMs": _ms(started)})
+        record(RUN_CANCELLED, {"durationMs": _ms(started)})
         raise
     result = _checked(segment, result)
-    record("run.finished", {"status": result.status, "durationMs": _ms(started)})
+    record(RUN_FINISHED, {"status": result.status, "durationMs": _ms(started)})
     return result
 
 
@@ -182,17 +197,14 @@ async def run_project(
     source: str = "wm",
     run_id: str | None = None,
 ) -> ProjectRunResult:
-    """Run ``action`` in ``project`` across its environments; raises RpcError -32010/-32012."""
+    """Run ``action`` in ``project`` across its environments; raises
+    :class:`~corral.errors.UnknownActionError` and :class:`~corral.errors.DepthLimitError`."""
     _check_depth(ctx.limits, depth)
     spec = project.actions.get(action)
     if spec is None:
-        known = ", ".join(sorted(project.actions)) or "none"
-        raise RpcError(
-            ErrorCode.ACTION_NOT_FOUND,
-            f"project {project.root} has no action {action!r} (its actions: {known})",
-            {"action": action},
-        )
+        raise UnknownActionError(action, project=project.root, known=project.actions)
     run_id = run_id or new_run_id()
+    ctx.run_started(run_id, parent_run_id)
     record = run_recorder(
         ctx.journal,
         run_id=run_id,
@@ -201,14 +213,14 @@ async def run_project(
         env=None,
         action=action,
     )
-    record("run.accepted", {"scope": "project", "source": source, "depth": depth})
+    record(RUN_ACCEPTED, {"scope": "project", "source": source, "depth": depth})
     started = time.perf_counter()
     try:
         result = await _run_segments(ctx, project, spec, params, run_id=run_id, depth=depth)
     except asyncio.CancelledError:
-        record("run.cancelled", {"durationMs": _ms(started)})
+        record(RUN_CANCELLED, {"durationMs": _ms(started)})
         raise
-    record("run.finished", {"status": result.status, "durationMs": _ms(started)})
+    record(RUN_FINISHED, {"status": result.status, "durationMs": _ms(started)})
     return ProjectRunResult(
         run_id=run_id, status=result.status, result=result.result, handlers=result.handlers
     )
@@ -266,32 +278,25 @@ async def run_workspace(
     source: str = "wm",
     params_for: dict[Path, Any] | None = None,
     run_id: str | None = None,
-) -> WorkspaceRunResult:
+) -> WorkspaceRun:
     """Run ``action`` in many projects (default: every project that has it).
 
     ``params_for`` gives per-project params (e.g. the paths of that project) instead of
-    ``params``. Raises RpcError -32012 (depth) and -32013 (fan-out) before anything runs.
+    ``params``. Raises :class:`~corral.errors.DepthLimitError` and
+    :class:`~corral.errors.FanOutLimitError` before anything runs. With ``projects`` None
+    and no project defining the action, nothing runs and the result is ``ok`` with no
+    outcomes (SPEC.md §9.13); front ends refuse that case first
+    (:meth:`ProjectSelection.require`).
     """
     _check_depth(ctx.limits, depth)
     if projects is None:
-        selected = []
-        for root in ctx.project_roots():
-            try:
-                config = await ctx.project_config(root)
-            except ConfigError:
-                selected.append(root)  # reported as an error outcome below
-                continue
-            if action in config.actions:
-                selected.append(root)
+        selected = (await select_projects(ctx, action)).selected
     else:
-        selected = sorted({Path(p) for p in projects})
+        selected = list(dict.fromkeys(Path(p) for p in projects))
     if len(selected) > ctx.limits.max_fanout:
-        raise RpcError(
-            ErrorCode.FAN_OUT_LIMIT_EXCEEDED,
-            f"{action} would run in {len(selected)} projects; the limit is {ctx.limits.max_fanout}",
-            {"count": len(selected), "limit": ctx.limits.max_fanout},
-        )
+        raise FanOutLimitError(action, len(selected), ctx.limits.max_fanout)
     run_id = run_id or new_run_id()
+    ctx.run_started(run_id, parent_run_id)
     record = run_recorder(
         ctx.journal,
         run_id=run_id,
@@ -300,11 +305,11 @@ async def run_workspace(
         env=None,
         action=action,
     )
-    record("run.accepted", {"scope": "workspace", "source": source, "depth": depth})
+    record(RUN_ACCEPTED, {"scope": "workspace", "source": source, "depth": depth})
     started = time.perf_counter()
     semaphore = asyncio.Semaphore(ctx.limits.jobs)
 
-    async def one(root: Path) -> ProjectOutcome:
+    async def one(root: Path) -> tuple[ProjectOutcome, ProjectRunResult | None]:
         async with semaphore:
             project_params = params if params_for is None else params_for.get(root, params)
             return await _project_outcome(
@@ -317,10 +322,69 @@ async def run_workspace(
                 source=source,
             )
 
-    outcomes = list(await asyncio.gather(*(one(root) for root in selected)))
+    done = await asyncio.gather(*(one(root) for root in selected))
+    outcomes = [outcome for outcome, _ in done]
     status: Literal["ok", "failed"] = "ok" if all(o.status == "ok" for o in outcomes) else "failed"
-    record("run.finished", {"status": status, "durationMs": _ms(started)})
-    return WorkspaceRunResult(run_id=run_id, status=status, projects=outcomes)
+    record(RUN_FINISHED, {"status": status, "durationMs": _ms(started)})
+    result = WorkspaceRunResult(run_id=run_id, status=status, projects=outcomes)
+    return WorkspaceRun(result=result, runs={o.project: run for o, run in done if run is not None})
+
+
+@dataclass(frozen=True)
+class WorkspaceRun:
+    """A workspace run's result, and each project run that ran (by project path) with its
+    run id and every handler outcome, which the protocol's result leaves out."""
+
+    result: WorkspaceRunResult
+    runs: dict[str, ProjectRunResult]
+
+
+@dataclass(frozen=True)
+class ProjectSelection:
+    """The projects a workspace-scope run of an action goes to, and those it skips."""
+
+    selected: list[Path]
+    """Projects that define the action, and projects whose configuration is broken (their
+    outcome reports the error)."""
+    skipped: list[Path]
+    """Projects that do not define the action."""
+    known: frozenset[str]
+    """Every action the loadable candidates define (for "did you mean" hints)."""
+    broken: list[Path]
+    """The selected projects whose configuration cannot be loaded or resolved."""
+
+    def require(self, action: str) -> ProjectSelection:
+        """Self, or :class:`~corral.errors.UnknownActionError` when no loadable project
+        defines ``action`` while some loadable project exists (then a front end's request
+        for it can only be a mistake; with only broken projects, their errors are the news)."""
+        defining = [p for p in self.selected if p not in self.broken]
+        if not defining and (self.known or self.skipped or not self.selected):
+            raise UnknownActionError(action, project=None, known=self.known)
+        return self
+
+
+async def select_projects(
+    ctx: ExecutionContext, action: str, candidates: Sequence[Path] | None = None
+) -> ProjectSelection:
+    """Which of ``candidates`` (default: every project) run ``action``: those that define
+    it and those whose configuration is broken (their error is worth reporting)."""
+    selected: list[Path] = []
+    skipped: list[Path] = []
+    broken: list[Path] = []
+    known: set[str] = set()
+    roots = ctx.project_roots() if candidates is None else sorted({Path(p) for p in candidates})
+    for root in roots:
+        try:
+            config = await ctx.project_config(root)
+        except CorralError:
+            selected.append(root)  # reported as an error outcome
+            broken.append(root)
+            continue
+        known.update(config.actions)
+        (selected if action in config.actions else skipped).append(root)
+    return ProjectSelection(
+        selected=selected, skipped=skipped, known=frozenset(known), broken=broken
+    )
 
 
 async def _project_outcome(
@@ -332,50 +396,26 @@ async def _project_outcome(
     parent_run_id: str,
     depth: int,
     source: str,
-) -> ProjectOutcome:
+) -> tuple[ProjectOutcome, ProjectRunResult | None]:
     try:
         config = await ctx.project_config(root)
         result = await run_project(
             ctx, config, action, params, parent_run_id=parent_run_id, depth=depth, source=source
         )
-    except ConfigError as exc:
-        return _error_outcome(root, ErrorCode.INVALID_PARAMS, str(exc), {"file": str(exc.file)})
-    except RpcError as exc:
-        return _error_outcome(root, exc.code, exc.message, exc.data)
-    except RunnerUnavailableError as exc:
-        return _error_outcome(root, ErrorCode.RUNNER_UNAVAILABLE, str(exc), None)
+    except CorralError as exc:
+        error = error_object(exc)
+        return ProjectOutcome(project=str(root), status="error", result=None, error=error), None
     if result.status == "ok":
-        return ProjectOutcome(project=str(root), status="ok", result=result.result, error=None)
+        outcome = ProjectOutcome(project=str(root), status="ok", result=result.result, error=None)
+        return outcome, result
     failed = [h for h in result.handlers if h.status == "failed"]
     error = ErrorObject(
         code=ErrorCode.HANDLER_FAILED,
         message=f"{len(failed)} handler(s) of {action} failed in {root}",
-        data={"handlers": [_outcome_data(h) for h in failed]},
+        data=HandlerFailedData(handlers=failed),
     )
-    return ProjectOutcome(project=str(root), status="failed", result=result.result, error=error)
-
-
-def _outcome_data(outcome: HandlerOutcome) -> dict[str, Any]:
-    """A failed handler as the -32011 error's ``data.handlers`` entry (SPEC.md §6.7)."""
-    data: dict[str, Any] = msgspec.to_builtins(outcome)
-    return data
-
-
-def _error_outcome(root: Path, code: int, message: str, data: Any) -> ProjectOutcome:
-    try:
-        error = (
-            ErrorObject(code=code, message=message)
-            if data is None
-            else ErrorObject(code=code, message=message, data=data)
-        )
-        return ProjectOutcome(project=str(root), status="error", result=None, error=error)
-    except (ValueError, TypeError):  # data not in the documented shape: keep the message
-        return ProjectOutcome(
-            project=str(root),
-            status="error",
-            result=None,
-            error=ErrorObject(code=code, message=message),
-        )
+    outcome = ProjectOutcome(project=str(root), status="failed", result=result.result, error=error)
+    return outcome, result
 
 
 def _code_name(code: int) -> str:

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .pyrunner import FORK_SERVER_BOOTSTRAP
+
 __all__ = [
     "BOOTSTRAP",
     "EarlyServer",
@@ -40,11 +42,8 @@ __all__ = [
     "write_hint",
 ]
 
-BOOTSTRAP: Final = (
-    "import sys; from corral_runner.forkserver import serve; serve(int(sys.argv[1]), sys.argv[2:])"
-)
-"""The ``-c`` program of ``<env python> -c BOOTSTRAP <control fd> [handler module ...]``
-(see ``corral_runner.forkserver``)."""
+BOOTSTRAP: Final = FORK_SERVER_BOOTSTRAP
+"""The ``-c`` program of a fork server (:data:`corral.pyrunner.FORK_SERVER_BOOTSTRAP`)."""
 
 
 def record_path(root: Path) -> Path:

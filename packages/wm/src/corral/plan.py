@@ -24,6 +24,7 @@ from typing import Final
 from corral_protocol.messages import ActionConfig, ConfigureParams, HandlerSpec
 
 from .config import ActionSpec, HandlerRef, ProjectConfig
+from .pyrunner import PRESET_RESOLVER_SOURCE
 
 __all__ = [
     "PRESET_ACTION",
@@ -34,9 +35,7 @@ __all__ = [
 
 PRESET_ACTION: Final = "corral.resolve-presets"
 """The built-in action every ``dev_workspace`` runner serves (preset resolution)."""
-_PRESET_HANDLER: Final = HandlerSpec(
-    name="resolve-presets", source="corral_runner.builtins:resolve_presets"
-)
+_PRESET_HANDLER: Final = HandlerSpec(name="resolve-presets", source=PRESET_RESOLVER_SOURCE)
 
 
 @dataclass(frozen=True)

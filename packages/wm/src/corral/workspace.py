@@ -4,68 +4,51 @@
 
     async with await WorkspaceManager.open(Path("~/ws").expanduser()) as wm:
         await wm.prepare_envs()
-        result = await wm.run("lint", workspace=True)
+        report = await wm.run("lint")          # every project that defines lint
         for status in wm.statuses():
             print(status.project, status.env, status.state)
 
-Front ends never reach into the supervisor: they open a workspace, list projects, envs and
-runners, prepare envs, run an action at project or workspace scope, cancel a run, subscribe
-to runner events and shut down. The WM owns one WAL stream (``<root>/.corral/wal``); its
-runners write theirs next to it.
+Front ends get immutable snapshots and reports (:mod:`corral.reports`) and domain errors
+(:mod:`corral.errors`), never supervisor, config or env objects. The facade composes one
+piece per job:
+
+* :class:`~corral.catalog.ProjectCatalog`: projects, configuration, presets;
+* :class:`~corral.envservice.EnvService`: env requests, statuses, preparation;
+* :class:`~corral.pool.RunnerPool`: one supervised runner per (project, env);
+* :class:`~corral.runs.RunRegistry`: runs in flight, cancellation, progress, output;
+* :func:`~corral.router.runner_router`: what runners ask of the WM (scope requests).
+
+The WM owns one WAL stream (``<root>/.corral/wal``); its runners write theirs next to it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import msgspec
-from corral_protocol import ErrorCode, RequestContext, Router, RpcError
-from corral_protocol.messages import (
-    ProgressParams,
-    ProgressValue,
-    ProjectRunParams,
-    ProjectRunResult,
-    RunParams,
-    RunResult,
-    WorkspaceRunParams,
-    WorkspaceRunResult,
-)
+from corral_protocol import RpcError
+from corral_protocol.messages import ProjectRunResult, RunParams, RunResult
 from corral_wal import make_writer_id
+from corral_wal.events import ENV_PREPARED, RUN_OUTPUT, RUNNER_STATE
 from corral_wal.journal import Journal
 
-from .config import (
-    ConfigError,
-    ProjectConfig,
-    apply_presets,
-    discover_projects,
-    load_project,
-    parse_preset,
-)
-from .envs import (
-    EnvPreparer,
-    EnvRequest,
-    EnvStatus,
-    Fingerprints,
-    PrepareEvent,
-    PrepareResult,
-    bundled_uv_version,
-    detect_runner_source,
-    env_status,
-    runner_command,
-)
-from .execute import Limits, run_project, run_workspace
+from .catalog import ProjectCatalog
+from .config import WORKSPACE_ENV, ConfigError, ProjectConfig
+from .envs import EnvRequest, EnvStatus, PrepareEvent, PrepareResult, runner_command
+from .envservice import EnvService, env_request
+from .errors import CorralError
+from .execute import Limits, run_project, run_workspace, select_projects
 from .forkhint import EarlyServer, fork_server_enabled
-from .locals import localize
 from .plan import PRESET_ACTION, runner_configuration
-from .preset_cache import CachedPreset, PresetCache
+from .pool import RunnerPool
+from .preset_cache import CachedPreset
+from .reports import EnvInfo, ProjectInfo, ProjectReport, WorkspaceReport, with_output
+from .router import runner_router
 from .runids import new_run_id
+from .runs import OutputRecord, RunProgress, RunRegistry
 from .supervisor import (
     EventBus,
     ManagedRunner,
@@ -78,39 +61,6 @@ from .supervisor import (
 from .supervisor.forkserver import ForkServers
 
 __all__ = ["RunProgress", "WorkspaceManager"]
-
-DEV_WORKSPACE = "dev_workspace"
-MAX_TRACKED_SEGMENTS = 10_000
-READY_TTL = 1.0
-"""Seconds a ``ready`` env status is reused (see :meth:`WorkspaceManager.env_status`)."""
-
-
-class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
-    """A ``$/progress`` value of one runner request, with the runs it belongs to."""
-
-    run_id: str
-    """The ``actions/run`` request the value came from."""
-    parent_run_id: str
-    """The project run it serves (the id :meth:`WorkspaceManager.run` returned or took)."""
-    project: Path
-    env: str
-    value: ProgressValue
-
-
-def _cancelling() -> bool:
-    """Whether the current task itself is being cancelled (not just what it awaited)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-def _preset_error(raw: ProjectConfig, found: str, expected: str) -> ConfigError:
-    """A preset named by a project could not be resolved (reported like a config error)."""
-    return ConfigError(raw.config_file, raw.config_key("presets"), found=found, expected=expected)
-
-
-def _canonical(path: Path) -> Path:
-    """The resolved absolute form of a project path (how projects are keyed)."""
-    return path.resolve()
 
 
 class WorkspaceManager:
@@ -125,27 +75,17 @@ class WorkspaceManager:
         fork_server: EarlyServer | None = None,
     ) -> None:
         self.root = root.resolve()
-        self.limits = limits or Limits()
-        self.bus: EventBus[RunnerStateChanged] = EventBus()
-        self.progress_bus: EventBus[RunProgress] = EventBus()
-        self._segments: collections.OrderedDict[str, tuple[str, Path, str]] = (
-            collections.OrderedDict()
-        )
-        self.journal: Journal | None = None
+        self._limits = limits or Limits()
         self._wal = wal
-        self._raw: dict[Path, ProjectConfig] = {}
-        self._problems: dict[Path, ConfigError] = {}
-        self._resolved: dict[Path, ProjectConfig] = {}
-        self._resolving: dict[Path, asyncio.Task[ProjectConfig]] = {}
-        self._runners: dict[RunnerKey, ManagedRunner] = {}
-        self._runs: dict[str, asyncio.Task[Any]] = {}
-        self._source = detect_runner_source()
+        self.journal: Journal | None = None
+        self.bus: EventBus[RunnerStateChanged] = EventBus()
+        self.catalog = ProjectCatalog(self.root, self._fetch_presets)
+        self.envs = EnvService()
+        self.runs = RunRegistry()
+        self.pool = RunnerPool(self._runner_spec, self.bus)
         self._forker = (
             ForkServers(root=self.root, early=fork_server) if fork_server_enabled() else None
         )
-        self._fingerprints = Fingerprints()
-        self._ready: dict[EnvRequest, tuple[float, EnvStatus]] = {}
-        self._uv_version = bundled_uv_version()
 
     # --- opening and closing ---------------------------------------------------------------
 
@@ -158,9 +98,10 @@ class WorkspaceManager:
         wal: bool = True,
         fork_server: EarlyServer | None = None,
     ) -> WorkspaceManager:
-        """Discover and load every project under ``root`` (config errors are kept per
-        project, see :attr:`problems`, never raised here). ``fork_server``: one started
-        early by the command (:func:`corral.forkhint.prestart`), adopted when useful."""
+        """Discover and load every project under ``root`` (configuration errors are kept per
+        project, see :attr:`problems`, never raised here). ``limits``: depth, fan-out and
+        concurrency bounds. ``fork_server``: one started early by the command
+        (:func:`corral.forkhint.prestart`), adopted when useful."""
         wm = cls(root, limits=limits, wal=wal, fork_server=fork_server)
         wm.reload()
         if wal:
@@ -175,16 +116,14 @@ class WorkspaceManager:
     def wal_dir(self) -> Path:
         return self.root / ".corral" / "wal"
 
+    @property
+    def limits(self) -> Limits:
+        """Depth, fan-out and concurrency bounds (set at :meth:`open`)."""
+        return self._limits
+
     def reload(self) -> None:
         """Re-read every project's configuration (running runners keep theirs)."""
-        self._raw.clear()
-        self._problems.clear()
-        self._resolved.clear()
-        for directory in discover_projects(self.root):
-            try:
-                self._raw[directory] = load_project(directory, workspace_root=self.root)
-            except ConfigError as error:
-                self._problems[directory] = error
+        self.catalog.reload()
 
     async def __aenter__(self) -> WorkspaceManager:
         return self
@@ -199,9 +138,8 @@ class WorkspaceManager:
 
     async def aclose(self) -> None:
         """Cancel runs, stop every runner (cooperatively first), close the WAL."""
-        for task in list(self._runs.values()):
-            task.cancel()
-        await asyncio.gather(*(r.aclose() for r in self._runners.values()), return_exceptions=True)
+        self.runs.cancel_all()
+        await self.pool.aclose()
         if self._forker is not None:
             await self._forker.aclose()
         if self.journal is not None:
@@ -213,100 +151,84 @@ class WorkspaceManager:
     @property
     def problems(self) -> dict[Path, ConfigError]:
         """Projects whose configuration could not be loaded, with the error."""
-        return dict(self._problems)
+        return self.catalog.problems
 
     def project_roots(self) -> list[Path]:
         """Every project of the workspace (loadable or not), sorted."""
-        return sorted({*self._raw, *self._problems})
+        return self.catalog.roots()
 
     def project_of(self, path: Path) -> Path | None:
         """The innermost project containing ``path``."""
-        path = path.resolve()
-        best: Path | None = None
-        for root in self.project_roots():
-            if (path == root or root in path.parents) and (
-                best is None or len(root.parts) > len(best.parts)
-            ):
-                best = root
-        return best
+        return self.catalog.project_of(path)
 
     async def project_config(self, root: Path) -> ProjectConfig:
         """The project's configuration with its presets applied (resolved once, cached).
-
-        Raises :class:`ConfigError` (or :class:`PresetError`) naming the file and key.
-        """
-        root = _canonical(root)
-        if root in self._problems:
-            raise self._problems[root]
-        if root not in self._raw:
-            raise RpcError(
-                ErrorCode.PROJECT_NOT_FOUND, f"no Corral project at {root}", {"project": str(root)}
-            )
-        if root in self._resolved:
-            return self._resolved[root]
-        task = self._resolving.get(root)
-        if task is None:
-            task = asyncio.ensure_future(self._resolve_presets(self._raw[root]))
-            self._resolving[root] = task
-        try:
-            config = await asyncio.shield(task)
-        finally:
-            self._resolving.pop(root, None)
-        self._resolved[root] = config
-        return config
+        Raises :class:`ConfigError` or :class:`~corral.errors.UnknownProjectError`."""
+        return await self.catalog.config(root)
 
     async def resolve_projects(self) -> None:
-        """Apply every project's presets where possible (so :meth:`statuses` lists every
-        env); projects whose configuration or presets fail keep their raw configuration."""
-        for root in self.project_roots():
-            with contextlib.suppress(ConfigError, RpcError):
-                await self.project_config(root)
+        """Apply every project's presets where possible (so statuses list every env)."""
+        await self.catalog.resolve_all()
 
-    async def _resolve_presets(self, raw: ProjectConfig) -> ProjectConfig:
-        """Apply the project's presets, resolved by its dev_workspace runner (cached)."""
-        if not raw.presets:
-            return raw
-        cache = PresetCache(raw.root, raw.config_file, tuple(raw.presets), DEV_WORKSPACE)
-        texts = cache.load()
-        if texts is None:
-            texts = await self._ask_presets(raw)
-            cache.store(texts)
-        presets = []
-        for item in texts:
-            file = Path(item.file) if item.file else raw.config_file
-            presets.append(parse_preset(item.name, item.text, file))
-        return apply_presets(raw, presets)
-
-    async def _ask_presets(self, raw: ProjectConfig) -> list[CachedPreset]:
-        """Ask the project's dev_workspace runner (started first) for its presets' text."""
-        runner = self.runner(raw.root, DEV_WORKSPACE, config=raw)
-        try:
-            request = RunParams(
-                action=PRESET_ACTION,
-                params={"presets": list(raw.presets)},
-                run_id=new_run_id(),
-                parent_run_id=None,
-                depth=0,
+    def projects(self) -> list[ProjectInfo]:
+        """Every project: its actions and envs as known now, or its configuration error."""
+        infos = []
+        problems = self.catalog.problems
+        for root in self.catalog.roots():
+            config = self.catalog.current(root)
+            if config is None:
+                infos.append(
+                    ProjectInfo(
+                        project=str(root),
+                        config_file=None,
+                        actions=[],
+                        envs=[],
+                        presets=[],
+                        error=str(problems[root]),
+                    )
+                )
+                continue
+            infos.append(
+                ProjectInfo(
+                    project=str(root),
+                    config_file=str(config.config_file),
+                    actions=sorted(config.actions),
+                    envs=sorted(config.envs),
+                    presets=list(config.presets),
+                )
             )
+        return infos
+
+    async def _fetch_presets(self, raw: ProjectConfig) -> list[CachedPreset]:
+        """Ask the project's dev_workspace runner (started first) for its presets' text."""
+
+        def failed(found: str, expected: str) -> ConfigError:
+            return ConfigError(
+                raw.config_file, raw.config_key("presets"), found=found, expected=expected
+            )
+
+        runner = self.pool.runner(RunnerKey(raw.root, WORKSPACE_ENV))
+        request = RunParams(
+            action=PRESET_ACTION,
+            params={"presets": list(raw.presets)},
+            run_id=new_run_id(),
+            parent_run_id=None,
+            depth=0,
+        )
+        names = repr(list(raw.presets))
+        try:  # a runner that cannot start is its own error (an env problem, not a config one)
             result = await runner.request("actions/run", request, RunResult)
-        except Exception as exc:
-            raise _preset_error(
-                raw,
-                repr(list(raw.presets)),
-                f"presets resolvable in the {DEV_WORKSPACE} environment ({exc})",
-            ) from None
+        except RpcError as exc:
+            raise failed(
+                names, f"presets resolvable in the {WORKSPACE_ENV} environment ({exc})"
+            ) from exc
         if result.status != "ok":
             errors = "; ".join(h.error.message for h in result.handlers if h.error)
-            raise _preset_error(
-                raw,
-                repr(list(raw.presets)),
-                f"presets that load ({errors})",
-            )
+            raise failed(names, f"presets that load ({errors})")
         texts = []
         for item in result.result["presets"]:
             if "error" in item:
-                raise _preset_error(
-                    raw,
+                raise failed(
                     repr(item["name"]),
                     f"an installed preset: {item['error']} (run corral prepare-envs)",
                 )
@@ -315,50 +237,37 @@ class WorkspaceManager:
 
     # --- environments --------------------------------------------------------------------------
 
-    def env_request(self, config: ProjectConfig, env: str) -> EnvRequest:
-        """What env ``env`` of the project must contain (local checkout packages by path)."""
-        spec = config.envs.get(env)
-        deps = list(spec.dependencies) if spec else []
-        if env == DEV_WORKSPACE:
-            deps.extend(config.presets)
-        return EnvRequest(
-            project=config.root,
-            name=env,
-            dependencies=tuple(localize(d) for d in dict.fromkeys(deps)),
-            python=spec.python if spec else None,
-            runner=tuple(spec.runner) if spec and spec.runner else None,
-        )
+    def _configs(self, projects: Sequence[Path] | None) -> list[ProjectConfig]:
+        roots = self.catalog.roots() if projects is None else [p.resolve() for p in projects]
+        return [c for c in (self.catalog.current(r) for r in roots) if c is not None]
 
     def env_requests(
         self, projects: Sequence[Path] | None = None, envs: Sequence[str] | None = None
     ) -> list[EnvRequest]:
-        """Env requests of loadable projects (raw configuration: presets need envs first)."""
-        requests = []
-        for root in sorted(self._raw) if projects is None else [p.resolve() for p in projects]:
-            config = self._resolved.get(root) or self._raw.get(root)
-            if config is None:
-                continue
-            for env in sorted(config.envs):
-                if envs is None or env in envs:
-                    requests.append(self.env_request(config, env))
-        return requests
+        """Env requests of loadable projects (presets applied where already resolved)."""
+        return self.envs.requests(self._configs(projects), envs)
 
     def env_status(self, request: EnvRequest) -> EnvStatus:
-        """The cheap status of one env. Checkout fingerprints are shared for a second, and
-        so is a ``ready`` answer (a command checks its envs, then starts their runners);
-        preparing envs forgets both."""
-        now = time.monotonic()
-        known = self._ready.get(request)
-        if known is not None and now - known[0] < READY_TTL:
-            return known[1]
-        status = env_status(
-            request, self._source, uv_version=self._uv_version, fingerprint=self._fingerprints
-        )
-        if status.state == "ready":
-            self._ready[request] = (now, status)
-        else:
-            self._ready.pop(request, None)
-        return status
+        """The cheap status of one env (see :meth:`EnvService.status`)."""
+        return self.envs.status(request)
+
+    def env_infos(
+        self, projects: Sequence[Path] | None = None, envs: Sequence[str] | None = None
+    ) -> list[EnvInfo]:
+        """Every env of the projects (all, or those given) and whether it is ready."""
+        infos = []
+        for request in self.env_requests(projects, envs):
+            status = self.envs.status(request)
+            infos.append(
+                EnvInfo(
+                    project=str(request.project),
+                    env=request.name,
+                    state=status.state,
+                    message=status.message,
+                    fix=None if status.fix is None else list(status.fix),
+                )
+            )
+        return infos
 
     async def prepare_envs(
         self,
@@ -367,28 +276,29 @@ class WorkspaceManager:
         *,
         recreate: bool = False,
         progress: Callable[[PrepareEvent], None] | None = None,
+        jobs: int | None = None,
     ) -> list[PrepareResult]:
-        """Create/update envs (dev_workspace first: presets may add envs and deps)."""
-        self._fingerprints = Fingerprints()  # what is prepared now is compared afresh
-        self._ready.clear()
+        """Create/update envs (dev_workspace first: presets may add envs and deps).
+        ``jobs``: envs prepared at once (default: the WM's limit)."""
         if self._forker is not None:  # envs change: new runners fork from them as they are
             await self._forker.retire()
-        preparer = EnvPreparer(self._source, jobs=self.limits.jobs)
-        first = [r for r in self.env_requests(projects) if r.name == DEV_WORKSPACE]
-        results = []
-        if envs is None or DEV_WORKSPACE in envs:
-            results += await preparer.prepare(first, recreate=recreate, progress=progress)
-        for root in self._raw if projects is None else projects:
-            try:
-                await self.project_config(root)
-            except (ConfigError, RpcError):
-                continue  # reported by run/status; prepare what can be prepared
-        rest = [r for r in self.env_requests(projects, envs) if r.name != DEV_WORKSPACE]
-        results += await preparer.prepare(rest, recreate=recreate, progress=progress)
+        results: list[PrepareResult] = []
+        with self.envs.preparer(jobs or self._limits.jobs) as preparer:
+            if envs is None or WORKSPACE_ENV in envs:
+                first = [r for r in self.env_requests(projects) if r.name == WORKSPACE_ENV]
+                results += await preparer.prepare(first, recreate=recreate, progress=progress)
+            for root in self.catalog.roots() if projects is None else projects:
+                try:
+                    await self.catalog.config(root)
+                except CorralError:
+                    continue  # reported by run/status; prepare what can be prepared
+            rest = [r for r in self.env_requests(projects, envs) if r.name != WORKSPACE_ENV]
+            results += await preparer.prepare(rest, recreate=recreate, progress=progress)
+        self.envs.forget()
         for result in results:
             if self.journal is not None:
                 self.journal.record(
-                    "env.prepared",
+                    ENV_PREPARED,
                     project=str(result.request.project),
                     env=result.request.name,
                     payload={"status": result.status, "durationMs": result.duration * 1000},
@@ -397,120 +307,87 @@ class WorkspaceManager:
 
     # --- runners -----------------------------------------------------------------------------
 
-    def runner(
-        self, project: Path, env: str, *, config: ProjectConfig | None = None
-    ) -> ManagedRunner:
-        """The (lazily created, not yet started) runner of (project, env)."""
-        key = RunnerKey(project.resolve(), env)
-        runner = self._runners.get(key)
-        if runner is not None:
-            return runner
-        raw = config or self._resolved.get(key.project) or self._raw[key.project]
-        request = self.env_request(raw, env)
+    def _runner_spec(self, key: RunnerKey) -> RunnerSpec:
+        """How the runner of ``key`` runs: its env's command and readiness, the project's
+        runner settings and configuration (read again at every start), its router."""
+        config = self.catalog.current(key.project)
+        if config is None:
+            raise LookupError(f"no loadable project at {key.project}")
+        request = env_request(config, key.env)
 
         def env_ready() -> tuple[bool, str]:
-            status = self.env_status(request)
+            status = self.envs.status(request)
             return status.state == "ready", status.message
 
         def configure() -> Any:
-            current = self._resolved.get(key.project) or self._raw[key.project]
-            return runner_configuration(current, env)
+            current = self.catalog.current(key.project) or config
+            return runner_configuration(current, key.env)
 
-        spec = RunnerSpec(
+        return RunnerSpec(
             key=key,
             command=lambda: runner_command(request),
-            settings=raw.runner,
+            settings=config.runner,
             env_ready=env_ready,
             configure=configure,
-            router_factory=lambda: self._scope_router(key),
+            router_factory=lambda: runner_router(self, key),
             wal_dir=self.wal_dir if self._wal else None,
             forker=self._forker,
         )
-        runner = ManagedRunner(spec, bus=self.bus)
-        self._runners[key] = runner
-        return runner
+
+    def runner(self, project: Path, env: str) -> ManagedRunner:
+        """The supervised runner of (project, env), created on first use. For the WM's own
+        machinery and tests: front ends use :meth:`statuses` and :meth:`restart_runners`."""
+        return self.pool.runner(RunnerKey(project.resolve(), env))
 
     def statuses(self) -> list[RunnerStatus]:
         """One status per configured (project, env): started or not."""
-        seen = {}
-        for root, config in sorted({**self._raw, **self._resolved}.items()):
+        statuses = []
+        for config in self.catalog.loaded():
             for env in sorted(config.envs):
-                key = RunnerKey(root, env)
-                runner = self._runners.get(key)
+                runner = self.pool.known(RunnerKey(config.root, env))
                 if runner is not None:
-                    seen[key] = runner.status()
+                    statuses.append(runner.status())
                     continue
-                env_state = self.env_status(self.env_request(config, env))
-                seen[key] = RunnerStatus(
-                    project=root,
-                    env=env,
-                    state=RunnerState.STOPPED
-                    if env_state.state == "ready"
-                    else RunnerState.NO_VENV,
-                    last_error=None if env_state.state == "ready" else env_state.message,
+                env_state = self.envs.status(env_request(config, env))
+                ready = env_state.state == "ready"
+                statuses.append(
+                    RunnerStatus(
+                        project=config.root,
+                        env=env,
+                        state=RunnerState.STOPPED if ready else RunnerState.NO_VENV,
+                        last_error=None if ready else env_state.message,
+                    )
                 )
-        return [seen[key] for key in sorted(seen)]
+        return statuses
 
     async def restart_runners(
         self, project: Path | None = None, env: str | None = None, *, include_stopped: bool = False
-    ) -> list[ManagedRunner]:
+    ) -> list[RunnerStatus]:
         """Restart runners (all, or of one project/env) and wait until each has settled
         (running, crashed or without venv); crash budgets are reset. Stopped runners are
         started too with ``include_stopped`` (every configured (project, env))."""
-        wanted = None if project is None else _canonical(project)
+        wanted = None if project is None else _resolved(project)
         if include_stopped:
             await self.resolve_projects()
-            keys = [RunnerKey(s.project, s.env) for s in self.statuses()]
-            candidates = [self.runner(key.project, key.env) for key in keys]
+            candidates = [self.runner(s.project, s.env) for s in self.statuses()]
         else:
-            candidates = [r for r in self._runners.values() if r.state is not RunnerState.STOPPED]
+            candidates = self.pool.started()
         chosen = [
             r
             for r in candidates
             if (wanted is None or r.key.project == wanted) and (env is None or r.key.env == env)
         ]
-        await asyncio.gather(*(r.restart() for r in chosen))
-
-        async def settle(runner: ManagedRunner) -> None:
-            while runner.state in (RunnerState.STARTING, RunnerState.RESTARTING):
-                await runner.wait_for_change()
-
-        await asyncio.gather(*(settle(r) for r in chosen))
-        return chosen
+        return await self.pool.restart(chosen)
 
     async def subscribe(self) -> AsyncIterator[RunnerStateChanged]:
         """Runner state changes from now on."""
         async for event in self.bus.subscribe():
             yield event
 
-    async def progress(self) -> AsyncIterator[RunProgress]:
-        """Work-done progress and partial results of every run, from now on."""
-        async for event in self.progress_bus.subscribe():
-            yield event
-
-    def segment_started(self, run_id: str, parent_run_id: str, project: Path, env: str) -> None:
-        """Remember which run a runner's ``$/progress`` tokens belong to (bounded)."""
-        self._segments[run_id] = (parent_run_id, project, env)
-        while len(self._segments) > MAX_TRACKED_SEGMENTS:
-            self._segments.popitem(last=False)
-
-    def _on_progress(self, params: ProgressParams) -> None:
-        token = str(params.token)
-        run_id, _, kind = token.rpartition(":")
-        segment = self._segments.get(run_id)
-        if segment is None or kind not in ("work", "partial"):
-            return  # a token the WM did not hand out: ignore (SPEC.md §10.1)
-        parent, project, env = segment
-        self.progress_bus.publish(
-            RunProgress(
-                run_id=run_id, parent_run_id=parent, project=project, env=env, value=params.value
-            )
-        )
-
     def _journal_state(self, event: RunnerStateChanged) -> None:
         if self.journal is not None:
             self.journal.record(
-                "runner.state",
+                RUNNER_STATE,
                 project=str(event.key.project),
                 env=event.key.env,
                 payload={
@@ -523,6 +400,37 @@ class WorkspaceManager:
 
     # --- running actions ---------------------------------------------------------------------
 
+    async def progress(self) -> AsyncIterator[RunProgress]:
+        """Work-done progress and partial results of every run, from now on."""
+        async for event in self.runs.progress_bus.subscribe():
+            yield event
+
+    async def output(self) -> AsyncIterator[tuple[str | None, OutputRecord]]:
+        """What runners' handlers print and log, from now on: ``(run id, record)``, the id
+        of the run it belongs to (None when it cannot be attributed to one)."""
+        async for event in self.runs.output_bus.subscribe():
+            yield event
+
+    def run_started(self, run_id: str, parent_run_id: str | None) -> None:
+        """Execution hook (:class:`corral.execute.ExecutionContext`)."""
+        self.runs.run_started(run_id, parent_run_id)
+
+    def segment_started(self, run_id: str, parent_run_id: str, project: Path, env: str) -> None:
+        """Execution hook (:class:`corral.execute.ExecutionContext`)."""
+        self.runs.segment_started(run_id, parent_run_id, project, env)
+
+    def record_output(self, run_id: str | None, record: OutputRecord) -> None:
+        """Runner-router hook: keep a runner's output in the WM's WAL stream."""
+        if self.journal is not None:
+            payload = msgspec.to_builtins(record)
+            self.journal.record(
+                RUN_OUTPUT,
+                run_id=run_id,
+                project=record.project,
+                env=record.env,
+                payload={k: v for k, v in payload.items() if k not in ("project", "env")},
+            )
+
     async def run(
         self,
         action: str,
@@ -533,89 +441,84 @@ class WorkspaceManager:
         params_for: dict[Path, Any] | None = None,
         source: str = "cli",
         run_id: str | None = None,
-    ) -> ProjectRunResult | WorkspaceRunResult:
-        """Run ``action`` in one project (``project=``) or across projects (default: all
-        that have it). ``run_id`` (default: a new one) is what :meth:`cancel` takes; progress
-        of the run's runner requests is published on :meth:`progress`. Raises RpcError for
-        refusals (-32010, -32012, -32013, -32014) and for a cancelled run (-32800), and
-        ConfigError for a broken project configuration at project scope."""
+    ) -> ProjectReport | WorkspaceReport:
+        """Run ``action`` in one project (``project=``), or across projects (``projects``,
+        default: every project); ``params_for`` gives per-project params (e.g. the paths of
+        that project) instead of ``params``.
+
+        ``run_id`` (default: a new one) is what :meth:`cancel` takes; progress is published
+        on :meth:`progress`, output on :meth:`output` and kept in the report. Raises
+        :class:`~corral.config.ConfigError` (project scope), and
+        :class:`~corral.errors.UnknownActionError` when the project, or no project of the
+        selection, defines the action; :class:`~corral.errors.RunCancelledError` for a
+        cancelled run; the limits' errors.
+        """
         params = {} if params is None else params
         run_id = run_id or new_run_id()
         if project is not None:
-            config = await self.project_config(project)
-            work: Awaitable[ProjectRunResult | WorkspaceRunResult] = run_project(
-                self, config, action, params, source=source, run_id=run_id
+            config = await self.catalog.config(project)
+            result: ProjectRunResult = await self.runs.run(
+                run_id, run_project(self, config, action, params, source=source, run_id=run_id)
             )
-        else:
-            work = run_workspace(
+            report = _project_report(str(config.root), result)
+            return with_output(report, self.runs.take_output(run_id))
+        selection = (await select_projects(self, action, projects)).require(action)
+        done = await self.runs.run(
+            run_id,
+            run_workspace(
                 self,
                 action,
                 params,
-                projects,
+                selection.selected,
                 source=source,
                 params_for=params_for,
                 run_id=run_id,
+            ),
+        )
+        output = self.runs.take_output(run_id)
+        reports = []
+        for outcome in done.result.projects:
+            inner = done.runs.get(outcome.project)
+            report = (
+                _project_report(outcome.project, inner)
+                if inner is not None
+                else ProjectReport(
+                    run_id=None,
+                    project=outcome.project,
+                    status=outcome.status,
+                    result=outcome.result,
+                    error=outcome.error,
+                )
             )
-        task = asyncio.ensure_future(work)
-        self._runs[run_id] = task
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.cancelled() and not _cancelling():
-                raise RpcError(
-                    ErrorCode.REQUEST_CANCELLED,
-                    f"run {run_id} was cancelled",
-                    {"reason": "cancel-request"},
-                ) from None
-            task.cancel()
-            raise
-        finally:
-            self._runs.pop(run_id, None)
+            if outcome.status == "failed":
+                report = msgspec.structs.replace(report, error=outcome.error)
+            mine = [r for r in output.records if r.project == outcome.project]
+            reports.append(msgspec.structs.replace(report, output=mine))
+        reported = {r.project for r in reports}
+        return WorkspaceReport(
+            run_id=run_id,
+            status=done.result.status,
+            projects=reports,
+            skipped=[str(p) for p in selection.skipped],
+            output=[r for r in output.records if r.project not in reported],
+            output_dropped=output.dropped,
+        )
 
     def cancel(self, run_id: str) -> bool:
         """Cancel a run started by :meth:`run` (its runner requests get $/cancelRequest);
-        its :meth:`run` call then raises RpcError -32800. False if no such run is going."""
-        task = self._runs.get(run_id)
-        if task is None or task.done():
-            return False
-        task.cancel()
-        return True
+        its :meth:`run` call then raises RunCancelledError. False if no such run is going."""
+        return self.runs.cancel(run_id)
 
-    def _scope_router(self, asker: RunnerKey) -> Router:
-        """Serves a runner's project/workspace requests (SPEC.md §9.12-§9.13)."""
-        router = Router()
 
-        async def project_run(params: ProjectRunParams, ctx: RequestContext) -> ProjectRunResult:
-            root = Path(params.project) if isinstance(params.project, str) else asker.project
-            try:
-                config = await self.project_config(root)
-            except ConfigError as exc:
-                raise RpcError(ErrorCode.INVALID_PARAMS, str(exc)) from None
-            return await run_project(
-                self,
-                config,
-                params.action,
-                params.params,
-                parent_run_id=params.parent_run_id,
-                depth=params.depth,
-                source="runner",
-            )
+def _resolved(path: Path) -> Path:
+    return path.resolve()
 
-        async def workspace_run(
-            params: WorkspaceRunParams, ctx: RequestContext
-        ) -> WorkspaceRunResult:
-            chosen = None if params.projects is None else [Path(p) for p in params.projects]
-            return await run_workspace(
-                self,
-                params.action,
-                params.params,
-                chosen,
-                parent_run_id=params.parent_run_id,
-                depth=params.depth,
-                source="runner",
-            )
 
-        router.add_notification("$/progress", self._on_progress, ProgressParams)
-        router.add_request("project/runAction", project_run, ProjectRunParams)
-        router.add_request("workspace/runAction", workspace_run, WorkspaceRunParams)
-        return router
+def _project_report(project: str, result: ProjectRunResult) -> ProjectReport:
+    return ProjectReport(
+        run_id=result.run_id,
+        project=project,
+        status=result.status,
+        result=result.result,
+        handlers=list(result.handlers),
+    )

@@ -1,14 +1,15 @@
 """The ``corral`` commands: argument parsing, the embedded Workspace Manager, output.
 
 Every command runs an embedded Workspace Manager for its duration (runners start on
-demand and are shut down when the command ends).
+demand and are shut down when the command ends). Commands use the WM's API only
+(:mod:`corral.workspace`, :mod:`corral.reports`, :mod:`corral.errors`); exit codes: 0 clean,
+1 findings, 2 usage or configuration error, 3 a runner, environment or handler failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -16,18 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from corral_protocol import RpcError
 
-from ..config import ConfigError, is_project
+from ..config import ConfigError
 from ..envs import ProgressPrinter
+from ..errors import CorralError, UnknownActionError, UnknownProjectError, UsageError
+from ..execute import Limits
 from ..forkhint import EarlyServer
-from ..supervisor import RunnerState
+from ..locate import find_root, is_project
+from ..reports import ProjectReport, RunnerState, WorkspaceReport
 from ..workspace import WorkspaceManager
-from .render import render_result, render_status, summarize
+from .render import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    render_result,
+    render_status,
+    summarize,
+)
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+USAGE_ERRORS = (ConfigError, UsageError, UnknownActionError, UnknownProjectError)
+"""Domain errors that mean the user must change the command or a configuration (exit 2)."""
 
 DESCRIPTION = """\
 Corral runs a workspace's development tooling (lint, format, type check, any "action") in
@@ -128,11 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 def _root(args: argparse.Namespace) -> Path:
     if args.root is not None:
         return Path(args.root).resolve()
-    cwd = Path.cwd()
-    for candidate in (cwd, *cwd.parents):
-        if is_project(candidate) and candidate != cwd:
-            return candidate
-    return cwd
+    return find_root(Path.cwd())
 
 
 def _json(value: Any) -> str:
@@ -151,7 +158,7 @@ def _params(pairs: Sequence[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"corral: error: --param expects KEY=VALUE, got {pair!r}")
+            raise UsageError(f"--param expects KEY=VALUE, got {pair!r}")
         try:
             params[key] = msgspec.json.decode(value)
         except msgspec.DecodeError:
@@ -159,95 +166,117 @@ def _params(pairs: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-async def _ensure_envs(wm: WorkspaceManager, projects: list[Path] | None) -> bool:
-    """Prepare missing or stale envs (with a note); False if any failed."""
-    pending = [r for r in wm.env_requests(projects) if wm.env_status(r).state != "ready"]
-    if not pending:
-        return True
-    sys.stderr.write(
-        f"note: preparing {len(pending)} environment{'s' if len(pending) != 1 else ''} "
-        "first (later runs reuse them)\n"
-    )
+def _error(message: object) -> None:
+    sys.stderr.write(f"corral: error: {message}\n")
+
+
+def _limits(args: argparse.Namespace) -> Limits | None:
+    jobs = getattr(args, "jobs", None)
+    if jobs is None:
+        return None
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    return Limits(jobs=jobs)
+
+
+async def _ensure_envs(wm: WorkspaceManager, projects: list[Path] | None) -> None:
+    """Prepare missing or stale envs first (with a note and progress). Envs that cannot
+    be prepared are reported here; their projects' runs then fail on their own (exit 3)
+    while the other projects run."""
+    if all(info.state == "ready" for info in wm.env_infos(projects)):
+        return
+    sys.stderr.write("note: preparing environments first (later runs reuse them)\n")
     printer = ProgressPrinter(sys.stderr, sys.stderr.isatty(), root=wm.root)
     results = await wm.prepare_envs(projects, progress=printer)
     printer.finish(results)
-    return all(r.status != "failed" for r in results)
+
+
+class _Scope:
+    """Where a ``corral run`` goes: one project, some projects with per-project paths, or
+    the whole workspace (``project`` and ``projects`` both None)."""
+
+    def __init__(self) -> None:
+        self.project: Path | None = None
+        self.projects: list[Path] | None = None
+        self.params_for: dict[Path, Any] | None = None
+
+    @property
+    def targets(self) -> list[Path] | None:
+        return [self.project] if self.project is not None else self.projects
+
+
+def _scope(args: argparse.Namespace, wm: WorkspaceManager, params: dict[str, Any]) -> _Scope:
+    """The scope the arguments ask for; raises UsageError for paths that do not exist or
+    lie outside every project. Relative paths are relative to the current directory."""
+    scope = _Scope()
+    cwd = Path.cwd()
+    if args.project is not None:
+        project = (cwd / args.project).resolve()
+        if project not in wm.project_roots():
+            raise UsageError(f"{args.project} is not a Corral project of {wm.root}")
+        scope.project = project
+    elif args.paths:
+        scope.params_for = {}
+        for path in args.paths:
+            absolute = (cwd / path).resolve()
+            if not absolute.exists():
+                raise UsageError(f"{path}: no such file or directory")
+            owner = wm.project_of(absolute)
+            if owner is not None:
+                entry = scope.params_for.setdefault(owner, {**params, "paths": []})
+                if "paths" in entry:
+                    entry["paths"].append(str(absolute))
+                continue
+            inside = [p for p in wm.project_roots() if p.is_relative_to(absolute)]
+            if not inside:
+                raise UsageError(f"{path} is not inside a Corral project of {wm.root}")
+            for project in inside:  # a directory holding projects: all of each
+                scope.params_for[project] = dict(params)
+        scope.projects = sorted(scope.params_for)
+    elif not args.workspace and is_project(cwd) and cwd.resolve() != wm.root:
+        scope.project = cwd.resolve()
+    elif not args.workspace and is_project(wm.root):
+        scope.project = wm.root
+    return scope
 
 
 async def _run(args: argparse.Namespace) -> int:
     root = _root(args)
     params = _params(args.param)
-    async with await WorkspaceManager.open(root, fork_server=args.early_fork_server) as wm:
-        if args.jobs:
-            wm.limits = dataclasses.replace(wm.limits, jobs=args.jobs)
-        project: Path | None = None
-        projects: list[Path] | None = None
-        params_for: dict[Path, Any] | None = None
-        if args.project is not None:
-            project = args.project.resolve()
-        elif args.paths:
-            params_for = {}
-            for path in args.paths:
-                owner = wm.project_of(path)
-                if owner is None:
-                    sys.stderr.write(f"corral: error: {path} is not inside a Corral project\n")
-                    return EXIT_USAGE
-                entry = params_for.setdefault(owner, {**params, "paths": []})
-                entry["paths"].append(str(path.resolve()))
-            projects = sorted(params_for)
-        elif not args.workspace and is_project(Path.cwd()) and Path.cwd().resolve() != root:
-            project = Path.cwd().resolve()
-        elif not args.workspace and is_project(root):
-            project = root
-        targets = [project] if project is not None else projects
-        problems = wm.problems
-        if project is not None and project in problems:
-            sys.stderr.write(f"corral: error: {problems[project]}\n")
-            return EXIT_USAGE
+    async with await WorkspaceManager.open(
+        root, limits=_limits(args), fork_server=args.early_fork_server
+    ) as wm:
         if not wm.project_roots():
-            sys.stderr.write(
-                f"corral: error: no Corral project under {root} "
-                "(a project has [tool.corral] in pyproject.toml or a corral.toml)\n"
+            raise UsageError(
+                f"no Corral project under {root} "
+                "(a project has [tool.corral] in pyproject.toml or a corral.toml)"
             )
-            return EXIT_USAGE
-        if not await _ensure_envs(wm, targets):
-            sys.stderr.write("corral: error: some environments could not be prepared\n")
-            return EXIT_FAILURE
+        scope = _scope(args, wm, params)
+        if scope.project is not None and scope.project in wm.problems:
+            raise wm.problems[scope.project]
+        await _ensure_envs(wm, scope.targets)
         started = time.perf_counter()
-        try:
-            outcome = await wm.run(
-                args.action, params, project=project, projects=projects, params_for=params_for
-            )
-        except ConfigError as exc:
-            sys.stderr.write(f"corral: error: {exc}\n")
-            return EXIT_USAGE
-        except RpcError as exc:
-            sys.stderr.write(f"corral: error: {exc.message}\n")
-            return EXIT_USAGE
+        outcome: ProjectReport | WorkspaceReport = await wm.run(
+            args.action,
+            params,
+            project=scope.project,
+            projects=scope.projects,
+            params_for=scope.params_for,
+        )
         elapsed = time.perf_counter() - started
         if args.output == "json":
             sys.stdout.write(_json(outcome))
-            summary, _ = summarize(outcome, project)
-        else:
-            summary = render_result(
-                outcome,
-                sys.stdout,
-                root=root,
-                action=args.action,
-                project=project,
-                elapsed=elapsed,
-            )
+            return summarize(outcome).exit_code
+        summary = render_result(outcome, sys.stdout, root=root, action=args.action, elapsed=elapsed)
         return summary.exit_code
 
 
 async def _prepare(args: argparse.Namespace) -> int:
     root = _root(args)
-    async with await WorkspaceManager.open(root) as wm:
+    async with await WorkspaceManager.open(root, limits=_limits(args)) as wm:
         for path, problem in wm.problems.items():
             sys.stderr.write(f"corral: skipping {path}: {problem}\n")
-        if args.jobs:
-            wm.limits = dataclasses.replace(wm.limits, jobs=args.jobs)
-        projects = [args.project.resolve()] if args.project else None
+        projects = [(Path.cwd() / args.project).resolve()] if args.project else None
         printer = ProgressPrinter(sys.stderr, sys.stderr.isatty(), root=wm.root)
         results = await wm.prepare_envs(
             projects, args.env, recreate=args.recreate, progress=printer
@@ -282,9 +311,10 @@ async def _status(args: argparse.Namespace) -> int:
 async def _runners(args: argparse.Namespace) -> int:
     root = _root(args)
     async with await WorkspaceManager.open(root) as wm:
-        runners = await wm.restart_runners(args.project, args.env, include_stopped=True)
-        render_status([r.status() for r in runners], sys.stdout, root=root)
-        bad = [r for r in runners if r.state is not RunnerState.RUNNING]
+        project = None if args.project is None else (Path.cwd() / args.project)
+        statuses = await wm.restart_runners(project, args.env, include_stopped=True)
+        render_status(statuses, sys.stdout, root=root)
+        bad = [s for s in statuses if s.state is not RunnerState.RUNNING]
         return EXIT_FAILURE if bad else EXIT_OK
 
 
@@ -323,3 +353,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("corral: interrupted\n")
         return 130
+    except USAGE_ERRORS as exc:
+        _error(exc)
+        return EXIT_USAGE
+    except CorralError as exc:
+        _error(exc)
+        return EXIT_FAILURE

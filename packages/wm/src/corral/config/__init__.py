@@ -13,12 +13,13 @@ key, what was found and what was expected. The file format is documented in
 :mod:`corral.config.parse_runner`; the preset merge rule in :mod:`corral.config.presets`.
 """
 
+from corral_protocol.messages import ActionMode
+
 from corral.config.discovery import SKIPPED_DIRS, discover_projects
 from corral.config.errors import ConfigError
 from corral.config.model import (
     DEFAULT_ENV,
     WORKSPACE_ENV,
-    ActionMode,
     ActionSpec,
     EnvSpec,
     HandlerRef,
@@ -27,7 +28,7 @@ from corral.config.model import (
     RestartSettings,
     RunnerSettings,
 )
-from corral.config.presets import PRESET_FILE, apply_presets, parse_preset
+from corral.config.presets import PRESET_FILE, apply_presets, check_presets, parse_preset
 from corral.config.project import CONFIG_FILE_NAMES, is_project, load_project
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "RestartSettings",
     "RunnerSettings",
     "apply_presets",
+    "check_presets",
     "discover_projects",
     "is_project",
     "load_project",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from corral.config.project import CORRAL_TOML, PYPROJECT_TOML, pyproject_declares_corral
+from corral.locate import CORRAL_TOML, PYPROJECT_TOML, pyproject_declares_corral
 
 SKIPPED_DIRS = frozenset(
     {

@@ -16,11 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from corral.errors import CorralError
+
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _MAX_FOUND = 60
 
 
-class ConfigError(Exception):
+class ConfigError(CorralError):
     """A configuration file says something Corral cannot use.
 
     Attributes:

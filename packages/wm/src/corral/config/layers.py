@@ -9,9 +9,10 @@ only after merging (a handler without a source) still name the right file and ke
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
+from corral_protocol.messages import ActionMode
 from msgspec import UNSET, UnsetType
 
 from corral.config._reader import Where
@@ -35,7 +36,7 @@ class ActionLayer(msgspec.Struct, frozen=True, kw_only=True):
     """One ``[...actions.<name>]`` table as written."""
 
     name: str
-    mode: Literal["sequential", "concurrent"] | UnsetType = UNSET
+    mode: ActionMode | UnsetType = UNSET
     handlers: tuple[HandlerLayer, ...] = ()
     where: Where
     key: str

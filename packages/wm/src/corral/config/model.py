@@ -9,16 +9,13 @@ documented defaults of the ``[tool.corral]`` format.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
+from corral_protocol.messages import ActionMode
 
 from corral.config.layers import ConfigLayer, ProjectLayer
 
-ActionMode = Literal["sequential", "concurrent"]
-"""How an action's handlers run: one after another (each sees the previous result) or together."""
-
-ACTION_MODES: tuple[ActionMode, ...] = ("sequential", "concurrent")
 DEFAULT_ENV = "dev_no_runtime"
 """The environment a handler runs in when it names none."""
 WORKSPACE_ENV = "dev_workspace"

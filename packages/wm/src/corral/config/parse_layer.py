@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from corral_protocol.messages import ACTION_MODES
 from msgspec import UNSET
 
 from corral.config._reader import Table
@@ -18,7 +19,6 @@ from corral.config.layers import ActionLayer, ConfigLayer, EnvLayer, HandlerLaye
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ENV_NAME_EXPECTED = f"an environment name matching {ENV_NAME.pattern}"
-MODES = ("sequential", "concurrent")
 ACTION_KEYS = ("mode", "handlers")
 HANDLER_KEYS = ("name", "source", "env", "config", "dependencies", "enabled")
 ENV_KEYS = ("dependencies", "python", "runner")
@@ -69,9 +69,9 @@ def read_actions(table: Table, *, require_source: bool) -> dict[str, ActionLayer
 
 def _read_action(table: Table, name: str, *, require_source: bool) -> ActionLayer:
     mode = table.get("mode")
-    if mode is not UNSET and mode not in MODES:
-        hint = did_you_mean(mode, MODES) if isinstance(mode, str) else None
-        raise table.error("mode", mode, one_of(MODES), hint)
+    if mode is not UNSET and mode not in ACTION_MODES:
+        hint = did_you_mean(mode, ACTION_MODES) if isinstance(mode, str) else None
+        raise table.error("mode", mode, one_of(ACTION_MODES), hint)
     raw = table.get("handlers")
     handlers: list[HandlerLayer] = []
     if raw is not UNSET:

@@ -40,10 +40,12 @@ from pathlib import Path
 from msgspec.structs import replace
 
 from corral.config._reader import Table, Where
+from corral.config.errors import ConfigError, describe, did_you_mean, index_key
 from corral.config.layers import ConfigLayer, ProjectLayer
 from corral.config.merge import finalize, layer_from_specs, merge_layers
 from corral.config.model import WORKSPACE_ENV, PresetConfig, ProjectConfig
 from corral.config.parse_layer import read_layer
+from corral.config.project import SHIPPED_PRESETS, canonical_name, declared_distributions
 from corral.config.toml_files import parse_toml
 
 PRESET_FILE = "preset.toml"
@@ -99,3 +101,32 @@ def apply_presets(project: ProjectConfig, presets: Sequence[PresetConfig]) -> Pr
     merged = merge_layers([*(_preset_layer(p) for p in presets), own.config])
     actions, envs = finalize(merged, groups=own.groups, always_envs=(WORKSPACE_ENV,))
     return replace(project, actions=actions, envs=envs)
+
+
+def check_presets(config: ProjectConfig) -> None:
+    """Every preset the project names is shipped with Corral or declared as a dependency of
+    its ``dev_workspace`` environment; raises :class:`ConfigError` at ``presets[i]`` otherwise.
+
+    A preset name is never looked up in a package registry by itself: a typo must not
+    install whatever package (possibly a squatted one) has that name.
+    """
+    spec = config.envs.get(WORKSPACE_ENV)
+    declared = declared_distributions(spec.dependencies if spec else ())
+    known = {canonical_name(p) for p in SHIPPED_PRESETS} | declared
+    for i, preset in enumerate(config.presets):
+        if canonical_name(preset) in known:
+            continue
+        hint = did_you_mean(preset, sorted({*SHIPPED_PRESETS, *declared})) or (
+            f"declare the package that provides it in the {WORKSPACE_ENV} environment: "
+            f'[dependency-groups] {WORKSPACE_ENV} = ["{preset}==<version>"] (or '
+            f"envs.{WORKSPACE_ENV}.dependencies)"
+        )
+        raise ConfigError(
+            config.config_file,
+            index_key(config.config_key("presets"), i),
+            found=describe(preset),
+            expected="a preset shipped with Corral ("
+            + ", ".join(SHIPPED_PRESETS)
+            + f") or a package listed in the {WORKSPACE_ENV} environment's dependencies",
+            hint=hint,
+        )

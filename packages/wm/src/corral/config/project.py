@@ -10,7 +10,6 @@ the same table as ``[tool.corral]``. PEP 735 ``[dependency-groups]`` are always 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,42 +21,28 @@ from corral.config.model import WORKSPACE_ENV, ProjectConfig
 from corral.config.parse_layer import read_layer, read_presets
 from corral.config.parse_runner import read_runner
 from corral.config.toml_files import read_toml
+from corral.locate import (
+    CONFIG_FILE_NAMES,
+    CORRAL_TOML,
+    PYPROJECT_TOML,
+    is_project,
+    pyproject_declares_corral,
+)
 
-CORRAL_TOML = "corral.toml"
-PYPROJECT_TOML = "pyproject.toml"
-CONFIG_FILE_NAMES = (CORRAL_TOML, PYPROJECT_TOML)
-"""The files whose change can change a project's configuration (watch these)."""
+__all__ = [
+    "CONFIG_FILE_NAMES",
+    "CORRAL_TOML",
+    "PYPROJECT_TOML",
+    "SHIPPED_PRESETS",
+    "canonical_name",
+    "declared_distributions",
+    "display_name",
+    "is_project",
+    "load_project",
+    "pyproject_declares_corral",
+]
+
 PROJECT_KEYS = ("presets", "actions", "envs", "runner")
-_TABLE_HEADER = re.compile(rb"^[ \t]*\[\s*tool\s*\.\s*\"?corral\b", re.MULTILINE)
-
-
-def pyproject_declares_corral(data: bytes) -> bool:
-    """Whether ``pyproject.toml`` content has a ``[tool.corral]`` table.
-
-    Cheap for the common case: content not mentioning ``corral`` is not parsed. Content
-    that is not valid TOML counts when it has a ``[tool.corral...]`` header line, so that
-    :func:`load_project` reports its syntax error instead of the project vanishing.
-    """
-    if b"corral" not in data:
-        return False
-    try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return _TABLE_HEADER.search(data) is not None
-    tool = document.get("tool")
-    return isinstance(tool, dict) and "corral" in tool
-
-
-def is_project(directory: Path) -> bool:
-    """Whether ``directory`` is a project (see the module docstring). Never raises."""
-    directory = Path(directory)
-    if (directory / CORRAL_TOML).is_file():
-        return True
-    try:
-        data = (directory / PYPROJECT_TOML).read_bytes()
-    except OSError:
-        return False
-    return pyproject_declares_corral(data)
 
 
 def display_name(file: Path, workspace_root: Path | None) -> str:
@@ -123,6 +108,26 @@ def load_project(directory: Path, *, workspace_root: Path | None = None) -> Proj
         runner=runner,
         _layer=ProjectLayer(config=layer, groups=groups),
     )
+
+
+SHIPPED_PRESETS: tuple[str, ...] = ("corral-python",)
+"""Presets that come with Corral itself: a project may name them without declaring them."""
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def canonical_name(name: str) -> str:
+    """A distribution name as PEP 503 compares them (``Corral_Python`` -> ``corral-python``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared_distributions(requirements: tuple[str, ...]) -> set[str]:
+    """The canonical distribution names the requirement strings ask for."""
+    names = set()
+    for requirement in requirements:
+        match = _REQUIREMENT_NAME.match(requirement)
+        if match is not None:
+            names.add(canonical_name(match.group(1)))
+    return names
 
 
 def _dependency_groups(pyproject: dict[str, Any] | None, where: Where) -> DependencyGroups | None:

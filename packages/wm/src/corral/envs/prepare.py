@@ -319,6 +319,9 @@ class EnvPreparer:
                 return await self._rebuild(run, request, inputs, start)
             except EnvPrepareError as exc:
                 error = str(exc)
+            except OSError as exc:  # the file system refused (permissions, a file in the way)
+                where = f" {exc.filename}" if exc.filename else ""
+                error = f"{_what(request)}: cannot write{where}: {exc.strerror or exc}"
             except Exception as exc:  # one env's failure never stops the others
                 error = (
                     f"{_what(request)}: internal error: {type(exc).__name__}: {exc}\n"

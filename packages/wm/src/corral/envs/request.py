@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.envs.paths import absolute, env_python, validate_env_name
+from corral.pyrunner import RUNNER_ARGS
 
 
 @dataclass(frozen=True)
@@ -81,4 +82,4 @@ def runner_command(request: EnvRequest) -> list[str]:
     """
     if request.runner is not None:
         return list(request.runner)
-    return [str(env_python(request.project, request.name)), "-m", "corral_runner"]
+    return [str(env_python(request.project, request.name)), *RUNNER_ARGS]

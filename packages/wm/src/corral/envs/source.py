@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Literal
 
 from corral.envs.paths import absolute
+from corral.pyrunner import RUNNER_DIST, RUNNER_PACKAGE
 
-RUNNER_DIST = "corral-runner"
 RUNNER_LOCAL_DEPS = (("corral_protocol", "corral-protocol"), ("corral_wal", "corral-wal"))
 """(module, distribution) of the runner's own dependencies that a checkout also provides."""
 
@@ -202,7 +202,7 @@ def detect_runner_source() -> RunnerSource:
     where they are ones too (the runner depends on them at the same version, which the index
     may not have). Otherwise ``corral-runner==<version of corral>`` from the index.
     """
-    runner = checkout_root("corral_runner", RUNNER_DIST)
+    runner = checkout_root(RUNNER_PACKAGE, RUNNER_DIST)
     if runner is not None:
         deps = [checkout_root(module, dist) for module, dist in RUNNER_LOCAL_DEPS]
         return RunnerSource.local([runner, *(path for path in deps if path is not None)])

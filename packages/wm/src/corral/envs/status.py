@@ -35,6 +35,7 @@ from corral.envs.uvtool import (
     run_command,
     uv_environment,
 )
+from corral.pyrunner import RUNNER_PACKAGE
 
 EnvState = Literal["ready", "no_venv", "stale", "broken"]
 
@@ -176,7 +177,7 @@ async def probe(
     True when it exited 0, printed the expected JSON and runs inside the environment.
     """
     python = env_python(request.project, request.name)
-    imports = "import corral_runner\n" if import_runner and request.is_python else ""
+    imports = f"import {RUNNER_PACKAGE}\n" if import_runner and request.is_python else ""
     argv = (str(python), "-I", "-c", _PROBE.format(imports=imports))
     try:
         result = await run_command(argv, cwd=request.project, env=uv_environment(), timeout=timeout)

@@ -27,11 +27,11 @@ from typing import Any, Final
 import msgspec
 
 from ..forkhint import EarlyServer, fork_server_enabled, spawn_server, write_hint
+from ..pyrunner import RUNNER_ARGS
 from .tail import OutputTail
 
 __all__ = ["ForkServerError", "ForkServers", "ForkedProcess", "fork_server_enabled"]
 
-RUNNER_MODULE: Final = ("-m", "corral_runner")
 SPAWN_TIMEOUT: Final = 10.0
 """A fork server that does not answer a request within this is retired."""
 START_TIMEOUT: Final = 30.0
@@ -328,7 +328,7 @@ class ForkServers:
         ``cwd``, or None: spawn it the ordinary way. ``limit`` bounds a line of its stdout
         (the hello); ``preload`` names its handler modules, which a server started for it
         imports up front."""
-        if len(argv) != 3 or tuple(argv[1:]) != RUNNER_MODULE or argv[0] in self._refused:
+        if len(argv) != 3 or tuple(argv[1:]) != RUNNER_ARGS or argv[0] in self._refused:
             return None
         python = argv[0]
         key = _interpreter_key(Path(python))

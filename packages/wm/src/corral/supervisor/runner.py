@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from corral_protocol import Connection, ConnectionClosedError, ErrorCode, Router, RpcError, connect
+from corral_protocol import Connection, ConnectionClosedError, Router, RpcError, connect
 from corral_protocol.messages import (
     ClientCapabilities,
     ClientInfo,
@@ -50,6 +50,7 @@ from corral_protocol.messages import (
 from corral_protocol.versions import SUPPORTED_VERSIONS, negotiate
 
 from ..config import RunnerSettings
+from ..errors import CorralError
 from .events import EventBus, RunnerKey, RunnerStateChanged, RunnerStatus
 from .forkserver import ForkServers
 from .policy import RestartPolicy
@@ -68,10 +69,14 @@ S, E = RunnerState, RunnerEvent
 WM_INFO = ClientInfo(name="corral", version="0.1.0")
 
 
-class RunnerUnavailableError(Exception):
-    """The runner cannot serve requests now (never started, NO_VENV, crashed...)."""
+class RunnerUnavailableError(CorralError):
+    """The runner cannot serve requests now (never started, NO_VENV, crashed...).
 
-    code = ErrorCode.RUNNER_UNAVAILABLE
+    ``kind`` is the name handler outcomes carry as their error type when a runner problem
+    fails them (``RunnerUnavailable``; ``RunnerCrashed`` for a runner that died mid-request).
+    """
+
+    kind = "RunnerUnavailable"
 
     def __init__(
         self,
@@ -100,6 +105,8 @@ class RunnerUnavailableError(Exception):
 
 class RunnerCrashedError(RunnerUnavailableError):
     """The runner died while a request was in flight."""
+
+    kind = "RunnerCrashed"
 
 
 @dataclass(frozen=True)

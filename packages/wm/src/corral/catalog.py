@@ -1,0 +1,141 @@
+"""The workspace's projects: discovery, configuration, and presets applied.
+
+:class:`ProjectCatalog` finds every project under the workspace root, loads each one's
+configuration (a broken one is kept as a *problem*, never raised at discovery), and
+resolves presets on demand: a project's presets are asked of its ``dev_workspace`` runner
+(ADR-0016 bootstrap; :data:`corral.plan.PRESET_ACTION`) through a callback the Workspace
+Manager supplies, with the answer cached on disk (:mod:`corral.preset_cache`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+from .config import (
+    WORKSPACE_ENV,
+    ConfigError,
+    ProjectConfig,
+    apply_presets,
+    check_presets,
+    discover_projects,
+    load_project,
+    parse_preset,
+)
+from .errors import UnknownProjectError
+from .preset_cache import CachedPreset, PresetCache
+
+__all__ = ["FetchPresets", "ProjectCatalog"]
+
+FetchPresets = Callable[[ProjectConfig], Awaitable[list[CachedPreset]]]
+"""Asks a project's ``dev_workspace`` runner for the text of its presets; raises
+:class:`ConfigError` naming the ``presets`` key when they cannot be resolved."""
+
+
+class ProjectCatalog:
+    """See the module docstring. Project paths are absolute and resolved."""
+
+    def __init__(self, root: Path, fetch_presets: FetchPresets) -> None:
+        self.root = root.resolve()
+        self._fetch = fetch_presets
+        self._raw: dict[Path, ProjectConfig] = {}
+        self._problems: dict[Path, ConfigError] = {}
+        self._resolved: dict[Path, ProjectConfig] = {}
+        self._resolving: dict[Path, asyncio.Task[ProjectConfig]] = {}
+
+    def reload(self) -> None:
+        """Discover and load every project again (resolved presets are forgotten)."""
+        self._raw.clear()
+        self._problems.clear()
+        self._resolved.clear()
+        for directory in discover_projects(self.root):
+            try:
+                self._raw[directory] = load_project(directory, workspace_root=self.root)
+            except ConfigError as error:
+                self._problems[directory] = error
+
+    @property
+    def problems(self) -> dict[Path, ConfigError]:
+        """Projects whose configuration could not be loaded, with the error."""
+        return dict(self._problems)
+
+    def roots(self) -> list[Path]:
+        """Every project (loadable or not), sorted."""
+        return sorted({*self._raw, *self._problems})
+
+    def project_of(self, path: Path) -> Path | None:
+        """The innermost project containing ``path`` (a file or directory), if any."""
+        path = path.resolve()
+        best: Path | None = None
+        for root in self.roots():
+            if (path == root or root in path.parents) and (
+                best is None or len(root.parts) > len(best.parts)
+            ):
+                best = root
+        return best
+
+    def current(self, root: Path) -> ProjectConfig | None:
+        """The best configuration known now without resolving anything: with presets
+        applied if they were resolved, else as the project file wrote it; None when the
+        project cannot be loaded or is unknown."""
+        root = root.resolve()
+        return self._resolved.get(root) or self._raw.get(root)
+
+    def loaded(self) -> Iterator[ProjectConfig]:
+        """:meth:`current` of every loadable project, in path order."""
+        for root in sorted(self._raw):
+            yield self._resolved.get(root) or self._raw[root]
+
+    async def config(self, root: Path) -> ProjectConfig:
+        """The project's configuration with its presets applied (resolved once, cached).
+
+        Raises :class:`ConfigError` naming the file and key, or
+        :class:`~corral.errors.UnknownProjectError`.
+        """
+        root = _canonical(root)
+        if root in self._problems:
+            raise self._problems[root]
+        if root not in self._raw:
+            raise UnknownProjectError(root)
+        if root in self._resolved:
+            return self._resolved[root]
+        task = self._resolving.get(root)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve(self._raw[root]))
+            self._resolving[root] = task
+        try:
+            config = await asyncio.shield(task)
+        finally:
+            self._resolving.pop(root, None)
+        self._resolved[root] = config
+        return config
+
+    async def resolve_all(self) -> None:
+        """Apply every project's presets where possible; projects whose configuration or
+        presets fail keep their raw configuration (their error is reported on use)."""
+        for root in self.roots():
+            try:
+                await self.config(root)
+            except ConfigError:
+                continue
+
+    async def _resolve(self, raw: ProjectConfig) -> ProjectConfig:
+        if not raw.presets:
+            return raw
+        check_presets(raw)
+        cache = PresetCache(raw.root, raw.config_file, tuple(raw.presets), WORKSPACE_ENV)
+        texts = cache.load()
+        if texts is None:
+            texts = await self._fetch(raw)
+            cache.store(texts)
+        presets = []
+        for item in texts:
+            file = Path(item.file) if item.file else raw.config_file
+            presets.append(parse_preset(item.name, item.text, file))
+        return apply_presets(raw, presets)
+
+
+def _canonical(path: Path) -> Path:
+    """How projects are keyed: the resolved absolute path."""
+    return path.resolve()
