@@ -5,9 +5,8 @@ The table in :mod:`corral.supervisor.states` is not restated here (a copy would 
 any mistake). Instead:
 
 * :func:`expected` is a reference model written as rules about what each event *means*
-  (which states have a process, which are at rest), from the seed's ExtensionHostState
-  transitions and DESIGN's "Supervision" section; every (state, event) pair is compared
-  with it.
+  (which states have a process, which are at rest), from the rules of
+  docs/architecture.md#lifecycle; every (state, event) pair is compared with it.
 * Named properties state the invariants one by one (Running only through Starting, a
   deliberate stop never becomes a crash, Crashed is left only by START/STOP/ENV_MISSING,
   every state can reach Stopped, ...), each checked over the graph of the table.
@@ -132,13 +131,14 @@ def test_the_table_names_only_known_states_and_events() -> None:
         assert isinstance(target, RunnerState)
 
 
-# --- the seed's transitions --------------------------------------------------------------
+# --- the classic extension-host transitions ------------------------------------------------
 
-# ExtensionHostState's transitions in our events. Two are deliberately different (DESIGN,
-# "Supervision"): the seed's "Running -> Unhealthy (process exited)" is split into
-# UNRESPONSIVE (no $/ping answer: Unhealthy, the process lives) and FAILED_* (an exit is
-# noticed at once and goes straight to the restart policy); and Starting can also back off.
-SEED_TRANSITIONS = [
+# The extension-host state machine this one completes (docs/architecture.md#lifecycle), in
+# our events. Two are deliberately different: its "Running -> Unhealthy (process exited)"
+# is split into UNRESPONSIVE (no $/ping answer: Unhealthy, the process lives) and FAILED_*
+# (an exit is noticed at once and goes straight to the restart policy); and Starting can
+# also back off.
+EXTENSION_HOST_TRANSITIONS = [
     (S.STOPPED, E.START, S.STARTING),
     (S.STARTING, E.READY, S.RUNNING),
     (S.STARTING, E.FAILED_FATAL, S.CRASHED),
@@ -152,8 +152,8 @@ SEED_TRANSITIONS = [
 ]
 
 
-@pytest.mark.parametrize(("state", "event", "target"), SEED_TRANSITIONS, ids=str)
-def test_every_transition_of_the_seed_is_kept(
+@pytest.mark.parametrize(("state", "event", "target"), EXTENSION_HOST_TRANSITIONS, ids=str)
+def test_every_extension_host_transition_is_kept(
     state: RunnerState, event: RunnerEvent, target: RunnerState
 ) -> None:
     assert transition(state, event) is target
@@ -265,7 +265,7 @@ def test_no_transition_for_an_event_that_cannot_happen_in_a_state(
 
 
 def test_a_stopping_runner_cannot_crash_or_restart() -> None:
-    """Its process exiting is the stop finishing, never a crash (DESIGN: deliberate stops
+    """Its process exiting is the stop finishing, never a crash (deliberate stops
     never count as crashes)."""
     assert {e for s, e in TRANSITIONS if s is S.STOPPING} == {E.STOPPED_DONE}
 
