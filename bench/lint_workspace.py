@@ -10,7 +10,8 @@ On a generated workspace (default 20 projects x 50 files, every project using th
 * cold: the ``corral run lint --workspace`` command (envs prepared, no runner started),
   with runners forked from the fork server (the default on Linux) and spawned;
 * the floor of one process per project: a started Python forking a child per project
-  that runs ruff there (what ADR-0003 costs before any WM or protocol work);
+  that runs ruff there (what docs/architecture.md#runner-per-env costs before any WM or protocol
+  work);
 * the floor of starting an asyncio program that speaks msgspec: ``python -c "import
   asyncio, msgspec"`` (a WM cannot start for less); with the previous floor, the least a
   cold command of this design could take;
@@ -90,7 +91,8 @@ for project in projects:
 for pid in children:
     os.waitpid(pid, 0)
 """
-"""The floor of any design with one process per project (ADR-0003) that runs ruff there:
+"""The floor of any design with one process per project (docs/architecture.md#runner-per-env) that
+runs ruff there:
 one already-started Python forks a child per project, each runs ruff on its project. No
 WM, no protocol, no env checks."""
 

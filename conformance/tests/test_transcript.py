@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from corral_conformance.transcript import Transcript, normalise_value, render
+from corral_conformance.transcript import (
+    STANDARD_HELLO,
+    STANDARD_INITIALIZE_RESULT,
+    Transcript,
+    collapse_standard,
+    normalise_value,
+    render,
+    standard_handshake,
+)
 
 
 def test_normalise_replaces_volatile_values() -> None:
@@ -42,3 +50,43 @@ def test_raw_transcript_redacts_tokens_and_steps_render_one_line_each() -> None:
     assert token not in str(raw)
     assert "/work/p" in str(raw)  # only secrets are redacted in the raw transcript
     assert render(transcript.normalised()) == '{"step":"send","message":{"token":"<token>"}}'
+
+
+def hello_step(version: str = "1.0") -> dict[str, object]:
+    return {"step": "expectHello", "hello": {"corral": "hello", "protocol": [version]}}
+
+
+def initialize_step(sync: bool = True, id_: int = 0) -> dict[str, object]:
+    result = {"protocolVersion": "1.0", "capabilities": {"syncHandlers": sync}}
+    return {"step": "initialize", "got": {"jsonrpc": "2.0", "id": id_, "result": result}}
+
+
+def test_the_standard_handshake_is_what_most_transcripts_share() -> None:
+    transcripts = [
+        [hello_step(), initialize_step()],
+        [hello_step(), initialize_step(sync=False)],
+        [hello_step("2.0"), initialize_step(id_=3)],
+    ]
+    assert standard_handshake(transcripts) == {
+        STANDARD_HELLO: {"corral": "hello", "protocol": ["1.0"]},
+        STANDARD_INITIALIZE_RESULT: initialize_step()["got"]["result"],  # type: ignore[index]
+    }
+    assert standard_handshake([[{"step": "send"}]]) == {}
+
+
+def test_collapse_replaces_only_equal_handshakes_anywhere() -> None:
+    standard = standard_handshake([[hello_step(), initialize_step()]])
+    reply = initialize_step()["got"]
+    records = [
+        hello_step(),
+        initialize_step(id_=4),
+        {"step": "expect", "got": reply},  # a hand-sent initialize's reply
+        hello_step("2.0"),
+        initialize_step(sync=False),
+    ]
+    collapsed = collapse_standard(records, standard)
+    assert collapsed[0] == {"step": "expectHello", "hello": STANDARD_HELLO}
+    assert collapsed[1]["got"] == {"jsonrpc": "2.0", "id": 4, "result": STANDARD_INITIALIZE_RESULT}
+    assert collapsed[2]["got"]["result"] == STANDARD_INITIALIZE_RESULT
+    assert collapsed[3:] == records[3:]  # different: shown in full
+    assert collapse_standard({"n": 1, "b": True}, {"<one>": 1}) == {"n": "<one>", "b": True}

@@ -9,6 +9,10 @@
   volatile values replaced by placeholders: the token, project paths, pids, ports, durations,
   tracebacks, runner versions, memory addresses and long strings. For a deterministic runner
   it is stable from run to run, so it can be snapshotted.
+* Across many cases, the *standard handshake* (:func:`standard_handshake`) is the hello line
+  and the ``initialize`` result most transcripts share; :func:`collapse_standard` replaces
+  each occurrence by a one-word marker, so a set of snapshots pins it once and every
+  transcript shows only what differs (a capability change is one diff, not one per case).
 """
 
 from __future__ import annotations
@@ -17,9 +21,24 @@ import hashlib
 import json
 import re
 import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-__all__ = ["Transcript", "normalise_value"]
+__all__ = [
+    "STANDARD_HELLO",
+    "STANDARD_INITIALIZE_RESULT",
+    "Transcript",
+    "collapse_standard",
+    "normalise_value",
+    "render",
+    "standard_handshake",
+]
+
+STANDARD_HELLO: Final = "<standard hello>"
+"""Marker of a hello equal to the standard one (see :func:`standard_handshake`)."""
+STANDARD_INITIALIZE_RESULT: Final = "<standard initialize result>"
+"""Marker of an ``initialize`` result equal to the standard one."""
 
 _MAX_ENTRIES: Final = 3000
 _RAW_STRING: Final = 2000
@@ -129,3 +148,44 @@ class Transcript:
 def render(records: list[dict[str, Any]]) -> str:
     """One compact JSON line per record (text reports, snapshots)."""
     return "\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records)
+
+
+def _most_common(values: list[Any]) -> Any:
+    """The most frequent value (the first seen among equals), compared as canonical JSON."""
+    counts = Counter(json.dumps(value, sort_keys=True) for value in values)
+    best = counts.most_common(1)[0][0]
+    return next(value for value in values if json.dumps(value, sort_keys=True) == best)
+
+
+def standard_handshake(transcripts: Iterable[list[dict[str, Any]]]) -> dict[str, Any]:
+    """``{marker: value}`` for the hello and the ``initialize`` result that most of the
+    normalised ``transcripts`` share (a marker is absent if no transcript has that step)."""
+    hellos: list[Any] = []
+    results: list[Any] = []
+    for records in transcripts:
+        for record in records:
+            if record.get("step") == "expectHello" and "hello" in record:
+                hellos.append(record["hello"])
+            got = record.get("got")
+            if record.get("step") == "initialize" and isinstance(got, dict) and "result" in got:
+                results.append(got["result"])
+    standard: dict[str, Any] = {}
+    if hellos:
+        standard[STANDARD_HELLO] = _most_common(hellos)
+    if results:
+        standard[STANDARD_INITIALIZE_RESULT] = _most_common(results)
+    return standard
+
+
+def collapse_standard(value: Any, standard: Mapping[str, Any]) -> Any:
+    """``value`` with every part equal to one of ``standard``'s values replaced by its
+    marker (anywhere: a hello step, an ``initialize`` step, a hand-sent ``initialize``'s
+    reply); parts that differ stay in full."""
+    for marker, typical in standard.items():
+        if type(value) is type(typical) and value == typical:
+            return marker
+    if isinstance(value, list):
+        return [collapse_standard(item, standard) for item in value]
+    if isinstance(value, dict):
+        return {key: collapse_standard(item, standard) for key, item in value.items()}
+    return value

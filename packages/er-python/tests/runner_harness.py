@@ -6,12 +6,14 @@ import asyncio
 import os
 import secrets
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from corral_protocol import Connection, Router, connect
 from corral_protocol.messages import (
     ActionConfig,
@@ -31,6 +33,7 @@ from corral_protocol.messages import (
     RunParams,
     RunResult,
 )
+from corral_wal import read_wal
 
 RUNNER_ARGV = [sys.executable, "-m", "corral_runner"]
 ProjectRun = Callable[[ProjectRunParams], Awaitable[Any]]
@@ -134,6 +137,32 @@ class RunnerProcess:
             "actions/run", self.run_params(action, params, **extra), result_type=RunResult
         )
 
+    def start_run(
+        self, action: str, params: Any = None, **extra: Any
+    ) -> tuple[str, asyncio.Task[RunResult]]:
+        """Send ``actions/run`` in a task; return the run's id (for :meth:`until_recorded`)
+        and the task."""
+        run_params = self.run_params(action, params, **extra)
+        request = self.conn.request("actions/run", run_params, result_type=RunResult)
+        return run_params.run_id, asyncio.ensure_future(request)
+
+    def recorded(self, run_id: str) -> list[str]:
+        """The events the runner's WAL stream holds for ``run_id`` so far, in order (the
+        runner must have been launched with a ``wal_dir``)."""
+        assert self.record.wal_dir is not None, "launch the runner with wal_dir=..."
+        if not Path(self.record.wal_dir).is_dir():
+            return []
+        return [r.event for r in read_wal(self.record.wal_dir).records if r.run_id == run_id]
+
+    async def until_recorded(self, run_id: str, *events: str, timeout: float = 10.0) -> None:
+        """Wait until the runner has journaled one of ``events`` for ``run_id`` (e.g. its
+        handler started): the runner's own record of the moment, not a guessed delay."""
+        await wait_until(
+            lambda: any(event in events for event in self.recorded(run_id)),
+            f"{' or '.join(events)} of {run_id} in the runner's WAL",
+            timeout,
+        )
+
     async def wait_exit(self, timeout: float = 15) -> int:
         async with asyncio.timeout(timeout):
             return await self.proc.wait()
@@ -209,6 +238,15 @@ async def running(
                 stream.feed_eof()
         if runner.proc._transport is not None:  # type: ignore[attr-defined]
             runner.proc._transport.close()  # type: ignore[attr-defined]
+
+
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Check ``condition`` every 10 ms until it holds; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.01)
 
 
 def run(coro: Awaitable[None], timeout: float = 60) -> None:

@@ -42,8 +42,10 @@ def sync_sleep(ctx: ActionContext[Any]) -> dict[str, Any]:
 
 
 def busy(ctx: ActionContext[Any]) -> str:
-    """Blocks its thread without polling (a CPU-bound tool, say)."""
+    """Blocks its thread without polling (a CPU-bound tool, say); logs ``busy: done`` as it
+    returns, so that a test can tell when an abandoned one has really finished."""
     time.sleep(float(ctx.params.get("seconds", 1)))
+    ctx.logger.warning("busy: done")
     return "done"
 
 
@@ -87,8 +89,10 @@ async def unencodable(ctx: ActionContext[Any]) -> object:
 
 
 async def stubborn(ctx: ActionContext[Any]) -> str:
-    """Swallows cancellation (bad handler code): the runner must answer -32800 anyway."""
-    for _ in range(50):
+    """Swallows cancellation (bad handler code) for ``seconds`` (default 5): the runner must
+    answer -32800 anyway."""
+    deadline = time.monotonic() + float(ctx.params.get("seconds", 5))
+    while time.monotonic() < deadline:
         try:
             await asyncio.sleep(0.1)
         except asyncio.CancelledError:

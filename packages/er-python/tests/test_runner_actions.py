@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,17 @@ from corral_protocol.messages import (
     WorkDoneBegin,
     WorkDoneEnd,
 )
-from runner_harness import run, running
+from corral_wal import HANDLER_STARTED
+from runner_harness import RunnerProcess, run, running, wait_until
+
+
+def late_replies(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Replies the test's WM connection dropped because it no longer awaited them."""
+    return [
+        r.getMessage().split("unknown id ")[1]
+        for r in caplog.records
+        if "response to unknown id" in r.getMessage()
+    ]
 
 
 def test_configure_reports_each_load_error_and_never_crashes(project: Path) -> None:
@@ -157,29 +168,31 @@ def test_concurrent_handlers_are_merged_in_configuration_order(project: Path) ->
 
 def test_ping_is_answered_promptly_while_handlers_are_busy(project: Path) -> None:
     async def scenario() -> None:
-        async with running(project) as runner:
+        async with running(project, wal_dir=str(project / "wal")) as runner:
             await runner.configure(
                 {"busy": [("b", "sample_handlers:busy")], "sleep": [("s", "conformance/sleep")]}
             )
-            busy = [asyncio.create_task(runner.run("busy", {"seconds": 1.5})) for _ in range(3)]
-            asleep = asyncio.create_task(runner.run("sleep", {"seconds": 1.5}))
-            await asyncio.sleep(0.2)
+            runs = [runner.start_run("busy", {"seconds": 1.5}) for _ in range(3)]
+            runs.append(runner.start_run("sleep", {"seconds": 1.5}))
+            for run_id, _ in runs:  # every handler is in its sleep before the pings
+                await runner.until_recorded(run_id, HANDLER_STARTED)
             worst = 0.0
             for _ in range(5):
                 started = time.perf_counter()
                 assert await runner.conn.request("$/ping") == {}
                 worst = max(worst, time.perf_counter() - started)
             assert worst < 0.5, f"ping took {worst:.3f}s while handlers were busy"
-            results = await asyncio.gather(*busy, asleep)
+            results = await asyncio.gather(*(task for _, task in runs))
             assert all(r.status == "ok" for r in results)
 
     run(scenario())
 
 
-async def cancel_pending(runner: Any, action: str, params: dict[str, Any]) -> float:
-    """Start a run, cancel it at the peer with $/cancelRequest; return the reply latency."""
-    task = asyncio.create_task(runner.run(action, params))
-    await asyncio.sleep(0.3)
+async def cancel_pending(runner: RunnerProcess, action: str, params: dict[str, Any]) -> float:
+    """Start a run, cancel it at the peer with $/cancelRequest once its handler has started;
+    return the reply latency."""
+    run_id, task = runner.start_run(action, params)
+    await runner.until_recorded(run_id, HANDLER_STARTED)
     (request_id,) = runner.conn.protocol.pending_outgoing
     started = time.perf_counter()
     runner.conn.notify("$/cancelRequest", {"id": request_id})
@@ -191,7 +204,7 @@ async def cancel_pending(runner: Any, action: str, params: dict[str, Any]) -> fl
 
 def test_cancelling_a_running_async_handler_interrupts_it(project: Path) -> None:
     async def scenario() -> None:
-        async with running(project) as runner:
+        async with running(project, wal_dir=str(project / "wal")) as runner:
             await runner.configure({"sleep": [("s", "conformance/sleep")]})
             assert await cancel_pending(runner, "sleep", {"seconds": 30}) < 1.0
             assert (await runner.run("sleep", {"seconds": 0})).status == "ok"
@@ -199,9 +212,13 @@ def test_cancelling_a_running_async_handler_interrupts_it(project: Path) -> None
     run(scenario())
 
 
-def test_cancelling_a_sync_handler_answers_at_once_and_discards_its_result(project: Path) -> None:
+def test_cancelling_a_sync_handler_answers_at_once_and_discards_its_result(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="corral_protocol.connection")
+
     async def scenario() -> None:
-        async with running(project) as runner:
+        async with running(project, wal_dir=str(project / "wal")) as runner:
             await runner.configure(
                 {"s": [("s", "sample_handlers:sync_sleep")], "b": [("b", "sample_handlers:busy")]}
             )
@@ -209,14 +226,21 @@ def test_cancelling_a_sync_handler_answers_at_once_and_discards_its_result(proje
             # answered -32800 at once and their late results never reach the WM.
             assert await cancel_pending(runner, "s", {"seconds": 30}) < 1.0
             assert await cancel_pending(runner, "b", {"seconds": 2}) < 1.0
-            await asyncio.sleep(2)
-            assert runner.conn.protocol.pending_outgoing == frozenset()
+            await wait_until(  # the abandoned thread really finished, ~2 s later
+                lambda: any(log.message == "busy: done" for log in runner.logs), "busy's end"
+            )
+            assert await runner.conn.request("$/ping") == {}  # anything sent before is in
             assert (await runner.run("s", {"seconds": 0})).result == {"slept": True}
 
     run(scenario())
+    assert late_replies(caplog) == []
 
 
-def test_cancel_racing_completion_gives_exactly_one_reply(project: Path) -> None:
+def test_cancel_racing_completion_gives_at_most_one_reply(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="corral_protocol.connection")
+
     async def scenario() -> None:
         async with running(project) as runner:
             await runner.configure({"echo": [("e", "conformance/echo")]})
@@ -231,10 +255,12 @@ def test_cancel_racing_completion_gives_exactly_one_reply(project: Path) -> None
                 except asyncio.CancelledError:
                     outcomes.append("cancelled")
             assert len(outcomes) == 30
-            # Every request got exactly one reply: nothing is left pending on either side.
-            await asyncio.sleep(0.2)
-            assert runner.conn.protocol.pending_outgoing == frozenset()
+            # The replies of the 30 requests precede the answer to one sent after them.
             assert (await runner.run("echo", {"last": 1})).result == {"last": 1}
+            assert runner.conn.protocol.pending_outgoing == frozenset()
+            dropped = late_replies(caplog)  # replies to requests the WM had stopped awaiting
+            assert len(dropped) == len(set(dropped)), "a request was answered twice"
+            assert len(dropped) <= outcomes.count("cancelled")
 
     run(scenario())
 
@@ -275,7 +301,7 @@ def test_progress_and_partial_results_arrive_in_order_before_the_reply(project: 
             assert [v.message for v in reports] == [f"step {i}/4" for i in range(1, 5)]  # type: ignore[union-attr]
             assert values[-1] == WorkDoneEnd()
             count = len(runner.progress)
-            await asyncio.sleep(0.2)
+            assert await runner.conn.request("$/ping") == {}  # anything sent before is in
             assert len(runner.progress) == count  # nothing after the reply
 
     run(scenario())
@@ -296,7 +322,18 @@ def test_prints_of_handlers_and_their_children_become_runner_output(project: Pat
             await runner.run("child")
             await runner.run("log", {"what": "this"})
             assert (await runner.run("bytes")).status == "ok"
-            await asyncio.sleep(0.3)
+            expected = {
+                "stdout": ["out é\n", "from child\n", "bytes é \ufffd\n"],
+                "stderr": ["err\n", "child err\n", "binary err\n"],
+            }
+            await wait_until(  # output is forwarded by its own pipe readers, maybe later
+                lambda: all(
+                    text in runner.output_text(stream)
+                    for stream, texts in expected.items()
+                    for text in texts
+                ),
+                "every print to be forwarded",
+            )
             assert "out é\n" in runner.output_text("stdout")
             assert "from child\n" in runner.output_text("stdout")
             assert "err\n" in runner.output_text("stderr")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 from corral_protocol import ErrorCode, RpcError, encode_frame
 from corral_protocol.framing import Frame, FrameDecoder
 from corral_runner.errors import DepthLimitExceeded, RemoteError, from_rpc_error
-from runner_harness import run, running, spawn
+from corral_wal import HANDLER_FINISHED, HANDLER_STARTED
+from corral_wal.events import RUN_TERMINAL_EVENTS
+from runner_harness import run, running, spawn, wait_until
 
 
 def frame(message: dict[str, Any]) -> bytes:
@@ -103,10 +106,15 @@ def test_exit_while_the_shutdown_reply_is_pending_exits_one(project: Path) -> No
     async def scenario() -> None:
         async with running(project) as runner:
             configure = asyncio.create_task(runner.configure({"s": [("s", "slow_import:handler")]}))
-            await asyncio.sleep(0.2)
             shutdown = asyncio.create_task(runner.conn.request("shutdown"))
-            await asyncio.sleep(0.1)
-            runner.conn.notify("exit")  # shutdown still waits for configure: not answered yet
+            # Once both requests are on the wire, exit follows them on the same connection;
+            # the runner spends ~1 s importing slow_import, and shutdown waits for configure,
+            # so exit arrives while the shutdown reply is still owed.
+            await wait_until(
+                lambda: len(runner.conn.protocol.pending_outgoing) == 2,
+                "configure and shutdown to be sent",
+            )
+            runner.conn.notify("exit")
             assert await runner.wait_exit() == 1
             for task in (configure, shutdown):
                 task.cancel()
@@ -140,34 +148,42 @@ def test_a_result_that_cannot_be_encoded_is_still_answered(project: Path) -> Non
 
 
 def test_a_handler_ignoring_cancellation_is_answered_within_about_a_second(
-    project: Path,
+    project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="corral_protocol.connection")
+
     async def scenario() -> None:
-        async with running(project) as runner:
+        async with running(project, wal_dir=str(project / "wal")) as runner:
             await runner.configure({"x": [("x", "sample_handlers:stubborn")]})
-            task = asyncio.create_task(runner.run("x"))
-            await asyncio.sleep(0.3)
+            run_id, task = runner.start_run("x", {"seconds": 2.5})
+            await runner.until_recorded(run_id, HANDLER_STARTED)
             (request_id,) = runner.conn.protocol.pending_outgoing
             started = time.perf_counter()
             runner.conn.notify("$/cancelRequest", {"id": request_id})
             with pytest.raises(RpcError) as info:
                 await task
             assert info.value.code == ErrorCode.REQUEST_CANCELLED
-            assert 0.9 < time.perf_counter() - started < 3.0
-            await asyncio.sleep(0.3)
-            assert await runner.conn.request("$/ping") == {}  # the late result was discarded
+            assert 0.9 < time.perf_counter() - started < 2.4  # before the handler's own end
+            # The handler ends by itself later; the runner must discard what it returns.
+            await runner.until_recorded(run_id, *RUN_TERMINAL_EVENTS)
+            assert await runner.conn.request("$/ping") == {}  # anything sent before is in
+            assert HANDLER_FINISHED in runner.recorded(run_id)
 
     run(scenario())
+    late = [r.getMessage() for r in caplog.records if "unknown id" in r.getMessage()]
+    assert late == [], "the late result reached the WM"
 
 
 def test_the_runner_never_sends_cancel_request_to_the_wm(project: Path) -> None:
     cancels: list[Any] = []
+    asked = asyncio.Event()
 
     async def never_answers(params: Any) -> Any:
+        asked.set()
         await asyncio.sleep(30)
 
     async def scenario() -> None:
-        async with running(project, connect_=False) as runner:
+        async with running(project, connect_=False, wal_dir=str(project / "wal")) as runner:
             runner.project_run = never_answers
             router_factory = runner.router
 
@@ -179,12 +195,16 @@ def test_the_runner_never_sends_cancel_request_to_the_wm(project: Path) -> None:
             runner.router = router  # type: ignore[method-assign]
             await runner.connect()
             await runner.configure({"pr": [("p", "conformance/project-run")]})
-            task = asyncio.create_task(runner.run("pr", {"action": "lint"}))
-            await asyncio.sleep(0.3)
+            run_id, task = runner.start_run("pr", {"action": "lint"})
+            async with asyncio.timeout(10):
+                await asked.wait()  # the handler's project/runAction is waiting at the WM
             task.cancel()  # WM -> runner $/cancelRequest; the runner abandons its WM request
             with pytest.raises(asyncio.CancelledError):
                 await task
-            await asyncio.sleep(0.3)
+            # The runner journals the run's end after abandoning its request; a
+            # $/cancelRequest sent while abandoning it would arrive before the ping's reply.
+            await runner.until_recorded(run_id, *RUN_TERMINAL_EVENTS)
+            assert await runner.conn.request("$/ping") == {}
             assert cancels == []
 
     run(scenario())

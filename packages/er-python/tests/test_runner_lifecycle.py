@@ -16,6 +16,7 @@ import msgspec
 import pytest
 from corral_protocol import ConnectionClosedError, ErrorCode, RpcError, connect
 from corral_protocol.messages import ClientCapabilities, ClientInfo, InitializeParams
+from corral_wal import HANDLER_STARTED
 from runner_harness import RUNNER_ARGV, run, running, spawn
 
 
@@ -161,10 +162,10 @@ def test_newer_minor_is_answered_with_the_runners_minor(project: Path) -> None:
 
 def test_shutdown_then_refusal_then_exit_zero(project: Path) -> None:
     async def scenario() -> None:
-        async with running(project) as runner:
+        async with running(project, wal_dir=str(project / "wal")) as runner:
             await runner.configure({"sleep": [("s", "conformance/sleep")]})
-            slow = asyncio.create_task(runner.run("sleep", {"seconds": 30}))
-            await asyncio.sleep(0.2)
+            run_id, slow = runner.start_run("sleep", {"seconds": 30})
+            await runner.until_recorded(run_id, HANDLER_STARTED)
             assert await runner.conn.request("shutdown") is None
             with pytest.raises(RpcError) as info:
                 await slow
@@ -227,10 +228,10 @@ def test_a_dead_parent_at_launch_makes_the_runner_exit(project: Path) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_cancels_runs_and_exits_within_the_deadline(project: Path) -> None:
     async def scenario() -> None:
-        async with running(project) as runner:
+        async with running(project, wal_dir=str(project / "wal")) as runner:
             await runner.configure({"sleep": [("s", "conformance/sleep")]})
-            slow = asyncio.create_task(runner.run("sleep", {"seconds": 30}))
-            await asyncio.sleep(0.2)
+            run_id, slow = runner.start_run("sleep", {"seconds": 30})
+            await runner.until_recorded(run_id, HANDLER_STARTED)
             runner.proc.send_signal(signal.SIGTERM)
             with pytest.raises(RpcError) as info:
                 await slow

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from pathlib import Path
 
 import pytest
 from corral_protocol import ErrorCode, RpcError
-from runner_harness import run, running
+from runner_harness import run, running, wait_until
 
 LINT = "corral_python.ruff:lint"
 
@@ -39,14 +38,6 @@ def ruff_children(parent: int) -> dict[int, str]:
     return found
 
 
-async def wait_for(condition: object, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def test_cancelled_lint_kills_ruff(tmp_path: Path) -> None:
     project = tmp_path / "big"
     tree = project / "tree"
@@ -67,7 +58,7 @@ def test_cancelled_lint_kills_ruff(tmp_path: Path) -> None:
             await runner.configure({"lint": [("ruff", LINT)]})
             pid = runner.proc.pid
             task = asyncio.create_task(runner.run("lint", {"paths": ["tree", "blocker.py"]}))
-            await wait_for(
+            await wait_until(
                 lambda: any("--output-format=json" in c for c in ruff_children(pid).values()),
                 "ruff check to start",
             )
@@ -81,7 +72,7 @@ def test_cancelled_lint_kills_ruff(tmp_path: Path) -> None:
             assert info.value.code == ErrorCode.REQUEST_CANCELLED
 
             # killed and reaped: not even a zombie is left
-            await wait_for(lambda: not Path(f"/proc/{ruff}").exists(), "ruff to be gone", 5)
+            await wait_until(lambda: not Path(f"/proc/{ruff}").exists(), "ruff to be gone", 5)
             assert ruff_children(pid) == {}
 
             # and the runner lints on

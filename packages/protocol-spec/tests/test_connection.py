@@ -212,10 +212,17 @@ def test_hundred_concurrent_requests_are_each_answered_exactly_once() -> None:
 
 def test_cancel_of_a_running_request_gives_one_cancelled_reply() -> None:
     async def scenario() -> None:
-        async with serving(HANDLERS) as (server, _):
+        started = asyncio.Event()
+
+        async def sleep_started(params: Any, ctx: Any) -> Any:
+            started.set()
+            return await sleeper(params, ctx)
+
+        async with serving({**HANDLERS, "sleep": sleep_started}) as (server, _):
             peer = await server.raw()
             peer.send(req("s", "sleep", {"seconds": 30}))
-            await asyncio.sleep(0.05)
+            async with asyncio.timeout(5):
+                await started.wait()  # cancel a request whose handler is running
             peer.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": "s"}})
             answer = await peer.receive()
             assert answer["id"] == "s"
@@ -309,8 +316,10 @@ def test_progress_reaches_the_peer_before_the_reply() -> None:
 
 def test_closing_fails_pending_requests_and_cancels_running_handlers() -> None:
     cancelled: list[Any] = []
+    started = asyncio.Event()
 
     async def watched(params: Any, ctx: Any) -> Any:
+        started.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -321,7 +330,8 @@ def test_closing_fails_pending_requests_and_cancels_running_handlers() -> None:
         async with serving({"watched": watched}) as (server, port):
             client = await connect("127.0.0.1", port)
             pending = asyncio.create_task(client.request("watched"))
-            await asyncio.sleep(0.1)
+            async with asyncio.timeout(5):
+                await started.wait()
             server.connections[0].close()
             with pytest.raises(ConnectionClosedError):
                 await pending

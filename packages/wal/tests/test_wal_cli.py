@@ -7,10 +7,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from corral_wal import (
     HANDLER_STARTED,
@@ -133,6 +133,33 @@ def test_verify_exit_codes(tmp_path: Path) -> None:
     assert report["streams"][0]["damage"][0]["kind"] == "torn-tail"
 
 
+class LinePump:
+    """Reads a text stream on a thread; :meth:`wait_for` blocks until a condition on the
+    lines read so far holds (or fails at the deadline)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in iter(stream.readline, ""):
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def wait_for(
+        self, condition: Callable[[list[str]], bool], what: str, timeout: float = 20
+    ) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: condition(self.lines), timeout):
+                raise AssertionError(f"timed out waiting for {what}; got {self.lines!r}")
+
+    def join(self) -> None:
+        self._thread.join(5)
+
+
 def test_follow_prints_new_records_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     write_run(tmp_path, "r-old")
     proc = subprocess.Popen(
@@ -152,30 +179,30 @@ def test_follow_prints_new_records_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
         stderr=subprocess.PIPE,
         text=True,
     )
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        lines.extend(iter(proc.stdout.readline, ""))
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    out, err = LinePump(proc.stdout), LinePump(proc.stderr)
     try:
-        time.sleep(0.5)  # let it start and skip the existing history
+        # Its one stderr line says the existing history is skipped: from now on, every
+        # record written is shown.
+        err.wait_for(lambda lines: any(ln.startswith("following ") for ln in lines), "ready")
         with WalWriter(tmp_path, "runner-dev-1") as w:  # a stream that appears later
             w.append(RUN_ACCEPTED, run_id="r-new", payload=accepted())
             w.append(HANDLER_STARTED, run_id="r-new", payload={"handler": "ruff"})
             w.append(RUN_ACCEPTED, run_id="r-kid", parent_run_id="r-new", payload=accepted(1))
             w.append(RUN_ACCEPTED, run_id="r-other", payload=accepted())
-        deadline = time.monotonic() + 10
-        while len(lines) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        out.wait_for(lambda lines: len(lines) >= 3, "three records")
     finally:
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=10)
-    reader.join(5)
+        proc.wait(timeout=10)
+        out.join()
+        err.join()
+        proc.stdout.close()
+        proc.stderr.close()
     assert proc.returncode == 0
-    assert "Traceback" not in stderr
+    stderr = "".join(err.lines)
+    assert stderr == f"following {tmp_path} (Ctrl-C stops)\n"
+    lines = out.lines
     events = [line.split()[2] for line in lines]
     assert events == ["run.accepted", "handler.started", "run.accepted"]
     assert "run=r-kid parent=r-new" in lines[2]

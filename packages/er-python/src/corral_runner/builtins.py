@@ -1,10 +1,11 @@
 """Handlers built into the Python runner for the WM's own use.
 
 ``corral_runner.builtins:resolve_presets`` runs in a project's ``dev_workspace`` environment
-(ADR-0003's bootstrap exception): it finds each named preset among the entry points of group
-``corral.presets`` installed there and returns its ``preset.toml`` text, so the WM never
-imports preset packages itself. A preset is named by its distribution (``corral-python``);
-the entry point's name is the distribution name and its value a callable returning the text.
+(the one started first, docs/architecture.md#runner-per-env): it finds each named preset
+among the entry points of group ``corral.presets`` installed there and returns its
+``preset.toml`` text, so the WM never imports preset packages itself. A preset is named by
+its distribution (``corral-python``); the entry point's name is the distribution name and
+its value a callable returning the text.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Running actions inside this runner (the local execution scope of ADR-0016).
+"""Running actions inside this runner (the local scope of docs/architecture.md#execution-scopes).
 
 :class:`Executor` runs ``actions/run`` requests and local nested runs; :class:`RunScope` is one
 run's state (ids, depth, tokens, cancellation) shared by its handlers' contexts.

@@ -2,13 +2,14 @@
 the runner, instead of starting and importing a fresh interpreter each time (POSIX only).
 
 A Python runner spends ~100 ms of CPU importing asyncio, msgspec and itself before it can
-serve; a workspace of 20 projects pays that 20 times per cold command. The fork server
-pays it once. Each runner it forks is still its own process serving one (project, env)
-(ADR-0003) in that env's virtual environment: the child adopts the env the way the
-interpreter's own start-up would (``sys.executable``, ``site`` processing of the env's
-``site-packages`` and ``.pth`` files, ``sys.prefix``), then runs ``python -m corral_runner``'s
-``main()`` on the stdin/stdout/stderr pipes the WM passed it. The runner protocol does not
-change: the child reads its launch record and prints its hello like any runner.
+serve; a workspace of 20 projects pays that 20 times per cold command. The fork server pays
+it once. Each runner it forks is still its own process serving one (project, env)
+(docs/architecture.md#runner-per-env) in that env's virtual environment: the child adopts
+the env the way the interpreter's own start-up would (``sys.executable``, ``site``
+processing of the env's ``site-packages`` and ``.pth`` files, ``sys.prefix``), then runs
+``python -m corral_runner``'s ``main()`` on the stdin/stdout/stderr pipes the WM passed it.
+The runner protocol does not change: the child reads its launch record and prints its hello
+like any runner.
 
 Sharing is only sound when what the server already imported is what the env would import.
 The server refuses (and the WM starts the runner the ordinary way) unless the env:

@@ -77,9 +77,10 @@ class ActionContext(Generic[P]):
         """A logger whose records are forwarded to the WM as ``runner/log``."""
         self.state: dict[str, Any] = {} if state is None else state
         """A dict this handler keeps across runs for the runner's lifetime: the place for
-        caches (ADR-0003's reason for long-lived runners). It is shared by concurrent runs
-        of the handler (sync handlers: guard it with a lock) and starts empty again after
-        every ``runner/configure``, so a changed handler config never sees stale state."""
+        caches (why runners live long: docs/architecture.md#runner-per-env). It is
+        shared by concurrent runs of the handler (sync handlers: guard it with a
+        lock) and starts empty again after every ``runner/configure``, so a changed
+        handler config never sees stale state."""
 
     # --- where and what -----------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Reusing a tool's last result while nothing it reads has changed.
 
-A runner lives long (ADR-0003), so a handler can remember what ``ruff check`` said about the
-project and answer the next identical request without starting ruff again. The result is
-reused only when a :class:`TreeStamp` taken now equals the one taken just before the tool
-ran last time. A stamp covers:
+A runner lives long (docs/architecture.md#runner-per-env), so a handler can remember what
+``ruff check`` said about the project and answer the next identical request without starting
+ruff again. The result is reused only when a :class:`TreeStamp` taken now equals the one
+taken just before the tool ran last time. A stamp covers:
 
 * every file and directory under the tool's working directory (path, kind, size, inode,
   mtime and ctime in nanoseconds), so an edit, a new file, a deletion or a rename anywhere

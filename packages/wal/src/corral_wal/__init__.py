@@ -1,4 +1,5 @@
-"""Durable per-process WAL streams of Corral's lifecycle events (ADR-0015, SPEC §12).
+"""Durable per-process WAL streams of Corral's lifecycle events (SPEC §12;
+docs/architecture.md#wal-streams).
 
 Every process that owns lifecycle transitions (the Workspace Manager and each runner)
 appends to its own stream under the workspace's ``.corral/wal/<writer id>/`` with a

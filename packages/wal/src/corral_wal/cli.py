@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 ``verify`` found damage, or ``show --run`` found no such run;
 2 usage error or no WAL directory. Damage met by ``show``/``follow`` is reported on stderr
-(and in ``show --format json``) while the intact records are still shown.
+(and in ``show --format json``) while the intact records are still shown. ``follow`` prints
+one line ``following <dir> (Ctrl-C stops)`` on stderr once the existing history is skipped:
+every record written after that line appears on stdout.
 """
 
 from __future__ import annotations
@@ -180,6 +182,9 @@ def _show(args: argparse.Namespace, wal_dir: Path) -> int:
 
 def _follow(args: argparse.Namespace, wal_dir: Path) -> int:
     follower = Follower(wal_dir, from_start=args.from_start)
+    # On stderr, so stdout stays records only: tells a person (and a script) that every
+    # record written from now on will be shown.
+    print(f"following {wal_dir} (Ctrl-C stops)", file=sys.stderr, flush=True)
     wanted: set[str] = {args.run} if args.run else set()
     try:
         while True:

@@ -1,4 +1,5 @@
-"""How a project's actions map onto its runners (pure; ADR-0016 project scope).
+"""How a project's actions map onto its runners (pure; the project scope of
+docs/architecture.md#execution-scopes).
 
 An action's handlers may live in several environments, one runner each. The WM runs them as
 **segments**: maximal runs of consecutive handlers in the same env (sequential mode) or one

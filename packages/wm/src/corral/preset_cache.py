@@ -1,6 +1,7 @@
 """A per-project cache of resolved preset texts, so cold starts skip the dev_workspace runner.
 
-Resolving presets means asking the project's ``dev_workspace`` runner (ADR-0003); its
+Resolving presets means asking the project's ``dev_workspace`` runner
+(docs/architecture.md#runner-per-env); its
 answer only changes when the project's configuration or that environment changes. The
 answer is stored in ``<project>/.corral/presets.json`` under a key hashing the config file's
 bytes, the preset names and the environment's stamp (rewritten whenever the env is

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from corral.config import ConfigError, load_project
+from corral.config import ConfigError, ProjectConfig, load_project
 
 LoadError = Callable[..., ConfigError]
 ENV_EXPECTED = "an environment name matching ^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -496,8 +496,10 @@ def test_found_values_are_shortened(load_error: LoadError) -> None:
     assert error.found.endswith("… (str)")
 
 
-def test_config_tables_are_free_form(load: Callable[..., object]) -> None:
-    load(f'{HANDLER}config = {{ anything = {{ goes = [1, "two", {{ three = 3 }}] }} }}')
+def test_config_tables_are_free_form(load: Callable[..., ProjectConfig]) -> None:
+    config = load(f'{HANDLER}config = {{ anything = {{ goes = [1, "two", {{ three = 3 }}] }} }}')
+    (handler,) = config.actions["lint"].handlers
+    assert handler.config == {"anything": {"goes": [1, "two", {"three": 3}]}}
 
 
 def test_error_survives_pickling(load_error: LoadError) -> None:

@@ -39,6 +39,7 @@ from corral_protocol.messages import (
     RunParams,
     RunResult,
 )
+from runner_harness import wait_until
 
 S = RunnerState
 HERE = Path(__file__).parent
@@ -157,6 +158,8 @@ def test_lazy_start_serves_and_stops_cooperatively(tmp_path: Path) -> None:
         async def watch() -> None:
             async for event in h.bus.subscribe():
                 seen.append(event.new)
+                if event.new is S.STOPPED:
+                    return
 
         watcher = asyncio.create_task(watch())
         await asyncio.sleep(0)
@@ -172,8 +175,8 @@ def test_lazy_start_serves_and_stops_cooperatively(tmp_path: Path) -> None:
         assert runner.state is S.STOPPED
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-        await asyncio.sleep(0.05)
-        watcher.cancel()
+        async with asyncio.timeout(5):
+            await watcher  # it ends with the STOPPED event it was published
         assert seen == [S.STARTING, S.RUNNING, S.STOPPING, S.STOPPED]
 
     scenario(test, tmp_path)
@@ -242,7 +245,7 @@ def test_a_crash_mid_request_fails_every_request_in_flight_at_once(tmp_path: Pat
         runner = h.runner()
         await runner.ensure_running()
         slow = asyncio.create_task(h.run(runner, "sleep", {"seconds": 30}))
-        await asyncio.sleep(0.2)
+        await wait_until(lambda: runner.status().in_flight == 1, "the slow request to be sent")
         started = time.perf_counter()
         with pytest.raises(RunnerCrashedError) as info:
             await h.run(runner, "crash", {"exitCode": 9})
@@ -415,7 +418,7 @@ WM_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
 from corral.supervisor import ManagedRunner, RunnerKey, RunnerSpec
-sys.path.insert(0, {here!r})
+sys.path[:0] = [{here!r}, {harness!r}]
 from test_supervisor_faults import Settings
 
 async def main():
@@ -432,7 +435,9 @@ asyncio.run(main())
 
 
 def test_no_runner_is_left_behind_when_the_wm_is_killed(tmp_path: Path) -> None:
-    code = WM_SCRIPT.format(here=str(HERE), project=str(tmp_path))
+    code = WM_SCRIPT.format(
+        here=str(HERE), harness=str(HERE.parents[2] / "er-python" / "tests"), project=str(tmp_path)
+    )
     wm = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert wm.stdout is not None

@@ -1,6 +1,6 @@
 """Observing runners: state-change events, the event stream, and status snapshots.
 
-Front ends (CLI, LSP, MCP) subscribe to an :class:`EventBus` and read a
+Front ends (the CLI; later a server, LSP and MCP) subscribe to an :class:`EventBus` and read a
 :class:`RunnerStatus` per runner; they never touch supervisor internals.
 """
 

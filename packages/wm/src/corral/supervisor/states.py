@@ -1,8 +1,8 @@
-"""The runner lifecycle state machine (the seed's ExtensionHostState, made complete).
+"""The runner lifecycle state machine (docs/architecture.md#lifecycle).
 
 One pure function, :func:`transition`, decides every state change and rejects illegal
-ones; the supervisor never assigns a state any other way. ``tests/supervisor`` covers every
-(state, event) pair.
+ones; the supervisor never assigns a state any other way. ``tests/supervisor`` checks every
+(state, event) pair against rules stated independently of the table.
 
 States::
 
