@@ -42,19 +42,6 @@ RANKS = (
 """Layers inside the WM, bottom (0, the core: config, envs, supervisor, the API) to top; a
 module imports only modules of its own rank or below."""
 
-TODAYS_CLI_EXCEPTIONS = frozenset(
-    {
-        ("corral.cli.app", "corral.config"),
-        ("corral.cli.app", "corral.envs"),
-        ("corral.cli.app", "corral.supervisor"),
-        ("corral.cli.render", "corral.supervisor"),
-    }
-)
-"""Imports of WM internals by ``corral.cli`` that issue 12's refactor removes (the CLI then
-reads snapshots and domain exceptions from the API). Tolerated until then, nothing else:
-when they are gone, ``test_front_ends_import_no_wm_internals`` passes, its strict xfail
-fails the run, and this set and that marker go."""
-
 
 def rank(module: str) -> int:
     for pattern, value in RANKS:
@@ -127,19 +114,8 @@ def test_the_wm_core_never_imports_a_front_end(wm_graph: grimp.ImportGraph) -> N
     assert upward_imports(wm_graph) == set()
 
 
-def test_front_ends_import_no_wm_internals_beyond_todays_cli_exceptions(
-    wm_graph: grimp.ImportGraph,
-) -> None:
-    """Enforcing now for every front-end module except the listed CLI imports."""
-    assert front_end_imports(wm_graph) - TODAYS_CLI_EXCEPTIONS == set()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="corral.cli still imports corral.config, corral.envs and corral.supervisor; "
-    "issue 12's refactor removes them (then delete this marker and TODAYS_CLI_EXCEPTIONS)",
-)
 def test_front_ends_import_no_wm_internals(wm_graph: grimp.ImportGraph) -> None:
+    """Front ends use the WM API (workspace, reports, errors), never its internals."""
     assert front_end_imports(wm_graph) == set()
 
 

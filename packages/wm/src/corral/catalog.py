@@ -3,8 +3,9 @@
 :class:`ProjectCatalog` finds every project under the workspace root, loads each one's
 configuration (a broken one is kept as a *problem*, never raised at discovery), and
 resolves presets on demand: a project's presets are asked of its ``dev_workspace`` runner
-(ADR-0016 bootstrap; :data:`corral.plan.PRESET_ACTION`) through a callback the Workspace
-Manager supplies, with the answer cached on disk (:mod:`corral.preset_cache`).
+(:data:`corral.plan.PRESET_ACTION`, docs/architecture.md#execution-scopes) through a
+callback the Workspace Manager supplies, with the answer cached on disk
+(:mod:`corral.preset_cache`).
 """
 
 from __future__ import annotations

@@ -35,12 +35,21 @@ def closest(word: str, candidates: Iterable[str], *, count: int = 3) -> list[str
 
 
 class CorralError(Exception):
-    """Base of every error the WM API raises on purpose (anything else is a bug)."""
+    """Base of every error the WM API raises on purpose (anything else is a bug).
+
+    ``user_fault`` is true for errors only the user can fix by changing the request or a
+    configuration file (front ends report them as usage errors: the CLI exits 2); false
+    for something that failed while working (a runner, an env, a limit hit at run time).
+    """
+
+    user_fault = False
 
 
 class UsageError(CorralError):
     """A request that cannot mean anything (a path outside every project, a bad
     combination of options): the caller must change it."""
+
+    user_fault = True
 
 
 class UnknownProjectError(CorralError):
@@ -53,6 +62,8 @@ class UnknownProjectError(CorralError):
         )
         self.project = project
 
+    user_fault = True
+
 
 class UnknownActionError(CorralError):
     """``action`` is not defined where it was asked for.
@@ -60,6 +71,8 @@ class UnknownActionError(CorralError):
     ``project`` is the project asked (None: the whole workspace, where no project defines
     it); ``known`` the actions defined there; ``suggestions`` the closest of them.
     """
+
+    user_fault = True
 
     def __init__(self, action: str, *, project: Path | None, known: Iterable[str]) -> None:
         self.action = action

@@ -1,4 +1,6 @@
-"""Running an action at project and workspace scope (ADR-0016), action-agnostic.
+"""Running an action at project and workspace scope, action-agnostic.
+
+See docs/architecture.md#execution-scopes.
 
 * :func:`run_project` runs one action for one project: its segments (:mod:`.plan`) go to
   their runners, sequentially or concurrently, and the outcomes are assembled into one

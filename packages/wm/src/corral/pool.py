@@ -1,7 +1,8 @@
 """The workspace's runners: one :class:`~corral.supervisor.ManagedRunner` per (project, env).
 
-:class:`RunnerPool` creates runners lazily (ADR-0003: a runner starts only when a request
-needs its env), hands out status snapshots, restarts and stops them. How a runner is run
+:class:`RunnerPool` creates runners lazily (a runner starts only when a request needs its
+env: docs/architecture.md#runner-per-env), hands out status snapshots, restarts and stops
+them. How a runner is run
 (its command, settings, configuration, env check and the router serving its requests) is
 the :data:`SpecFactory` the Workspace Manager supplies; the pool only keeps them.
 """

@@ -24,6 +24,8 @@ from .supervisor import RunnerState, RunnerStatus
 
 __all__ = [
     "EnvInfo",
+    "PrepareProgress",
+    "PrepareReport",
     "ProjectInfo",
     "ProjectReport",
     "RunReport",
@@ -49,6 +51,33 @@ class EnvInfo(_Snapshot, frozen=True):
     state: str
     message: str
     fix: list[str] | None = None
+
+
+class PrepareProgress(_Snapshot, frozen=True):
+    """Progress of preparing one environment.
+
+    ``phase``: ``skipped`` alone (unchanged), or [``creating``] ``installing`` then ``done``
+    or ``failed``; ``elapsed`` is seconds since its work started; ``status`` is set on the
+    final event: ``unchanged``, ``created``, ``updated`` or ``failed``.
+    """
+
+    project: str
+    env: str
+    phase: str
+    elapsed: float
+    message: str
+    status: str | None = None
+
+
+class PrepareReport(_Snapshot, frozen=True):
+    """The outcome of preparing one environment: ``created``, ``updated``, ``unchanged`` or
+    ``failed`` (``error`` then names the step, the command and the end of its output)."""
+
+    project: str
+    env: str
+    status: str
+    duration: float
+    error: str | None = None
 
 
 class ProjectInfo(_Snapshot, frozen=True):

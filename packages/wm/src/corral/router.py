@@ -2,8 +2,8 @@
 
 A runner's connection to the WM carries requests for the higher execution scopes
 (``project/runAction``, ``workspace/runAction``: a handler running an action in its whole
-project or the whole workspace, ADR-0016) and notifications about its runs (``$/progress``,
-``runner/output``, ``runner/log``). :func:`runner_router` builds the
+project or the whole workspace, docs/architecture.md#execution-scopes) and notifications
+about its runs (``$/progress``, ``runner/output``, ``runner/log``). :func:`runner_router` builds the
 :class:`~corral_protocol.Router` of one runner; domain errors become JSON-RPC errors here,
 at the protocol edge (:func:`corral.rpcerrors.to_rpc_error`).
 """

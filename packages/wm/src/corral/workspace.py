@@ -45,7 +45,15 @@ from .forkhint import EarlyServer, fork_server_enabled
 from .plan import PRESET_ACTION, runner_configuration
 from .pool import RunnerPool
 from .preset_cache import CachedPreset
-from .reports import EnvInfo, ProjectInfo, ProjectReport, WorkspaceReport, with_output
+from .reports import (
+    EnvInfo,
+    PrepareProgress,
+    PrepareReport,
+    ProjectInfo,
+    ProjectReport,
+    WorkspaceReport,
+    with_output,
+)
 from .router import runner_router
 from .runids import new_run_id
 from .runs import OutputRecord, RunProgress, RunRegistry
@@ -275,25 +283,27 @@ class WorkspaceManager:
         envs: Sequence[str] | None = None,
         *,
         recreate: bool = False,
-        progress: Callable[[PrepareEvent], None] | None = None,
+        progress: Callable[[PrepareProgress], None] | None = None,
         jobs: int | None = None,
-    ) -> list[PrepareResult]:
+    ) -> list[PrepareReport]:
         """Create/update envs (dev_workspace first: presets may add envs and deps).
-        ``jobs``: envs prepared at once (default: the WM's limit)."""
+        ``jobs``: envs prepared at once (default: the WM's limit); ``progress`` receives
+        every env's progress."""
         if self._forker is not None:  # envs change: new runners fork from them as they are
             await self._forker.retire()
         results: list[PrepareResult] = []
+        report = None if progress is None else _progress_reporter(progress)
         with self.envs.preparer(jobs or self._limits.jobs) as preparer:
             if envs is None or WORKSPACE_ENV in envs:
                 first = [r for r in self.env_requests(projects) if r.name == WORKSPACE_ENV]
-                results += await preparer.prepare(first, recreate=recreate, progress=progress)
+                results += await preparer.prepare(first, recreate=recreate, progress=report)
             for root in self.catalog.roots() if projects is None else projects:
                 try:
                     await self.catalog.config(root)
                 except CorralError:
                     continue  # reported by run/status; prepare what can be prepared
             rest = [r for r in self.env_requests(projects, envs) if r.name != WORKSPACE_ENV]
-            results += await preparer.prepare(rest, recreate=recreate, progress=progress)
+            results += await preparer.prepare(rest, recreate=recreate, progress=report)
         self.envs.forget()
         for result in results:
             if self.journal is not None:
@@ -303,7 +313,16 @@ class WorkspaceManager:
                     env=result.request.name,
                     payload={"status": result.status, "durationMs": result.duration * 1000},
                 )
-        return results
+        return [
+            PrepareReport(
+                project=str(r.project),
+                env=r.env,
+                status=r.status,
+                duration=r.duration,
+                error=r.error,
+            )
+            for r in results
+        ]
 
     # --- runners -----------------------------------------------------------------------------
 
@@ -508,6 +527,24 @@ class WorkspaceManager:
         """Cancel a run started by :meth:`run` (its runner requests get $/cancelRequest);
         its :meth:`run` call then raises RunCancelledError. False if no such run is going."""
         return self.runs.cancel(run_id)
+
+
+def _progress_reporter(
+    progress: Callable[[PrepareProgress], None],
+) -> Callable[[PrepareEvent], None]:
+    def report(event: PrepareEvent) -> None:
+        progress(
+            PrepareProgress(
+                project=str(event.project),
+                env=event.env,
+                phase=event.phase,
+                elapsed=event.elapsed,
+                message=event.message,
+                status=event.status,
+            )
+        )
+
+    return report
 
 
 def _resolved(path: Path) -> Path:

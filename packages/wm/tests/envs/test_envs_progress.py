@@ -8,14 +8,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from corral.envs import (
-    EnvPreparer,
-    EnvRequest,
-    PrepareEvent,
-    PrepareResult,
-    ProgressPrinter,
-    summary_line,
-)
+from corral.cli.progress import ProgressPrinter, summary_line
+from corral.envs import EnvPreparer, EnvRequest, PrepareEvent, PrepareResult
 from syrupy.assertion import SnapshotAssertion
 
 Prepare = Callable[..., list[PrepareResult]]

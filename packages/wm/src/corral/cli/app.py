@@ -18,14 +18,13 @@ from typing import Any
 
 import msgspec
 
-from ..config import ConfigError
-from ..envs import ProgressPrinter
-from ..errors import CorralError, UnknownActionError, UnknownProjectError, UsageError
+from ..errors import CorralError, UsageError
 from ..execute import Limits
 from ..forkhint import EarlyServer
 from ..locate import find_root, is_project
 from ..reports import ProjectReport, RunnerState, WorkspaceReport
 from ..workspace import WorkspaceManager
+from .progress import ProgressPrinter
 from .render import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -37,8 +36,6 @@ from .render import (
 
 __all__ = ["main"]
 
-USAGE_ERRORS = (ConfigError, UsageError, UnknownActionError, UnknownProjectError)
-"""Domain errors that mean the user must change the command or a configuration (exit 2)."""
 
 DESCRIPTION = """\
 Corral runs a workspace's development tooling (lint, format, type check, any "action") in
@@ -353,9 +350,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("corral: interrupted\n")
         return 130
-    except USAGE_ERRORS as exc:
-        _error(exc)
-        return EXIT_USAGE
     except CorralError as exc:
         _error(exc)
-        return EXIT_FAILURE
+        return EXIT_USAGE if exc.user_fault else EXIT_FAILURE

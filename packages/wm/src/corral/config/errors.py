@@ -44,6 +44,8 @@ class ConfigError(CorralError):
     when the key is empty.
     """
 
+    user_fault = True
+
     def __init__(
         self,
         file: Path,

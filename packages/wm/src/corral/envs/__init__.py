@@ -8,7 +8,7 @@ only their dependencies. See DESIGN.md, "Execution environments".
 - :class:`EnvRequest`, :func:`env_dir`, :func:`env_python`, :func:`runner_command`
 - :class:`RunnerSource`, :func:`detect_runner_source`, :class:`Fingerprints`
 - :func:`env_status` (cheap: stat + stamp), :func:`check_env` (starts the interpreter)
-- :class:`EnvPreparer` (parallel create/update/skip), :class:`ProgressPrinter`
+- :class:`EnvPreparer` (parallel create/update/skip)
 """
 
 from corral.envs.paths import base_interpreter, env_dir, env_python
@@ -19,7 +19,6 @@ from corral.envs.prepare import (
     PrepareResult,
     PrepareStatus,
 )
-from corral.envs.progress import ProgressPrinter, summary_line
 from corral.envs.request import EnvRequest, runner_command
 from corral.envs.source import Fingerprints, RunnerSource, detect_runner_source
 from corral.envs.status import EnvState, EnvStatus, check_env, env_status, fix_command
@@ -35,7 +34,6 @@ __all__ = [
     "PreparePhase",
     "PrepareResult",
     "PrepareStatus",
-    "ProgressPrinter",
     "RunnerSource",
     "base_interpreter",
     "bundled_uv_version",
@@ -46,5 +44,4 @@ __all__ = [
     "env_status",
     "fix_command",
     "runner_command",
-    "summary_line",
 ]

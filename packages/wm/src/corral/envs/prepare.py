@@ -105,6 +105,14 @@ class PrepareResult:
     duration: float
     error: str | None = None
 
+    @property
+    def project(self) -> Path:
+        return self.request.project
+
+    @property
+    def env(self) -> str:
+        return self.request.name
+
 
 class EnvPrepareError(Exception):
     """One environment could not be prepared; ``str()`` is the full report."""

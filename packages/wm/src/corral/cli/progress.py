@@ -1,11 +1,15 @@
-"""A small terminal display for :class:`~corral.envs.prepare.PrepareEvent` streams.
+"""A small terminal display of environment preparation progress.
 
 Usage::
 
     printer = ProgressPrinter(sys.stderr, sys.stderr.isatty())
     async with printer.live():          # on a TTY: redraw timers every 0.1 s
-        results = await preparer.prepare(requests, progress=printer)
+        results = await wm.prepare_envs(progress=printer)
     printer.finish(results)             # failure details + the summary line
+
+It reads events and results by shape (:class:`ProgressEvent`, :class:`PrepareOutcome`):
+the WM API's :class:`~corral.reports.PrepareProgress` and
+:class:`~corral.reports.PrepareReport` are what the CLI feeds it.
 
 On a TTY, each environment being worked on has a live line (phase, elapsed time, detail)
 redrawn in place with ANSI cursor movement; a finished environment's final line is
@@ -25,10 +29,40 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
-from corral.envs.prepare import PrepareEvent, PrepareResult, PrepareStatus
-from corral.envs.request import EnvRequest
+
+class ProgressEvent(Protocol):
+    """Progress of one environment (phases ``skipped``, ``creating``, ``installing``,
+    ``done``, ``failed``; ``status`` on the final one)."""
+
+    @property
+    def project(self) -> str | Path: ...
+    @property
+    def env(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def elapsed(self) -> float: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def status(self) -> str | None: ...
+
+
+class PrepareOutcome(Protocol):
+    """The outcome for one environment: ``created``, ``updated``, ``unchanged`` or
+    ``failed`` (then ``error`` says why, in full)."""
+
+    @property
+    def project(self) -> str | Path: ...
+    @property
+    def env(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+
 
 _SPINNER = "|/-\\"
 _COLORS: dict[str, str] = {
@@ -37,7 +71,7 @@ _COLORS: dict[str, str] = {
     "unchanged": "2",
     "failed": "31",
 }
-_WORDS: dict[str, PrepareStatus] = {"skipped": "unchanged", "failed": "failed"}
+_WORDS: dict[str, str] = {"skipped": "unchanged", "failed": "failed"}
 
 
 def format_seconds(seconds: float) -> str:
@@ -49,7 +83,7 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def summary_line(results: Sequence[PrepareResult], elapsed: float) -> str:
+def summary_line(results: Sequence[PrepareOutcome], elapsed: float) -> str:
     """``N environments: a created, b updated, c unchanged, d failed in X s``."""
     counts = dict.fromkeys(("created", "updated", "unchanged", "failed"), 0)
     for result in results:
@@ -92,7 +126,7 @@ class ProgressPrinter:
 
     # -- labels ----------------------------------------------------------------------
 
-    def label(self, project: Path, env: str) -> str:
+    def label(self, project: str | Path, env: str) -> str:
         """``<project relative to root>:<env>`` (the project's name when it is the root)."""
         try:
             relative = Path(project).relative_to(self.root)
@@ -108,7 +142,7 @@ class ProgressPrinter:
             return word
         return f"\x1b[{code}m{word}\x1b[0m"
 
-    def _final_line(self, event: PrepareEvent) -> str:
+    def _final_line(self, event: ProgressEvent) -> str:
         status: str = event.status or _WORDS.get(event.phase) or event.phase
         word = self._paint(f"{status:<10}", status)
         label = self.label(event.project, event.env)
@@ -121,7 +155,7 @@ class ProgressPrinter:
 
     # -- events ----------------------------------------------------------------------
 
-    def __call__(self, event: PrepareEvent) -> None:
+    def __call__(self, event: ProgressEvent) -> None:
         """Consume one event (final phases print a line; others update the live block)."""
         key = (Path(event.project), event.env)
         final = event.phase in ("skipped", "done", "failed")
@@ -186,7 +220,7 @@ class ProgressPrinter:
 
     # -- the end ---------------------------------------------------------------------
 
-    def finish(self, results: Sequence[PrepareResult], elapsed: float | None = None) -> None:
+    def finish(self, results: Sequence[PrepareOutcome], elapsed: float | None = None) -> None:
         """Print every failure's full error, then :func:`summary_line`.
 
         ``elapsed`` defaults to the time since this printer was created.
@@ -204,6 +238,5 @@ class ProgressPrinter:
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
 
-    def _result_label(self, result: PrepareResult) -> str:
-        request: EnvRequest = result.request
-        return self.label(request.project, request.name)
+    def _result_label(self, result: PrepareOutcome) -> str:
+        return self.label(result.project, result.env)
