@@ -175,3 +175,14 @@ def test_error_data_types_match_common_defs(code: int) -> None:
     assert isinstance(info, msgspec.inspect.StructType)
     assert {f.encode_name for f in info.fields} == set(definition["properties"])
     assert {f.encode_name for f in info.fields if f.required} == set(definition.get("required", []))
+
+
+def test_params_type_is_the_tables_and_refuses_unknown_or_reversed_methods() -> None:
+    from corral_protocol.methods import params_type  # noqa: PLC0415
+
+    for method in METHODS:
+        assert params_type(method.name, method.direction) is method.params
+    with pytest.raises(LookupError, match="no wm-to-runner method 'actions/runn'"):
+        params_type("actions/runn", "wm-to-runner")
+    with pytest.raises(LookupError, match="runner-to-wm"):
+        params_type("actions/run", "runner-to-wm")

@@ -45,6 +45,7 @@ from corral_protocol.messages import (
     RunParams,
     RunResult,
 )
+from corral_protocol.methods import params_type
 from corral_protocol.versions import SUPPORTED_VERSIONS, runner_answer
 from corral_wal import make_writer_id
 from corral_wal.journal import Journal
@@ -80,6 +81,10 @@ _LEVELS: Final = {
 }
 
 
+def _params(method: str) -> type | None:
+    return params_type(method, "wm-to-runner")
+
+
 class _TokenOnly(msgspec.Struct):
     token: Any = None
 
@@ -93,15 +98,20 @@ class Session:
         self.lifecycle = Lifecycle()
         router = connection.router
         router.gate = self.lifecycle.admit
+        # Params types come from the method table; initialize's raw params are checked by
+        # hand (a wrong token closes the connection without a reply, SPEC.md §9.1).
         router.add_request("initialize", self.initialize, msgspec.Raw, inline=True)
-        router.add_notification("initialized", self.initialized, InitializedParams)
-        router.add_request("runner/configure", self.configure, ConfigureParams)
-        router.add_request("actions/run", self.run, RunParams)
-        router.add_request("$/ping", self.ping, PingParams, inline=True)
+        router.add_notification("initialized", self.initialized, _params("initialized"))
+        router.add_request("runner/configure", self.configure, _params("runner/configure"))
+        router.add_request("actions/run", self.run, _params("actions/run"))
+        router.add_request("$/ping", self.ping, _params("$/ping"), inline=True)
         router.add_request(
-            "shutdown", self.shutdown, None, on_accepted=self.lifecycle.begin_shutdown
+            "shutdown",
+            self.shutdown,
+            _params("shutdown"),
+            on_accepted=self.lifecycle.begin_shutdown,
         )
-        router.add_notification("exit", self.exit, None)
+        router.add_notification("exit", self.exit, _params("exit"))
         self._auth_timer = runner.loop.call_later(AUTH_DEADLINE, self._auth_expired)
         self._configuring: asyncio.Future[None] | None = None
 

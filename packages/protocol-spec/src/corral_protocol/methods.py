@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from . import messages as m
 
-__all__ = ["METHODS", "MethodSpec", "method_spec"]
+__all__ = ["METHODS", "MethodSpec", "method_spec", "params_type"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +53,13 @@ def method_spec(name: str) -> MethodSpec | None:
         if spec.name == name:
             return spec
     return None
+
+
+def params_type(name: str, direction: Literal["wm-to-runner", "runner-to-wm"]) -> type | None:
+    """The params type of method ``name`` sent in ``direction``, for registering a handler
+    of it (``router.add_request(name, handler, params_type(name, ...))``); raises
+    LookupError when v1 has no such method in that direction (a typo, caught at start-up)."""
+    spec = method_spec(name)
+    if spec is None or spec.direction != direction:
+        raise LookupError(f"protocol v1 has no {direction} method {name!r}")
+    return spec.params

@@ -23,7 +23,7 @@ from corral_protocol.messages import (
     WorkspaceRunParams,
     WorkspaceRunResult,
 )
-from corral_protocol.methods import method_spec
+from corral_protocol.methods import params_type
 
 from .errors import CorralError
 from .execute import ExecutionContext, run_project, run_workspace
@@ -43,10 +43,7 @@ class ScopeHost(ExecutionContext, Protocol):
 
 
 def _params_type(method: str) -> type | None:
-    spec = method_spec(method)
-    if spec is None or spec.direction != "runner-to-wm":  # pragma: no cover - table bug
-        raise LookupError(f"{method} is not a runner-to-WM method of protocol v1")
-    return spec.params
+    return params_type(method, "runner-to-wm")
 
 
 def runner_router(host: ScopeHost, asker: RunnerKey) -> Router:

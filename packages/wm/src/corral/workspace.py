@@ -41,7 +41,7 @@ from .envs import EnvRequest, EnvStatus, PrepareEvent, PrepareResult, runner_com
 from .envservice import EnvService, env_request
 from .errors import CorralError
 from .execute import Limits, run_project, run_workspace, select_projects
-from .forkhint import EarlyServer, fork_server_enabled
+from .forkhint import EarlyServer
 from .plan import PRESET_ACTION, runner_configuration
 from .pool import RunnerPool
 from .preset_cache import CachedPreset
@@ -65,8 +65,8 @@ from .supervisor import (
     RunnerState,
     RunnerStateChanged,
     RunnerStatus,
+    default_spawner,
 )
-from .supervisor.forkserver import ForkServers
 
 __all__ = ["RunProgress", "WorkspaceManager"]
 
@@ -91,9 +91,7 @@ class WorkspaceManager:
         self.envs = EnvService()
         self.runs = RunRegistry()
         self.pool = RunnerPool(self._runner_spec, self.bus)
-        self._forker = (
-            ForkServers(root=self.root, early=fork_server) if fork_server_enabled() else None
-        )
+        self._spawner = default_spawner(self.root, fork_server)
 
     # --- opening and closing ---------------------------------------------------------------
 
@@ -148,8 +146,7 @@ class WorkspaceManager:
         """Cancel runs, stop every runner (cooperatively first), close the WAL."""
         self.runs.cancel_all()
         await self.pool.aclose()
-        if self._forker is not None:
-            await self._forker.aclose()
+        await self._spawner.aclose()
         if self.journal is not None:
             self.journal.close()
             self.journal = None
@@ -289,8 +286,7 @@ class WorkspaceManager:
         """Create/update envs (dev_workspace first: presets may add envs and deps).
         ``jobs``: envs prepared at once (default: the WM's limit); ``progress`` receives
         every env's progress."""
-        if self._forker is not None:  # envs change: new runners fork from them as they are
-            await self._forker.retire()
+        await self._spawner.retire()  # envs change: runners start from them as they are
         results: list[PrepareResult] = []
         report = None if progress is None else _progress_reporter(progress)
         with self.envs.preparer(jobs or self._limits.jobs) as preparer:
@@ -350,7 +346,7 @@ class WorkspaceManager:
             configure=configure,
             router_factory=lambda: runner_router(self, key),
             wal_dir=self.wal_dir if self._wal else None,
-            forker=self._forker,
+            spawner=self._spawner,
         )
 
     def runner(self, project: Path, env: str) -> ManagedRunner:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,14 @@ from corral.config import RestartSettings, RunnerSettings
 from corral.supervisor import (
     EventBus,
     ManagedRunner,
+    PlainSpawner,
     RunnerCrashedError,
     RunnerKey,
     RunnerSpec,
     RunnerState,
     RunnerUnavailableError,
 )
+from corral.supervisor.spawn import ProcessHandle
 from corral_protocol.messages import (
     ActionConfig,
     ConfigureParams,
@@ -211,13 +213,13 @@ def test_start_failures_back_off_then_crash_with_a_clear_reason(
     scenario(test, tmp_path)
 
 
-class BrokenForker:
-    """A fork server front that fails with an error nothing expects (a bug, which cannot be
-    caused for real): the start must fail cleanly instead of hanging."""
+class BrokenSpawner(PlainSpawner):
+    """A spawner that fails with an error nothing expects (a bug, which cannot be caused
+    for real): the start must fail cleanly instead of hanging."""
 
     calls = 0
 
-    async def spawn(self, argv: list[str], cwd: Path, **options: object) -> None:
+    async def start(self, argv: Sequence[str], **options: Any) -> ProcessHandle:
         self.calls += 1
         raise RuntimeError("unexpected failure inside the start path")
 
@@ -226,16 +228,16 @@ def test_an_unexpected_error_while_starting_is_a_start_failure_not_a_hang(
     tmp_path: Path,
 ) -> None:
     async def test(h: Harness) -> None:
-        forker = BrokenForker()
+        spawner = BrokenSpawner()
         runner = h.runner()
-        runner.spec = dataclasses.replace(runner.spec, forker=forker)  # type: ignore[arg-type]
+        runner.spec = dataclasses.replace(runner.spec, spawner=spawner)
         with pytest.raises(RunnerUnavailableError) as info:
             await runner.ensure_running()
         assert runner.state is S.CRASHED
         assert "unexpected RuntimeError: unexpected failure inside the start path" in str(
             info.value
         )
-        assert forker.calls == 4  # the first start and three restarts, each failed cleanly
+        assert spawner.calls == 4  # the first start and three restarts, each failed cleanly
 
     scenario(test, tmp_path)
 

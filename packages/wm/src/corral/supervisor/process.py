@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -20,7 +19,8 @@ from typing import Final
 import msgspec
 from corral_protocol.messages import Hello, LaunchRecord
 
-from .forkserver import ForkedProcess, ForkServers
+from .forkserver import ForkedProcess
+from .spawn import PlainSpawner, ProcessHandle, Spawner
 from .tail import OutputTail
 
 __all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit"]
@@ -64,9 +64,7 @@ def _indent(text: str) -> str:
 class RunnerProcess:
     """A spawned runner process with its hello and output tails."""
 
-    def __init__(
-        self, proc: asyncio.subprocess.Process | ForkedProcess, argv: Sequence[str]
-    ) -> None:
+    def __init__(self, proc: ProcessHandle, argv: Sequence[str]) -> None:
         self.proc = proc
         self.argv = list(argv)
         self.stdout_tail = OutputTail()
@@ -91,29 +89,15 @@ class RunnerProcess:
         record: LaunchRecord,
         *,
         cwd: Path,
-        forker: ForkServers | None = None,
+        spawner: Spawner | None = None,
         preload: Sequence[str] = (),
     ) -> RunnerProcess:
-        """Start ``argv`` in ``cwd`` and hand it the launch record; raises StartError.
-
-        With ``forker``, a Python runner is forked from a fork server when it can be
-        (:mod:`corral.supervisor.forkserver`; ``preload``: its handler modules); otherwise,
-        or when it cannot, ``argv`` is spawned.
-        """
-        proc: asyncio.subprocess.Process | ForkedProcess | None = None
-        if forker is not None:
-            proc = await forker.spawn(argv, cwd, limit=MAX_HELLO_BYTES + 1, preload=preload)
+        """Start ``argv`` in ``cwd`` with ``spawner`` (default: a plain spawn) and hand it
+        the launch record; raises StartError. ``preload``: its handler modules (a hint for
+        spawners that can import them ahead, see :mod:`corral.supervisor.spawn`)."""
+        start = spawner or PlainSpawner()
         try:
-            if proc is None:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    cwd=cwd,
-                    limit=MAX_HELLO_BYTES + 1,
-                    start_new_session=sys.platform != "win32",  # the WM's Ctrl-C is its own
-                )
+            proc = await start.start(argv, cwd=cwd, limit=MAX_HELLO_BYTES + 1, preload=preload)
         except OSError as exc:
             raise StartError(f"cannot start runner command {list(argv)}: {exc}") from None
         process = cls(proc, argv)

@@ -23,131 +23,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
-import secrets
 import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
-from corral_protocol import Connection, ConnectionClosedError, Router, RpcError, connect
-from corral_protocol.messages import (
-    ClientCapabilities,
-    ClientInfo,
-    ConfigureParams,
-    ConfigureResult,
-    HandlerLoadStatus,
-    InitializedParams,
-    InitializeParams,
-    InitializeResult,
-    LaunchRecord,
-    PingParams,
-    PingResult,
-)
-from corral_protocol.versions import SUPPORTED_VERSIONS, negotiate
+from corral_protocol import Connection, ConnectionClosedError
+from corral_protocol.messages import HandlerLoadStatus
 
-from ..config import RunnerSettings
-from ..errors import CorralError
-from .events import EventBus, RunnerKey, RunnerStateChanged, RunnerStatus
-from .forkserver import ForkServers
+from .errors import RunnerCrashedError, RunnerUnavailableError
+from .events import EventBus, RunnerStateChanged, RunnerStatus
+from .health import HealthMonitor
 from .policy import RestartPolicy
-from .process import RunnerProcess, StartError, default_log_level, describe_exit
+from .process import RunnerProcess, describe_exit
+from .spec import RunnerSpec
+from .startup import HandshakeError, start_runner
 from .states import RunnerEvent, RunnerState, transition
 
-__all__ = [
-    "ManagedRunner",
-    "RunnerCrashedError",
-    "RunnerSpec",
-    "RunnerUnavailableError",
-]
+__all__ = ["ManagedRunner"]
 
 T = TypeVar("T")
 S, E = RunnerState, RunnerEvent
-WM_INFO = ClientInfo(name="corral", version="0.1.0")
-
-
-class RunnerUnavailableError(CorralError):
-    """The runner cannot serve requests now (never started, NO_VENV, crashed...).
-
-    ``kind`` is the name handler outcomes carry as their error type when a runner problem
-    fails them (``RunnerUnavailable``; ``RunnerCrashed`` for a runner that died mid-request).
-    """
-
-    kind = "RunnerUnavailable"
-
-    def __init__(
-        self,
-        key: RunnerKey,
-        reason: str,
-        *,
-        state: RunnerState | None = None,
-        exit_code: int | None = None,
-        stderr_tail: str = "",
-    ) -> None:
-        super().__init__(reason)
-        self.key = key
-        self.reason = reason
-        self.state = state
-        self.exit_code = exit_code
-        self.stderr_tail = stderr_tail
-
-    def __str__(self) -> str:
-        text = self.reason
-        if self.stderr_tail.strip() and self.stderr_tail not in text:
-            text += "\nstderr (last lines):\n" + "\n".join(
-                f"  | {line}" for line in self.stderr_tail.splitlines()
-            )
-        return text
-
-
-class RunnerCrashedError(RunnerUnavailableError):
-    """The runner died while a request was in flight."""
-
-    kind = "RunnerCrashed"
-
-
-@dataclass(frozen=True)
-class RunnerSpec:
-    """How to run one runner; supplied by the WM from configuration and environments."""
-
-    key: RunnerKey
-    command: Callable[[], list[str]]
-    """The argv to start (a Python env: ``[<env python>, "-m", "corral_runner"]``)."""
-    settings: RunnerSettings
-    env_ready: Callable[[], tuple[bool, str]] = lambda: (True, "")
-    """Cheap check: (ready, message naming the fix when not)."""
-    configure: Callable[[], ConfigureParams] | None = None
-    router_factory: Callable[[], Router] = Router
-    """Serves the runner's requests to the WM (``project/runAction``...)."""
-    wal_dir: Path | None = None
-    conformance: bool = False
-    log_level: str = field(default_factory=default_log_level)
-    forker: ForkServers | None = None
-    """Fork servers to start a Python runner from (None: always spawn ``command``)."""
-
-
-def _negotiated(spoken: list[str]) -> str:
-    """The version to propose in ``initialize``; StartError if no major is shared."""
-    version = negotiate(SUPPORTED_VERSIONS, spoken)
-    if version is None:
-        raise StartError(f"runner speaks protocol {spoken}, the WM {list(SUPPORTED_VERSIONS)}")
-    return str(version)
-
-
-def _handler_modules(configuration: ConfigureParams | None) -> list[str]:
-    """The modules of the configured ``module:attribute`` handler sources."""
-    if configuration is None:
-        return []
-    modules = {
-        handler.source.partition(":")[0]
-        for action in configuration.actions.values()
-        for handler in action.handlers
-        if ":" in handler.source and not handler.source.startswith("entrypoint:")
-    }
-    return sorted(modules)
 
 
 class ManagedRunner:
@@ -273,102 +170,33 @@ class ManagedRunner:
             await self.wait_for_change()
 
     async def _launch(self) -> None:
-        """Spawn, hello, initialize, configure; then Running (or a failure)."""
-        settings = self.spec.settings
-        token = secrets.token_hex(32)
-        record = LaunchRecord(
-            protocol=list(SUPPORTED_VERSIONS),
-            token=token,
-            project=str(self.key.project),
-            env=self.key.env,
-            wal_dir=None if self.spec.wal_dir is None else str(self.spec.wal_dir),
-            parent_pid=os.getpid(),
-            log_level=self.spec.log_level,  # type: ignore[arg-type]
-            conformance=self.spec.conformance,
-        )
-        process: RunnerProcess | None = None
-        conn: Connection | None = None
+        """The readiness handshake (:mod:`.startup`); then Running (or a failure)."""
         try:
-            configuration = None if self.spec.configure is None else self.spec.configure()
-            process = await RunnerProcess.spawn(
-                self.spec.command(),
-                record,
-                cwd=self.key.project,
-                forker=self.spec.forker,
-                preload=[] if self.spec.forker is None else _handler_modules(configuration),
-            )
-            self._process = process
-            process.exited.add_done_callback(functools.partial(self._exit_callback, process))
-            hello = await process.read_hello(settings.hello_timeout)
-            version = _negotiated(hello.protocol)
-            async with asyncio.timeout(settings.initialize_timeout):
-                conn = await connect(
-                    "127.0.0.1", hello.port, self.spec.router_factory(), name=str(self.key)
-                )
-                result = await conn.request(
-                    "initialize",
-                    InitializeParams(
-                        protocol_version=version,
-                        token=token,
-                        client_info=WM_INFO,
-                        capabilities=ClientCapabilities(
-                            max_message_size=conn.protocol.max_message_size
-                        ),
-                    ),
-                    result_type=InitializeResult,
-                )
-                conn.protocol.peer_max_message_size = result.capabilities.max_message_size
-                conn.notify("initialized", InitializedParams())
-                if configuration is not None:
-                    configured = await conn.request(
-                        "runner/configure", configuration, result_type=ConfigureResult
-                    )
-                    self.load_errors = [h for h in configured.handlers if h.error is not None]
-        except asyncio.CancelledError:
-            await self._discard(process, conn)
-            raise
-        except (StartError, TimeoutError, OSError, RpcError, ConnectionClosedError) as exc:
-            await self._discard(process, conn)
-            self._failed(self._start_failure(exc, process))
+            started = await start_runner(self.spec, spawned=self._adopt)
+        except HandshakeError as failure:
+            self._failed(failure.reason)
             return
-        except Exception as exc:  # a fault nobody foresaw: a failed start, never a hang
-            with contextlib.suppress(Exception):
-                await self._discard(process, conn)
-            self._failed(self._start_failure(exc, process))
-            return
-        self._conn = conn
+        self._conn = started.conn
+        self.load_errors = started.load_errors
         self._ready_at = self._clock()
         self.policy.on_ready()
         self.last_error = None
-        self._set(E.READY, f"ready (pid {process.pid}, port {hello.port})")
-        self._ping = self._spawn_task(self._monitor(conn))
+        self._set(E.READY, f"ready (pid {started.process.pid}, port {started.hello.port})")
+        monitor = HealthMonitor(
+            conn=started.conn,
+            settings=self.spec.settings,
+            clock=self._clock,
+            unresponsive=lambda reason: self._set(E.UNRESPONSIVE, reason),
+            responsive=lambda: self._set(E.RESPONSIVE, "answering $/ping again"),
+            give_up=self._unresponsive_too_long,
+        )
+        self._ping = self._spawn_task(monitor.run())
         self._arm_idle()
 
-    def _start_failure(self, exc: BaseException, process: RunnerProcess | None) -> str:
-        if isinstance(exc, StartError):
-            return f"{self.key} failed to start: {exc}"
-        if isinstance(exc, TimeoutError):
-            reason = (
-                f"{self.key} did not answer initialize within "
-                f"{self.spec.settings.initialize_timeout:g} s"
-            )
-        elif isinstance(exc, (OSError, RpcError, ConnectionClosedError)):
-            reason = f"{self.key} failed during initialize: {exc}"
-        else:
-            reason = f"{self.key} failed to start (unexpected {type(exc).__name__}: {exc})"
-        if process is not None:
-            tail = process.stderr_tail.text()
-            if tail.strip():
-                reason += "\nstderr (last lines):\n" + "\n".join(
-                    f"  | {line}" for line in tail.splitlines()
-                )
-        return reason
-
-    async def _discard(self, process: RunnerProcess | None, conn: Connection | None) -> None:
-        if conn is not None:
-            conn.close()
-        if process is not None:
-            await process.close()
+    def _adopt(self, process: RunnerProcess) -> None:
+        """The process of the start in progress: watched for its exit from now on."""
+        self._process = process
+        process.exited.add_done_callback(functools.partial(self._exit_callback, process))
 
     # --- failures and restarts ---------------------------------------------------------------
 
@@ -421,39 +249,14 @@ class ManagedRunner:
 
     # --- health ------------------------------------------------------------------------------
 
-    async def _monitor(self, conn: Connection) -> None:
-        settings = self.spec.settings
-        unhealthy_since: float | None = None
-        while self._conn is conn and self._state in (S.RUNNING, S.UNHEALTHY):
-            await asyncio.sleep(settings.ping_interval)
-            try:
-                async with asyncio.timeout(settings.ping_timeout):
-                    await conn.request("$/ping", PingParams(), result_type=PingResult)
-            except TimeoutError:
-                now = self._clock()
-                if self._state is S.RUNNING:
-                    unhealthy_since = now
-                    self._set(
-                        E.UNRESPONSIVE,
-                        f"no $/ping answer within {settings.ping_timeout:g} s",
-                    )
-                elif (
-                    unhealthy_since is not None
-                    and now - unhealthy_since >= settings.unhealthy_grace
-                ):
-                    self._kill_reason = (
-                        f"{self.key} was unresponsive for {now - unhealthy_since:.0f} s "
-                        f"(no $/ping answer): killed"
-                    )
-                    if self._process is not None:
-                        self._process.kill()
-                    return
-            except (ConnectionClosedError, RpcError):
-                return
-            else:
-                if self._state is S.UNHEALTHY:
-                    unhealthy_since = None
-                    self._set(E.RESPONSIVE, "answering $/ping again")
+    def _unresponsive_too_long(self, seconds: float) -> None:
+        """The health monitor gave up: kill the process (its exit watcher takes it from
+        there, as for a crash)."""
+        self._kill_reason = (
+            f"{self.key} was unresponsive for {seconds:.0f} s (no $/ping answer): killed"
+        )
+        if self._process is not None:
+            self._process.kill()
 
     def _cancel_ping(self) -> None:
         if self._ping is not None and self._ping is not asyncio.current_task():
