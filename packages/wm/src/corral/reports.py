@@ -14,10 +14,17 @@ object, so nothing a front end does can change the WM's state behind its back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-from corral_protocol.messages import ErrorObject, HandlerOutcome
+from corral_protocol.messages import (
+    ErrorObject,
+    HandlerOutcome,
+    ProjectRunResult,
+    WorkspaceRunResult,
+)
 
 from .runs import OutputRecord, RunOutput
 from .supervisor import RunnerState, RunnerStatus
@@ -132,8 +139,53 @@ RunReport = ProjectReport | WorkspaceReport
 """What :meth:`corral.WorkspaceManager.run` returns, by scope."""
 
 
-def with_output(report: ProjectReport, output: RunOutput) -> ProjectReport:
-    """``report`` carrying ``output``."""
-    return msgspec.structs.replace(
-        report, output=list(output.records), output_dropped=output.dropped
+def project_report(project: str, result: ProjectRunResult, output: RunOutput) -> ProjectReport:
+    """The report of a project-scope run: its result and handlers, with ``output``."""
+    return ProjectReport(
+        run_id=result.run_id,
+        project=project,
+        status=result.status,
+        result=result.result,
+        handlers=list(result.handlers),
+        output=list(output.records),
+        output_dropped=output.dropped,
+    )
+
+
+def workspace_report(
+    result: WorkspaceRunResult,
+    runs: dict[str, ProjectRunResult],
+    output: RunOutput,
+    skipped: Iterable[Path],
+) -> WorkspaceReport:
+    """The report of a workspace run from its protocol result, each project run that ran
+    (with every handler outcome, which the protocol result leaves out), the run's output
+    (each record to the report of its project) and the projects it skipped."""
+    reports = []
+    for outcome in result.projects:
+        inner = runs.get(outcome.project)
+        mine = RunOutput(records=[r for r in output.records if r.project == outcome.project])
+        report = (
+            project_report(outcome.project, inner, mine)
+            if inner is not None
+            else ProjectReport(
+                run_id=None,
+                project=outcome.project,
+                status=outcome.status,
+                result=outcome.result,
+                error=outcome.error,
+                output=mine.records,
+            )
+        )
+        if outcome.status != "ok":
+            report = msgspec.structs.replace(report, status=outcome.status, error=outcome.error)
+        reports.append(report)
+    reported = {r.project for r in reports}
+    return WorkspaceReport(
+        run_id=result.run_id,
+        status=result.status,
+        projects=reports,
+        skipped=[str(p) for p in skipped],
+        output=[r for r in output.records if r.project not in reported],
+        output_dropped=output.dropped,
     )

@@ -52,7 +52,8 @@ from .reports import (
     ProjectInfo,
     ProjectReport,
     WorkspaceReport,
-    with_output,
+    project_report,
+    workspace_report,
 )
 from .router import runner_router
 from .runids import new_run_id
@@ -475,8 +476,7 @@ class WorkspaceManager:
             result: ProjectRunResult = await self.runs.run(
                 run_id, run_project(self, config, action, params, source=source, run_id=run_id)
             )
-            report = _project_report(str(config.root), result)
-            return with_output(report, self.runs.take_output(run_id))
+            return project_report(str(config.root), result, self.runs.take_output(run_id))
         selection = (await select_projects(self, action, projects)).require(action)
         done = await self.runs.run(
             run_id,
@@ -490,33 +490,8 @@ class WorkspaceManager:
                 run_id=run_id,
             ),
         )
-        output = self.runs.take_output(run_id)
-        reports = []
-        for outcome in done.result.projects:
-            inner = done.runs.get(outcome.project)
-            report = (
-                _project_report(outcome.project, inner)
-                if inner is not None
-                else ProjectReport(
-                    run_id=None,
-                    project=outcome.project,
-                    status=outcome.status,
-                    result=outcome.result,
-                    error=outcome.error,
-                )
-            )
-            if outcome.status == "failed":
-                report = msgspec.structs.replace(report, error=outcome.error)
-            mine = [r for r in output.records if r.project == outcome.project]
-            reports.append(msgspec.structs.replace(report, output=mine))
-        reported = {r.project for r in reports}
-        return WorkspaceReport(
-            run_id=run_id,
-            status=done.result.status,
-            projects=reports,
-            skipped=[str(p) for p in selection.skipped],
-            output=[r for r in output.records if r.project not in reported],
-            output_dropped=output.dropped,
+        return workspace_report(
+            done.result, done.runs, self.runs.take_output(run_id), selection.skipped
         )
 
     def cancel(self, run_id: str) -> bool:
@@ -545,13 +520,3 @@ def _progress_reporter(
 
 def _resolved(path: Path) -> Path:
     return path.resolve()
-
-
-def _project_report(project: str, result: ProjectRunResult) -> ProjectReport:
-    return ProjectReport(
-        run_id=result.run_id,
-        project=project,
-        status=result.status,
-        result=result.result,
-        handlers=list(result.handlers),
-    )
