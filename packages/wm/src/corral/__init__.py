@@ -10,7 +10,7 @@
 Public names, imported on first use (so that ``import corral`` costs nothing):
 
 * :class:`WorkspaceManager`, :class:`Limits`;
-* snapshots and reports: :class:`ProjectInfo`, :class:`EnvInfo`, :class:`RunnerStatus`,
+* snapshots and reports: :class:`ProjectInfo`, :class:`EnvInfo`, :class:`RunnerSnapshot`,
   :class:`RunnerState`, :class:`ProjectReport`, :class:`WorkspaceReport`,
   :class:`PrepareProgress`, :class:`PrepareReport`, :class:`OutputRecord`,
   :class:`RunProgress`;
@@ -34,14 +34,14 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is la
     from .errors import UsageError as UsageError
     from .execute import Limits as Limits
     from .reports import EnvInfo as EnvInfo
+    from .reports import OutputRecord as OutputRecord
     from .reports import PrepareProgress as PrepareProgress
     from .reports import PrepareReport as PrepareReport
     from .reports import ProjectInfo as ProjectInfo
     from .reports import ProjectReport as ProjectReport
+    from .reports import RunnerSnapshot as RunnerSnapshot
     from .reports import RunnerState as RunnerState
-    from .reports import RunnerStatus as RunnerStatus
     from .reports import WorkspaceReport as WorkspaceReport
-    from .runs import OutputRecord as OutputRecord
     from .runs import RunProgress as RunProgress
     from .supervisor import RunnerUnavailableError as RunnerUnavailableError
     from .workspace import WorkspaceManager as WorkspaceManager
@@ -63,9 +63,9 @@ _LAZY: dict[str, str] = {
     "ProjectInfo": "reports",
     "ProjectReport": "reports",
     "RunnerState": "reports",
-    "RunnerStatus": "reports",
+    "RunnerSnapshot": "reports",
     "WorkspaceReport": "reports",
-    "OutputRecord": "runs",
+    "OutputRecord": "reports",
     "RunProgress": "runs",
     "RunnerUnavailableError": "supervisor",
     "WorkspaceManager": "workspace",

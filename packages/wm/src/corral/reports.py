@@ -1,11 +1,12 @@
 """What the Workspace Manager API hands out: immutable snapshots and run reports.
 
-Front ends (CLI, LSP, MCP, and the server's clients) see only these: msgspec Structs,
-frozen, JSON-ready (camelCase on the wire). They never hold a supervisor, config or env
-object, so nothing a front end does can change the WM's state behind its back.
+Front ends (CLI, LSP, MCP, and the server's clients) see only these: the client protocol's
+msgspec Structs (:mod:`corral_protocol.client`), frozen, JSON-ready. They never hold a
+supervisor, config or env object, so nothing a front end does can change the WM's state
+behind its back, and the embedded WM and the server hand out the very same shapes.
 
-* :class:`ProjectInfo`, :class:`EnvInfo` and :class:`~corral.supervisor.RunnerStatus`
-  (re-exported here): what exists and in which state.
+* :class:`ProjectInfo`, :class:`EnvInfo`, :class:`RunnerSnapshot`: what exists, in which
+  state; :class:`PrepareProgress`, :class:`PrepareReport`: env preparation.
 * :class:`ProjectReport` and :class:`WorkspaceReport`: the outcome of a run, exactly what
   ``corral run --format json`` prints. A project's ``result`` is the action's result as the
   runner returned it; read a lint/format-family result with
@@ -16,127 +17,60 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
 
 import msgspec
+from corral_protocol.client import (
+    EnvInfo,
+    OutputRecord,
+    PrepareProgress,
+    PrepareReport,
+    ProjectInfo,
+    ProjectReport,
+    RunnerSnapshot,
+    WorkspaceReport,
+)
 from corral_protocol.messages import (
-    ErrorObject,
-    HandlerOutcome,
     ProjectRunResult,
     WorkspaceRunResult,
 )
 
-from .runs import OutputRecord, RunOutput
+from .runs import RunOutput
 from .supervisor import RunnerState, RunnerStatus
 
 __all__ = [
     "EnvInfo",
+    "OutputRecord",
     "PrepareProgress",
     "PrepareReport",
     "ProjectInfo",
     "ProjectReport",
     "RunReport",
+    "RunnerSnapshot",
     "RunnerState",
-    "RunnerStatus",
     "WorkspaceReport",
+    "project_report",
+    "runner_snapshot",
+    "workspace_report",
 ]
-
-
-class _Snapshot(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Base of the API's snapshots."""
-
-
-class EnvInfo(_Snapshot, frozen=True):
-    """One environment of one project and whether it is ready.
-
-    ``state``: ``ready``, ``no_venv``, ``stale`` or ``broken``; ``message`` says what is
-    wrong and ``fix`` is the command that fixes it (None when ready).
-    """
-
-    project: str
-    env: str
-    state: str
-    message: str
-    fix: list[str] | None = None
-
-
-class PrepareProgress(_Snapshot, frozen=True):
-    """Progress of preparing one environment.
-
-    ``phase``: ``skipped`` alone (unchanged), or [``creating``] ``installing`` then ``done``
-    or ``failed``; ``elapsed`` is seconds since its work started; ``status`` is set on the
-    final event: ``unchanged``, ``created``, ``updated`` or ``failed``.
-    """
-
-    project: str
-    env: str
-    phase: str
-    elapsed: float
-    message: str
-    status: str | None = None
-
-
-class PrepareReport(_Snapshot, frozen=True):
-    """The outcome of preparing one environment: ``created``, ``updated``, ``unchanged`` or
-    ``failed`` (``error`` then names the step, the command and the end of its output)."""
-
-    project: str
-    env: str
-    status: str
-    duration: float
-    error: str | None = None
-
-
-class ProjectInfo(_Snapshot, frozen=True):
-    """One project: its actions and envs, or the configuration error that hides them."""
-
-    project: str
-    config_file: str | None
-    actions: list[str]
-    envs: list[str]
-    presets: list[str]
-    error: str | None = None
-
-
-class ProjectReport(_Snapshot, frozen=True):
-    """The outcome of an action in one project.
-
-    ``status``: ``ok``; ``failed`` (it ran, and handlers failed: ``handlers`` says which and
-    why); ``error`` (it could not run: ``error`` is the JSON-RPC error object, SPEC.md §6.7;
-    -32602 a configuration error, -32010 the action is not defined there, -32015 a runner or
-    env problem). ``output``: what its handlers printed and logged, bounded
-    (``outputDropped`` records beyond the bound).
-    """
-
-    run_id: str | None
-    project: str
-    status: Literal["ok", "failed", "error"]
-    result: Any = None
-    handlers: list[HandlerOutcome] = msgspec.field(default_factory=list)
-    error: ErrorObject | None = None
-    output: list[OutputRecord] = msgspec.field(default_factory=list)
-    output_dropped: int = 0
-
-
-class WorkspaceReport(_Snapshot, frozen=True):
-    """The outcome of an action across projects (workspace or paths scope).
-
-    ``status`` is ``ok`` exactly when every project's is. ``skipped``: projects that do not
-    define the action (they did not run). Each project's output is in its report.
-    """
-
-    run_id: str
-    status: Literal["ok", "failed"]
-    projects: list[ProjectReport]
-    skipped: list[str] = msgspec.field(default_factory=list)
-    output: list[OutputRecord] = msgspec.field(default_factory=list)
-    """Output of runners of projects not in ``projects`` (a handler's nested runs)."""
-    output_dropped: int = 0
-    """Output records of the whole run beyond the bound."""
-
 
 RunReport = ProjectReport | WorkspaceReport
 """What :meth:`corral.WorkspaceManager.run` returns, by scope."""
+
+
+def runner_snapshot(status: RunnerStatus) -> RunnerSnapshot:
+    """A supervisor status as the API's wire snapshot."""
+    return RunnerSnapshot(
+        project=str(status.project),
+        env=status.env,
+        state=status.state.value,
+        pid=status.pid,
+        port=status.port,
+        uptime=status.uptime,
+        restarts=status.restarts,
+        crashes_in_window=status.crashes_in_window,
+        in_flight=status.in_flight,
+        last_error=status.last_error,
+    )
 
 
 def project_report(project: str, result: ProjectRunResult, output: RunOutput) -> ProjectReport:

@@ -18,9 +18,10 @@ import collections
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal, TypeVar
+from typing import Final, TypeVar
 
 import msgspec
+from corral_protocol.client import OutputRecord
 from corral_protocol.messages import LogParams, OutputParams, ProgressParams, ProgressValue
 
 from .errors import RunCancelledError
@@ -56,17 +57,6 @@ class RunProgress(msgspec.Struct, frozen=True, kw_only=True):
     project: Path
     env: str
     value: ProgressValue
-
-
-class OutputRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
-    """One piece of text a handler printed (``stdout``/``stderr``) or logged (``log``)."""
-
-    project: str
-    env: str
-    stream: Literal["stdout", "stderr", "log"]
-    text: str
-    level: str | None = None
-    """The log level of a ``log`` record."""
 
 
 @dataclass

@@ -51,8 +51,10 @@ from .reports import (
     PrepareReport,
     ProjectInfo,
     ProjectReport,
+    RunnerSnapshot,
     WorkspaceReport,
     project_report,
+    runner_snapshot,
     workspace_report,
 )
 from .router import runner_router
@@ -63,9 +65,7 @@ from .supervisor import (
     ManagedRunner,
     RunnerKey,
     RunnerSpec,
-    RunnerState,
     RunnerStateChanged,
-    RunnerStatus,
     default_spawner,
 )
 
@@ -355,22 +355,22 @@ class WorkspaceManager:
         machinery and tests: front ends use :meth:`statuses` and :meth:`restart_runners`."""
         return self.pool.runner(RunnerKey(project.resolve(), env))
 
-    def statuses(self) -> list[RunnerStatus]:
-        """One status per configured (project, env): started or not."""
+    def statuses(self) -> list[RunnerSnapshot]:
+        """One snapshot per configured (project, env): started or not."""
         statuses = []
         for config in self.catalog.loaded():
             for env in sorted(config.envs):
                 runner = self.pool.known(RunnerKey(config.root, env))
                 if runner is not None:
-                    statuses.append(runner.status())
+                    statuses.append(runner_snapshot(runner.status()))
                     continue
                 env_state = self.envs.status(env_request(config, env))
                 ready = env_state.state == "ready"
                 statuses.append(
-                    RunnerStatus(
-                        project=config.root,
+                    RunnerSnapshot(
+                        project=str(config.root),
                         env=env,
-                        state=RunnerState.STOPPED if ready else RunnerState.NO_VENV,
+                        state="stopped" if ready else "no_venv",
                         last_error=None if ready else env_state.message,
                     )
                 )
@@ -378,14 +378,14 @@ class WorkspaceManager:
 
     async def restart_runners(
         self, project: Path | None = None, env: str | None = None, *, include_stopped: bool = False
-    ) -> list[RunnerStatus]:
+    ) -> list[RunnerSnapshot]:
         """Restart runners (all, or of one project/env) and wait until each has settled
         (running, crashed or without venv); crash budgets are reset. Stopped runners are
         started too with ``include_stopped`` (every configured (project, env))."""
         wanted = None if project is None else _resolved(project)
         if include_stopped:
             await self.resolve_projects()
-            candidates = [self.runner(s.project, s.env) for s in self.statuses()]
+            candidates = [self.runner(Path(s.project), s.env) for s in self.statuses()]
         else:
             candidates = self.pool.started()
         chosen = [
@@ -393,7 +393,7 @@ class WorkspaceManager:
             for r in candidates
             if (wanted is None or r.key.project == wanted) and (env is None or r.key.env == env)
         ]
-        return await self.pool.restart(chosen)
+        return [runner_snapshot(s) for s in await self.pool.restart(chosen)]
 
     async def subscribe(self) -> AsyncIterator[RunnerStateChanged]:
         """Runner state changes from now on."""

@@ -22,7 +22,7 @@ from ..errors import CorralError, UsageError
 from ..execute import Limits
 from ..forkhint import EarlyServer
 from ..locate import find_root, is_project
-from ..reports import ProjectReport, RunnerState, WorkspaceReport
+from ..reports import ProjectReport, WorkspaceReport
 from ..workspace import WorkspaceManager
 from .progress import ProgressPrinter
 from .render import (
@@ -311,7 +311,7 @@ async def _runners(args: argparse.Namespace) -> int:
         project = None if args.project is None else (Path.cwd() / args.project)
         statuses = await wm.restart_runners(project, args.env, include_stopped=True)
         render_status(statuses, sys.stdout, root=root)
-        bad = [s for s in statuses if s.state is not RunnerState.RUNNING]
+        bad = [s for s in statuses if s.state != "running"]
         return EXIT_FAILURE if bad else EXIT_OK
 
 

@@ -18,7 +18,7 @@ import msgspec
 from corral_protocol.messages import HandlerOutcome
 from corral_protocol.results import Diagnostic, ToolResult, as_tool_result
 
-from ..reports import ProjectReport, RunnerStatus, WorkspaceReport
+from ..reports import ProjectReport, RunnerSnapshot, WorkspaceReport
 from ..rpcerrors import USER_ERROR_CODES
 
 __all__ = [
@@ -176,15 +176,15 @@ def _summary_line(summary: Summary, action: str, elapsed: float | None, root: Pa
     return text
 
 
-def render_status(statuses: Iterable[RunnerStatus], stream: TextIO, *, root: Path) -> None:
+def render_status(statuses: Iterable[RunnerSnapshot], stream: TextIO, *, root: Path) -> None:
     """A table: project, env, state, pid, uptime, restarts, last error."""
     rows = [("PROJECT", "ENV", "STATE", "PID", "UPTIME", "RESTARTS", "NOTE")]
     for status in statuses:
         rows.append(
             (
-                _rel(root, str(status.project)),
+                _rel(root, status.project),
                 status.env,
-                status.state.value,
+                status.state,
                 str(status.pid or "-"),
                 f"{status.uptime:.0f}s" if status.uptime is not None else "-",
                 str(status.restarts),
