@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; runtime access is la
     from .connection import Connection as Connection
     from .connection import RequestContext as RequestContext
     from .connection import connect as connect
+    from .connection import connect_unix as connect_unix
     from .connection import start_server as start_server
+    from .connection import start_unix_server as start_unix_server
     from .dispatch import Router as Router
     from .dispatch import decode_params as decode_params
     from .errordata import *  # noqa: F403
@@ -59,7 +61,9 @@ _LAZY: dict[str, str] = {
     "Connection": "connection",
     "RequestContext": "connection",
     "connect": "connection",
+    "connect_unix": "connection",
     "start_server": "connection",
+    "start_unix_server": "connection",
     "Router": "dispatch",
     "decode_params": "dispatch",
     "ConnectionClosedError": "errors",

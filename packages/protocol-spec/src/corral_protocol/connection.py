@@ -33,7 +33,14 @@ from .jsonrpc import (
 )
 from .messages import CancelParams, ProgressParams, ProgressToken, ProgressValue, RequestId
 
-__all__ = ["Connection", "RequestContext", "connect", "start_server"]
+__all__ = [
+    "Connection",
+    "RequestContext",
+    "connect",
+    "connect_unix",
+    "start_server",
+    "start_unix_server",
+]
 
 T = TypeVar("T")
 
@@ -120,6 +127,10 @@ class Connection:
     def in_flight(self) -> int:
         """Number of incoming requests being served."""
         return len(self._tasks)
+
+    def extra_info(self, name: str) -> Any:
+        """The transport's ``get_extra_info(name)`` (e.g. ``"socket"``), None if unknown."""
+        return None if self._transport is None else self._transport.get_extra_info(name)
 
     def peer_address(self) -> tuple[str, int] | None:
         """The peer's ``(host, port)``, if the transport knows it."""
@@ -515,6 +526,40 @@ async def start_server(
     if sock is not None:
         return await loop.create_server(factory, sock=sock)
     return await loop.create_server(factory, host, port)
+
+
+async def connect_unix(
+    path: str,
+    router: Router | None = None,
+    *,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    name: str = "peer",
+) -> Connection:
+    """Open a Unix domain socket connection to ``path`` and return it, ready to use."""
+    connection = Connection(router, max_message_size=max_message_size, name=name)
+    loop = asyncio.get_running_loop()
+    await loop.create_unix_connection(lambda: _StreamAdapter(connection), path)
+    return connection
+
+
+async def start_unix_server(
+    on_connection: Callable[[Connection], None],
+    path: str,
+    *,
+    router_factory: Callable[[], Router] = Router,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    name: str = "peer",
+) -> asyncio.Server:
+    """Listen on the Unix domain socket ``path`` (see :func:`start_server`). The caller
+    owns the path: its directory's permissions, removing a stale socket, unlinking at the
+    end."""
+    loop = asyncio.get_running_loop()
+
+    def factory() -> _StreamAdapter:
+        connection = Connection(router_factory(), max_message_size=max_message_size, name=name)
+        return _StreamAdapter(connection, on_connection)
+
+    return await loop.create_unix_server(factory, path)
 
 
 def _set_nodelay(transport: asyncio.BaseTransport) -> None:

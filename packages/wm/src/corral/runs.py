@@ -152,6 +152,10 @@ class RunRegistry:
         if parent_run_id is not None:
             _remember(self._parents, run_id, parent_run_id)
 
+    def belongs_to(self, run_id: str, top: str) -> bool:
+        """Whether run or segment ``run_id`` is ``top`` or serves it (at any depth)."""
+        return self._top_run(run_id) == top
+
     def _top_run(self, run_id: str) -> str | None:
         """The ancestor of ``run_id`` (a run or segment id) that :meth:`run` started."""
         for _ in range(256):  # ancestry is bounded by the depth limit; never loop forever

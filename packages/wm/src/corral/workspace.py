@@ -129,8 +129,22 @@ class WorkspaceManager:
         return self._limits
 
     def reload(self) -> None:
-        """Re-read every project's configuration (running runners keep theirs)."""
+        """Re-read every project's configuration (running runners keep theirs until
+        :meth:`reload_and_reconfigure`)."""
         self.catalog.reload()
+
+    async def reload_and_reconfigure(self) -> None:
+        """Re-read every project's configuration, then bring running runners in line: a
+        runner whose configuration changed is configured again (hot reload), one of a
+        project or env that is gone is stopped. Presets are resolved again when needed."""
+        self.catalog.reload()
+        await self.catalog.resolve_all()
+        for runner in self.pool.started():
+            config = self.catalog.current(runner.key.project)
+            if config is None or runner.key.env not in config.envs:
+                await runner.stop("its project or environment is gone from the configuration")
+                continue
+            await runner.reconfigure()
 
     async def __aenter__(self) -> WorkspaceManager:
         return self
@@ -302,6 +316,10 @@ class WorkspaceManager:
             rest = [r for r in self.env_requests(projects, envs) if r.name != WORKSPACE_ENV]
             results += await preparer.prepare(rest, recreate=recreate, progress=report)
         self.envs.forget()
+        changed = {(r.project, r.env) for r in results if r.status in ("created", "updated")}
+        stale = [r for r in self.pool.started() if (r.key.project, r.key.env) in changed]
+        if stale:  # a live runner must not keep running code its env no longer holds
+            await self.pool.restart(stale)
         for result in results:
             if self.journal is not None:
                 self.journal.record(

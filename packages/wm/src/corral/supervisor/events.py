@@ -72,8 +72,13 @@ class EventBus(Generic[E]):
         """Call ``listener`` synchronously for every event."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[E], None]) -> None:
+        """Stop calling ``listener`` (no error if it is not registered)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
     def publish(self, event: E) -> None:
-        for listener in self._listeners:
+        for listener in list(self._listeners):  # a listener may remove itself
             listener(event)
         for queue in self._queues:
             if queue.full():

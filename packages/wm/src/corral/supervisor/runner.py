@@ -29,8 +29,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from corral_protocol import Connection, ConnectionClosedError
-from corral_protocol.messages import HandlerLoadStatus
+from corral_protocol import Connection, ConnectionClosedError, RpcError
+from corral_protocol.messages import ConfigureParams, ConfigureResult, HandlerLoadStatus
 
 from .errors import RunnerCrashedError, RunnerUnavailableError
 from .events import EventBus, RunnerStateChanged, RunnerStatus
@@ -80,6 +80,7 @@ class ManagedRunner:
         self.restarts = 0
         self.last_error: str | None = None
         self.load_errors: list[HandlerLoadStatus] = []
+        self._configured: ConfigureParams | None = None
 
     # --- observation -----------------------------------------------------------------------
 
@@ -177,6 +178,7 @@ class ManagedRunner:
             self._failed(failure.reason)
             return
         self._conn = started.conn
+        self._configured = started.configuration
         self.load_errors = started.load_errors
         self._ready_at = self._clock()
         self.policy.on_ready()
@@ -363,6 +365,28 @@ class ManagedRunner:
             conn.close()
         await process.close()
         return code
+
+    async def reconfigure(self) -> bool:
+        """Send the current configuration (``runner/configure``, SPEC.md §9.3) to a Running
+        runner whose configuration changed since it was configured: a hot reload, no
+        restart. Returns whether it sent one. A failure to reconfigure restarts the runner
+        (it then starts with the new configuration)."""
+        conn = self._conn
+        if self._state is not S.RUNNING or conn is None or self.spec.configure is None:
+            return False
+        configuration = self.spec.configure()
+        if configuration == self._configured:
+            return False
+        try:
+            result = await conn.request(
+                "runner/configure", configuration, result_type=ConfigureResult
+            )
+        except (ConnectionClosedError, RpcError) as exc:
+            await self.restart(f"reconfiguring failed ({exc})")
+            return True
+        self._configured = configuration
+        self.load_errors = [h for h in result.handlers if h.error is not None]
+        return True
 
     async def restart(self, reason: str = "restart requested") -> None:
         """Stop (if needed) and start again; resets the crash budget."""

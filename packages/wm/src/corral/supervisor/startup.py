@@ -56,6 +56,8 @@ class Handshake:
     process: RunnerProcess
     conn: Connection
     hello: Hello
+    configuration: ConfigureParams | None = None
+    """The configuration it was given (None: none)."""
     load_errors: list[HandlerLoadStatus] = field(default_factory=list)
     """Handlers its configuration named that failed to load (reported, not fatal)."""
 
@@ -142,7 +144,13 @@ async def start_runner(
         with contextlib.suppress(Exception):
             await _discard(process, conn)
         raise HandshakeError(_reason(spec, exc, process)) from exc
-    return Handshake(process=process, conn=conn, hello=hello, load_errors=load_errors)
+    return Handshake(
+        process=process,
+        conn=conn,
+        hello=hello,
+        configuration=configuration,
+        load_errors=load_errors,
+    )
 
 
 def _reason(spec: RunnerSpec, exc: BaseException, process: RunnerProcess | None) -> str:

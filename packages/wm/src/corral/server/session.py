@@ -1,0 +1,226 @@
+"""One client of the WM server: its connection, its session, its runs (SPEC.md Part II).
+
+A :class:`Session` serves one connection: ``initialize`` first (-32002 before it, -32003
+twice, -32005 for a protocol it cannot speak), then the workspace methods through the
+shared :class:`~corral.service.WorkspaceService`. Domain errors become JSON-RPC errors here.
+
+* A request's handler runs as its own task; a ``workspace/run`` cancelled by
+  ``$/cancelRequest``, or by the client going away, cancels the run in the WM (its runners
+  get ``$/cancelRequest`` in turn); the runners and other clients carry on.
+* A client that stops reading does not stall anyone: notifications are dropped for it, and
+  once more than :data:`MAX_QUEUED_BYTES` wait unsent, it is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol
+
+from corral_protocol import Connection, ErrorCode, RequestContext, RpcError
+from corral_protocol.client import (
+    CLIENT_SUPPORTED_VERSIONS,
+    ClientSummary,
+    PrepareProgress,
+    PrepareRequest,
+    RestartRequest,
+    RunnerStateParams,
+    RunRequest,
+    ServerInfo,
+    ServerStatus,
+    SessionParams,
+    SessionResult,
+    StopRequest,
+)
+from corral_protocol.errordata import UnsupportedProtocolVersionData
+from corral_protocol.messages import PingParams, PingResult
+from corral_protocol.versions import negotiate
+
+from ..errors import CorralError
+from ..reports import runner_snapshot
+from ..rpcerrors import to_rpc_error
+from ..service import RunSinks, WorkspaceService
+from ..supervisor import RunnerStateChanged
+
+__all__ = ["MAX_QUEUED_BYTES", "Session", "SessionHost"]
+
+MAX_QUEUED_BYTES: Final = 8 * 1024 * 1024
+"""A client with more than this many bytes waiting unsent is disconnected."""
+NOTIFY_DROP_AT: Final = 1024 * 1024
+"""Above this many unsent bytes, notifications to the client are dropped (replies are not)."""
+
+_log = logging.getLogger("corral.server")
+
+
+class SessionHost(Protocol):
+    """What a session needs from its server."""
+
+    service: WorkspaceService
+    info: ServerInfo
+
+    def check_token(self, token: str | None) -> bool: ...
+
+    def stop(self, *, when_idle: bool) -> None: ...
+
+    def activity(self) -> None: ...
+
+    def server_status(self) -> ServerStatus: ...
+
+
+class Session:
+    """See the module docstring."""
+
+    def __init__(self, host: SessionHost, conn: Connection, *, needs_token: bool) -> None:
+        self.host = host
+        self.conn = conn
+        self.needs_token = needs_token
+        self.client: tuple[str, str] | None = None
+        self.connected = time.monotonic()
+        self.runs = 0
+        self._subscribed = False
+        router = conn.router
+        router.gate = self._gate
+        requests: dict[str, tuple[Callable[..., Awaitable[Any]], type | None]] = {
+            "workspace/run": (self._run, RunRequest),
+            "workspace/status": (self._status, None),
+            "workspace/reload": (self._reload, None),
+            "envs/prepare": (self._prepare, PrepareRequest),
+            "runners/restart": (self._restart, RestartRequest),
+            "runners/subscribe": (self._subscribe, None),
+            "server/stop": (self._stop, StopRequest),
+        }
+        router.add_request("initialize", self._initialize, SessionParams, inline=True)
+        router.add_request("$/ping", self._ping, PingParams, inline=True)
+        for method, (handler, params) in requests.items():
+            router.add_request(method, self._guarded(handler), params)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def _gate(self, method: str) -> RpcError | None:
+        if self.client is None and method not in ("initialize", "$/ping"):
+            return RpcError(ErrorCode.SERVER_NOT_INITIALIZED, "initialize first")
+        return None
+
+    def _initialize(self, params: SessionParams, ctx: RequestContext) -> SessionResult:
+        if self.client is not None:
+            raise RpcError(ErrorCode.ALREADY_INITIALIZED, "initialize was already answered")
+        token = params.token if isinstance(params.token, str) else None
+        if self.needs_token and not self.host.check_token(token):
+            _log.warning("a client without the right token was disconnected")
+            self.conn.close()
+            raise RpcError(ErrorCode.INVALID_PARAMS, "wrong token")  # never sent: closed
+        version = negotiate(CLIENT_SUPPORTED_VERSIONS, params.protocol)
+        if version is None:
+            raise RpcError(
+                ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
+                f"the server speaks client protocol {list(CLIENT_SUPPORTED_VERSIONS)}",
+                UnsupportedProtocolVersionData(supported=list(CLIENT_SUPPORTED_VERSIONS)),
+            )
+        self.client = (params.client.name, params.client.version)
+        _log.info("client %s %s connected", *self.client)
+        return SessionResult(protocol_version=str(version), server=self.host.info)
+
+    def _ping(self, params: PingParams, ctx: RequestContext) -> PingResult:
+        return PingResult()
+
+    def summary(self) -> ClientSummary:
+        name, version = self.client or ("?", "?")
+        return ClientSummary(
+            name=name,
+            version=version,
+            connected=time.monotonic() - self.connected,
+            runs=self.runs,
+        )
+
+    def _guarded(
+        self, handler: Callable[[Any], Awaitable[Any]]
+    ) -> Callable[[Any, RequestContext], Awaitable[Any]]:
+        """Domain errors as JSON-RPC errors; activity noted for the idle timer."""
+
+        async def serve(params: Any, ctx: RequestContext) -> Any:
+            self.host.activity()
+            try:
+                return await handler(params)
+            except CorralError as exc:
+                raise to_rpc_error(exc) from None
+            finally:
+                self.host.activity()
+
+        return serve
+
+    # --- notifications, bounded ----------------------------------------------------------
+
+    def notify(self, method: str, params: Any) -> None:
+        """Send a notification unless the client is not reading; disconnect it when even
+        replies would pile up past :data:`MAX_QUEUED_BYTES`."""
+        if self.conn.is_closed:
+            return
+        queued = self.conn.write_buffer_size
+        if queued > MAX_QUEUED_BYTES:
+            _log.warning(
+                "client %s stopped reading (%d bytes queued): cut off", self.client, queued
+            )
+            self.conn.close()
+            return
+        if queued > NOTIFY_DROP_AT:
+            return
+        self.conn.notify(method, params)
+
+    # --- methods ---------------------------------------------------------------------------
+
+    async def _run(self, request: RunRequest) -> Any:
+        sinks = RunSinks(
+            progress=lambda params: self.notify("run/progress", params),
+            output=lambda params: self.notify("run/output", params),
+            prepare=lambda params: self.notify("envs/progress", params),
+        )
+        self.runs += 1
+        try:
+            return await self.host.service.run(request, sinks)
+        finally:
+            self.runs -= 1
+
+    async def _status(self, params: None) -> Any:
+        return await self.host.service.status(self.host.server_status())
+
+    async def _reload(self, params: None) -> Any:
+        return await self.host.service.reload()
+
+    async def _prepare(self, request: PrepareRequest) -> Any:
+        def progress(event: PrepareProgress) -> None:
+            self.notify("envs/progress", event)
+
+        return await self.host.service.prepare(request, progress)
+
+    async def _restart(self, request: RestartRequest) -> Any:
+        return await self.host.service.restart(request)
+
+    async def _subscribe(self, params: None) -> None:
+        if not self._subscribed:
+            self._subscribed = True
+            self.host.service.wm.bus.add_listener(self._state_changed)  # until close()
+
+    def _state_changed(self, event: RunnerStateChanged) -> None:
+        self.notify(
+            "runner/state",
+            RunnerStateParams(
+                project=str(event.key.project),
+                env=event.key.env,
+                old=event.old.value,
+                new=event.new.value,
+                reason=event.reason,
+                runner=runner_snapshot(event.status),
+            ),
+        )
+
+    async def _stop(self, request: StopRequest) -> None:
+        self.host.stop(when_idle=request.when_idle)
+
+    def close(self) -> None:
+        """Forget the session (the connection is closed or closing)."""
+        if self._subscribed:
+            self.host.service.wm.bus.remove_listener(self._state_changed)
+            self._subscribed = False
+        asyncio.get_running_loop().call_soon(self.conn.close)
