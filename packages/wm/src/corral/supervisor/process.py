@@ -22,6 +22,7 @@ from corral_protocol.messages import Hello, LaunchRecord
 
 from .forkserver import ForkedProcess, ForkServers
 from .tail import OutputTail
+from .tree import end_session
 
 __all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit"]
 
@@ -191,10 +192,14 @@ class RunnerProcess:
                 self.proc.send_signal(sig)
 
     def kill(self) -> None:
-        """SIGKILL (TerminateProcess on Windows) if still running."""
+        """SIGKILL (TerminateProcess on Windows) if still running; on POSIX its whole
+        process group too (the runner leads one: it was started in a session of its own)."""
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
+        if sys.platform != "win32":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
 
     async def wait(self, within: float | None = None) -> int | None:
         """The exit code, or None if it did not exit within ``within`` seconds."""
@@ -205,9 +210,11 @@ class RunnerProcess:
             return None
 
     async def close(self) -> None:
-        """Kill if needed and release the pipes and watcher tasks."""
+        """Kill if needed, end every process left in the runner's session (whatever its
+        handlers started: :mod:`corral.supervisor.tree`), release the pipes and tasks."""
         self.kill()
         await self.wait(5.0)
+        await asyncio.to_thread(end_session, self.pid)
         for task in (*self._drains, self._watch):
             task.cancel()
         await asyncio.gather(*self._drains, self._watch, return_exceptions=True)
