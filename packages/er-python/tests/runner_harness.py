@@ -211,6 +211,20 @@ async def running(
             runner.proc._transport.close()  # type: ignore[attr-defined]
 
 
+def ok(result: RunResult) -> Any:
+    """The run's result as plain JSON data, after checking that every handler succeeded."""
+    assert result.status == "ok", result.handlers
+    return msgspec.to_builtins(result.result)
+
+
+def failure(result: RunResult) -> tuple[str, str]:
+    """(error type, message) of the run's only handler, which must have failed."""
+    assert result.status == "failed", result.result
+    (outcome,) = result.handlers
+    assert outcome.error is not None
+    return outcome.error.type, outcome.error.message
+
+
 def run(coro: Awaitable[None], timeout: float = 60) -> None:
     """Run a test scenario with an overall deadline."""
 

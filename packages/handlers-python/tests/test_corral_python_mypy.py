@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from corral_protocol.messages import RunResult
-from runner_harness import run, running
+from runner_harness import ok, run, running
 
 TYPE_CHECK = "corral_python.mypy:type_check"
 LINT = "corral_python.ruff:lint"
@@ -25,11 +23,6 @@ RETURN_VALUE = {
     "source": "mypy",
     "fixable": False,
 }
-
-
-def ok(result: RunResult) -> Any:
-    assert result.status == "ok", result.handlers
-    return msgspec.to_builtins(result.result)
 
 
 def test_type_check_reports_the_type_error(sample_project: Path) -> None:
