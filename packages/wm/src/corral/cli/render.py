@@ -2,8 +2,11 @@
 
 Results of lint/format-family actions are :class:`~corral_protocol.results.ToolResult`
 (SPEC.md §13; the WM has checked the shape): diagnostics are printed grouped by file with
-1-based line:column (the JSON is 0-based), edits and changed files one line each. Any other
-result is printed as JSON, so a new action is never invisible.
+1-based line:column (the JSON is 0-based), edits (or, with ``--diff``, their unified diffs)
+and changed files one line each, then the tools' notes (dimmed), failures and one summary
+line that counts findings, fixable ones and, after ``--fix``, fixed ones. Any other result
+is printed as JSON, so a new action is never invisible. Colour comes from
+:class:`~corral.cli.style.Style` (plain text when it is off).
 """
 
 from __future__ import annotations
@@ -12,17 +15,35 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import msgspec
 from corral_protocol.messages import HandlerOutcome, ProjectRunResult, WorkspaceRunResult
-from corral_protocol.results import Diagnostic, ToolResult, as_tool_result
+from corral_protocol.results import Diagnostic, Fix, ToolNote, ToolResult, as_tool_result
 
 from ..supervisor import RunnerStatus
+from .diff import edit_diff, styled_diff_line
+from .style import Style
 
-__all__ = ["Summary", "render_result", "render_status", "summarize"]
+__all__ = ["RenderOptions", "Summary", "render_result", "render_status", "summarize"]
 
 RUNNER_PROBLEMS = {"RunnerUnavailable", "RunnerCrashed", "ToolMissing"}
+USAGE_ERRORS: Final = frozenset({"UnsupportedParam"})
+"""Handler error types that mean the command asked for something wrong (SPEC.md §13.7)."""
+SHOWN_NOTES: Final = 10
+"""Notes shown without ``-v`` (warnings and errors only); the rest are counted."""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How :func:`render_result` prints: colour, rule URLs, diffs, every note."""
+
+    style: Style = field(default_factory=Style)
+    show_urls: bool = False
+    diff: bool = False
+    """Print the unified diff of each edit instead of a "would reformat" line."""
+    verbose: bool = False
+    """Every note, ``info`` ones included, and no limit on how many."""
 
 
 @dataclass
@@ -32,12 +53,24 @@ class Summary:
     projects: int = 0
     findings: int = 0
     files: set[str] = field(default_factory=set)
+    fixable: int = 0
+    """Findings with a safe fix (``fixable``)."""
+    unsafe_fixable: int = 0
+    """Findings whose only fix is an unsafe one."""
+    fixed: int | None = None
+    """Findings fixed in place; None when no tool fixed (no ``--fix``)."""
+    notes: list[tuple[str, ToolNote]] = field(default_factory=list)
     failed_handlers: list[tuple[str, HandlerOutcome]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """0 clean, 1 findings, 3 a handler or runner failed (config errors exit 2 earlier)."""
+        """0 clean, 1 findings, 2 a handler refused the params it was given (a usage
+        error), 3 a handler or runner failed (config errors exit 2 earlier)."""
+        if any(
+            h.error is not None and h.error.type in USAGE_ERRORS for _, h in self.failed_handlers
+        ):
+            return 2
         if self.failed_handlers or self.errors:
             return 3
         return 1 if self.findings else 0
@@ -60,6 +93,49 @@ def _tool_result(result: Any) -> ToolResult | None:
         return None
 
 
+def _failed_handlers(data: Any) -> list[HandlerOutcome]:
+    """The failed handler outcomes a workspace run's project error carries in its data."""
+    handlers: list[HandlerOutcome] = []
+    if not isinstance(data, dict):
+        return handlers
+    for item in data.get("handlers", []):
+        err = item.get("error") or {}
+        handlers.append(
+            msgspec.convert(
+                {
+                    "name": item.get("name", "?"),
+                    "status": "failed",
+                    "durationMs": 0,
+                    "error": {
+                        "type": err.get("type", "Error"),
+                        "message": err.get("message", ""),
+                        "traceback": None,
+                    },
+                },
+                HandlerOutcome,
+            )
+        )
+    return handlers
+
+
+def _count(summary: Summary, path: str, typed: ToolResult) -> None:
+    """Add one project's ToolResult to ``summary``. An edit counts as a finding unless a
+    diagnostic already reports its file (check-format's edits asked for with ``diff``)."""
+    reported = {d.file for d in typed.diagnostics}
+    edits = [e.file for e in typed.edits or [] if e.file not in reported]
+    summary.findings += len(typed.diagnostics) + len(edits)
+    summary.files.update(f"{path}/{file}" for file in [*reported, *edits])
+    summary.fixable += sum(d.fixable for d in typed.diagnostics)
+    summary.unsafe_fixable += sum(
+        not d.fixable and isinstance(d.fix, Fix) and d.fix.applicability == "unsafe"
+        for d in typed.diagnostics
+    )
+    fixed = [s.fixed for s in typed.summary.values() if isinstance(s.fixed, int)]
+    if fixed:
+        summary.fixed = (summary.fixed or 0) + sum(fixed)
+    summary.notes.extend((path, note) for note in typed.notes or [])
+
+
 def summarize(
     outcome: ProjectRunResult | WorkspaceRunResult, project: Path | None = None
 ) -> tuple[Summary, list[tuple[str, Any, list[HandlerOutcome]]]]:
@@ -74,37 +150,16 @@ def summarize(
                 message = item.error.message if item.error else "unknown error"
                 summary.errors.append((item.project, message))
                 continue
-            handlers: list[HandlerOutcome] = []
-            if item.error is not None and isinstance(item.error.data, dict):
-                for data in item.error.data.get("handlers", []):
-                    err = data.get("error") or {}
-                    handlers.append(
-                        msgspec.convert(
-                            {
-                                "name": data.get("name", "?"),
-                                "status": "failed",
-                                "durationMs": 0,
-                                "error": {
-                                    "type": err.get("type", "Error"),
-                                    "message": err.get("message", ""),
-                                    "traceback": None,
-                                },
-                            },
-                            HandlerOutcome,
-                        )
-                    )
-            rows.append((item.project, item.result, handlers))
+            data = item.error.data if item.error is not None else None
+            rows.append((item.project, item.result, _failed_handlers(data)))
     for path, result, handlers in rows:
         summary.projects += 1
         for handler in handlers:
             if handler.status == "failed":
                 summary.failed_handlers.append((path, handler))
         typed = _tool_result(result)
-        if typed is None:
-            continue
-        files = [d.file for d in typed.diagnostics] + [e.file for e in typed.edits or []]
-        summary.findings += len(files)
-        summary.files.update(f"{path}/{file}" for file in files)
+        if typed is not None:
+            _count(summary, path, typed)
     summary.projects += len(summary.errors)
     return summary, rows
 
@@ -117,8 +172,11 @@ def render_result(
     action: str,
     project: Path | None = None,
     elapsed: float | None = None,
+    options: RenderOptions | None = None,
 ) -> Summary:
     """Print ``outcome`` for humans; return the summary (for the exit code)."""
+    options = options or RenderOptions()
+    style = options.style
     summary, rows = summarize(outcome, project)
     for path, result, _ in rows:
         typed = _tool_result(result)
@@ -126,49 +184,114 @@ def render_result(
             if result is not None:
                 stream.write(f"{_rel(root, path, '.')}: {msgspec.json.encode(result).decode()}\n")
             continue
-        by_file: dict[str, list[Diagnostic]] = {}
-        for diagnostic in typed.diagnostics:
-            by_file.setdefault(diagnostic.file, []).append(diagnostic)
-        for file in sorted(by_file):
-            stream.write(f"{_rel(root, path, file)}\n")
-            for d in sorted(by_file[file], key=_position):
-                start = d.range.start
-                code = f"{d.code} " if d.code else ""
-                fix = " [*]" if d.fixable else ""
-                stream.write(f"  {start.line + 1}:{start.character + 1}  {code}{d.message}{fix}\n")
-        for edit in typed.edits or []:
-            stream.write(f"would reformat {_rel(root, path, edit.file)}\n")
-        for changed in typed.changed or []:
-            stream.write(f"reformatted {_rel(root, path, changed)}\n")
+        _write_tool_result(stream, root, path, typed, options)
+    _write_notes(stream, root, summary, options)
     for path, handler in summary.failed_handlers:
         error = handler.error
         kind = error.type if error else "Error"
         message = error.message if error else ""
+        where = _rel(root, path, ".")
         stream.write(
-            f"error: {handler.name} failed in {_rel(root, path, '.')}: {kind}: {message}\n"
+            style("error:", "bold", "red")
+            + f" {handler.name} failed in {where}: {kind}: {message}\n"
         )
     for path, message in summary.errors:
-        stream.write(f"error: {_rel(root, path, '.')}: {message}\n")
-    stream.write(_summary_line(summary, action, elapsed) + "\n")
+        stream.write(style("error:", "bold", "red") + f" {_rel(root, path, '.')}: {message}\n")
+    stream.write(style(_summary_line(summary, action, elapsed), "bold") + "\n")
     return summary
+
+
+def _write_tool_result(
+    stream: TextIO, root: Path, path: str, typed: ToolResult, options: RenderOptions
+) -> None:
+    style = options.style
+    by_file: dict[str, list[Diagnostic]] = {}
+    for diagnostic in typed.diagnostics:
+        by_file.setdefault(diagnostic.file, []).append(diagnostic)
+    for file in sorted(by_file):
+        stream.write(style(_rel(root, path, file), "bold") + "\n")
+        for d in sorted(by_file[file], key=_position):
+            stream.write(_diagnostic_line(d, options))
+    for edit in typed.edits or []:
+        label = _rel(root, path, edit.file)
+        if not options.diff:
+            stream.write(f"would reformat {label}\n")
+            continue
+        diff = edit_diff(Path(path, edit.file), label, edit)
+        if diff.problem is not None:
+            stream.write(f"would reformat {label} ({diff.problem})\n")
+        for line in diff.lines:
+            stream.write(styled_diff_line(line, style) + "\n")
+    fixing = any(isinstance(s.fixed, int) for s in typed.summary.values())
+    for changed in typed.changed or []:
+        verb = "fixed" if fixing else "reformatted"
+        stream.write(f"{verb} {_rel(root, path, changed)}\n")
+
+
+def _diagnostic_line(d: Diagnostic, options: RenderOptions) -> str:
+    """``  line:col  CODE message [*]`` (continuation lines of the message indented), and
+    with ``--show-urls`` the rule's documentation below it."""
+    style = options.style
+    start = d.range.start
+    where = style(f"{start.line + 1}:{start.character + 1}", "dim")
+    code = style(d.code, "bold", style.severity(d.severity)) + " " if d.code else ""
+    first, *more = d.message.splitlines() or [""]
+    fix = " " + style("[*]", "cyan") if d.fixable else ""
+    text = f"  {where}  {code}{first}{fix}\n"
+    text += "".join(f"      {line}\n" for line in more)
+    if options.show_urls and isinstance(d.url, str):
+        text += "      " + style(d.url, "dim") + "\n"
+    return text
+
+
+def _write_notes(stream: TextIO, root: Path, summary: Summary, options: RenderOptions) -> None:
+    """The tools' notes, dimmed: warnings and errors (at most :data:`SHOWN_NOTES`), or
+    every note with ``verbose``; a line counts the ones left out. In a run of several
+    projects each note names its project."""
+    notes = summary.notes
+    shown = notes if options.verbose else [n for n in notes if n[1].level != "info"]
+    shown = shown if options.verbose else shown[:SHOWN_NOTES]
+    for path, note in shown:
+        where = f"{_rel(root, path, '.')}: " if summary.projects > 1 else ""
+        first, *more = note.message.splitlines() or [""]
+        lines = [f"note: {where}{note.source}: {note.level}: {first}", *(f"  {m}" for m in more)]
+        stream.write("".join(options.style(line, "dim") + "\n" for line in lines))
+    hidden = len(notes) - len(shown)
+    if hidden:
+        text = f"note: {hidden} more note{'s' if hidden != 1 else ''} (-v shows every note)"
+        stream.write(options.style(text, "dim") + "\n")
 
 
 def _position(diagnostic: Diagnostic) -> tuple[int, int]:
     return diagnostic.range.start.line, diagnostic.range.start.character
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
 def _summary_line(summary: Summary, action: str, elapsed: float | None) -> str:
-    where = f"{summary.projects} project{'s' if summary.projects != 1 else ''}"
-    parts = [f"{summary.findings} finding{'s' if summary.findings != 1 else ''}"]
+    """e.g. ``lint: 3 findings in 2 files, 1 fixable with --fix (2 projects, 0.41 s)``, or
+    after ``--fix``: ``lint: fixed 2, 1 remaining in 1 file (1 project, 0.52 s)``."""
+    if summary.fixed is not None:
+        text = f"{action}: fixed {summary.fixed}, {summary.findings} remaining"
+    else:
+        text = f"{action}: {_plural(summary.findings, 'finding')}"
     if summary.files:
-        parts.append(f"in {len(summary.files)} file{'s' if len(summary.files) != 1 else ''}")
-    text = f"{action}: " + " ".join(parts) + f" ({where}"
+        text += f" in {_plural(len(summary.files), 'file')}"
+    hint = " with --fix" if action == "lint" else ""
+    if summary.fixable and summary.fixed is None:
+        text += f", {summary.fixable} fixable{hint}"
+    if summary.unsafe_fixable and hint:
+        more = "more " if summary.fixable and summary.fixed is None else ""
+        text += f", {summary.unsafe_fixable} {more}with --fix --unsafe-fixes"
+    text += f" ({_plural(summary.projects, 'project')}"
     if elapsed is not None:
         text += f", {elapsed:.2f} s"
     text += ")"
     failures = len(summary.failed_handlers) + len(summary.errors)
     if failures:
-        text += f"; {failures} failure{'s' if failures != 1 else ''}"
+        text += f"; {_plural(failures, 'failure')}"
     return text
 
 
