@@ -23,6 +23,7 @@ from ..envs import ProgressPrinter
 from ..forkhint import EarlyServer
 from ..supervisor import RunnerState
 from ..workspace import WorkspaceManager
+from .options import OptionError, add_run_options, option_params, render_options
 from .render import render_result, render_status, summarize
 
 __all__ = ["main"]
@@ -43,7 +44,9 @@ EXAMPLES = {
   corral run lint --workspace             lint every project of the workspace
   corral run lint src/app.py              lint one file (in the project that holds it)
   corral run format -p write=true         format the current project's files in place
-  corral run type-check --format json     machine-readable result on stdout""",
+  corral run type-check --format json     machine-readable result on stdout
+  corral run lint --fix                   apply ruff's safe fixes, report what remains
+  corral run check-format --diff          show what formatting would change""",
     "prepare-envs": """examples:
   corral prepare-envs                     create or update every environment
   corral prepare-envs --env dev_no_runtime --recreate""",
@@ -99,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an action parameter (VALUE is JSON if it parses, else a string); repeatable",
     )
+    add_run_options(run)
 
     prepare = command("prepare-envs", "create or update the projects' environments")
     prepare.add_argument("--project", type=Path, help="only this project's environments")
@@ -177,6 +181,11 @@ async def _ensure_envs(wm: WorkspaceManager, projects: list[Path] | None) -> boo
 async def _run(args: argparse.Namespace) -> int:
     root = _root(args)
     params = _params(args.param)
+    try:
+        params.update(option_params(args))
+    except OptionError as exc:
+        sys.stderr.write(f"corral: error: {exc}\n")
+        return EXIT_USAGE
     async with await WorkspaceManager.open(root, fork_server=args.early_fork_server) as wm:
         if args.jobs:
             wm.limits = dataclasses.replace(wm.limits, jobs=args.jobs)
@@ -236,6 +245,7 @@ async def _run(args: argparse.Namespace) -> int:
                 action=args.action,
                 project=project,
                 elapsed=elapsed,
+                options=render_options(args, sys.stdout),
             )
         return summary.exit_code
 
