@@ -169,3 +169,23 @@ def test_concurrent_lint_and_type_check_merge(sample_project: Path, configure: C
             }
 
     run(scenario())
+
+
+def test_files_that_are_not_python_are_left_out_of_explicit_paths(
+    sample_project: Path, write_tree: WriteTree
+) -> None:
+    """``corral run type-check --changed`` passes every changed file: mypy must not try to
+    parse a README (ruff leaves such files out by itself)."""
+    write_tree(sample_project, {"README.md": "# Sample\n\nnot (python\n"})
+
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await runner.configure({"type-check": [("mypy", TYPE_CHECK)]})
+            mixed = ok(await runner.run("type-check", {"paths": ["README.md", "app/typed.py"]}))
+            assert [(d["file"], d["code"]) for d in mixed["diagnostics"]] == [
+                ("app/typed.py", "return-value")
+            ]
+            only = ok(await runner.run("type-check", {"paths": ["README.md", "pyproject.toml"]}))
+            assert only == {"diagnostics": [], "summary": {"mypy": {"findings": 0, "errors": 0}}}
+
+    run(scenario())

@@ -65,7 +65,8 @@ TARGET_OPTIONS = frozenset({"-m", "--module", "-p", "--package", "-c", "--comman
 class TypeCheckParams(StandardParams, frozen=True, kw_only=True):
     """Params of ``type-check``. ``paths`` absent: the project directory, unless the
     project's mypy configuration lists ``files`` (then mypy checks those); ``[]``: no paths
-    at all (mypy's configuration decides). No other standard param is supported."""
+    at all (mypy's configuration decides); files that are not ``.py``/``.pyi`` are left
+    out (only such files: nothing is checked). No other standard param is supported."""
 
 
 class MypyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -161,12 +162,26 @@ def configured_files(project: Path, args: Sequence[str]) -> bool:
     return False
 
 
+PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
+
+
+def _other_file(path: Path) -> bool:
+    """A file that is not Python source (``README.md``, ``pyproject.toml``): left out of
+    explicit paths, as ruff leaves it out (``corral run --changed`` passes every changed
+    file). Directories and missing paths are mypy's to judge."""
+    return path.suffix not in PYTHON_SUFFIXES and path.is_file()
+
+
 async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
     config = load_config(ctx, MypyConfig)
     ctx.params.refuse_unsupported(ctx)
     if ctx.params.paths is not None:
-        paths = tool_paths(ctx, ctx.params.paths)
+        given = [p for p in ctx.params.paths if not _other_file(ctx.project / p)]
+        if ctx.params.paths and not given:  # only files mypy does not read: nothing to do
+            summary = ToolSummary(findings=0, errors=0)
+            return ToolResult(diagnostics=[], summary={"mypy": summary})
+        paths = tool_paths(ctx, given)
     elif TARGET_OPTIONS.intersection(config.args) or configured_files(ctx.project, config.args):
         paths = []
     else:
