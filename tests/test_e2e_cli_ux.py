@@ -1,5 +1,6 @@
-"""Issue 17 items 7, 13 and 15 through the ``corral`` CLI on a copy of the example workspace:
-``--fix``, tool notes, ``--diff``, ``--show-urls``, colour, and a handler's own output.
+"""Issue 17 items 7, 13, 14 and 15 through the ``corral`` CLI on a copy of the example
+workspace: ``--fix``, tool notes, ``--diff``, ``--show-urls``, colour, ``--changed`` and
+``--staged``, and a handler's own output.
 
 Real everything: uv environments from this checkout's packages, real runners, real ruff.
 The environments are prepared once per module; each test starts from the example's files.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from gitrepo import GIT_ENV, git
 from workspaces import make_handler_workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +61,7 @@ def workspace(prepared: Path) -> Iterator[Path]:
     (prepared / UTIL).write_text(UTIL_TEXT)
     yield prepared
     (prepared / UTIL).unlink()
+    shutil.rmtree(prepared / ".git", ignore_errors=True)
     for relative in (APP_INIT, Path("app", "pyproject.toml")):
         shutil.copyfile(EXAMPLE / relative, prepared / relative)
 
@@ -140,6 +143,68 @@ def test_rule_urls_and_colour(workspace: Path) -> None:
         workspace, "run", "lint", "--workspace", "--color=always", environ={"NO_COLOR": "1"}
     )
     assert "\x1b[" in always.stdout
+
+
+def test_changed_and_staged_files_only(workspace: Path) -> None:
+    environ = {**GIT_ENV, "GIT_CEILING_DIRECTORIES": str(workspace.parent)}
+    outside = corral(workspace, "run", "lint", "--changed", "--workspace", environ=environ)
+    assert outside.returncode == 2, outside.stdout + outside.stderr
+    assert "is not inside a git repository: --changed and --staged need one" in outside.stderr
+
+    git(workspace, "init", "-q", "-b", "main")
+    git(workspace, "add", "-A")  # .corral/ included where nothing ignores it: never a change
+    git(workspace, "commit", "-q", "-m", "base")
+    git(workspace, "switch", "-q", "-c", "feature")
+    nothing = corral(workspace, "run", "lint", "--changed", "--workspace", environ=environ)
+    assert nothing.returncode == 0, nothing.stdout + nothing.stderr
+    assert nothing.stdout == (
+        "lint: no files changed since the merge base of HEAD and main in 2 projects: "
+        "nothing to do\n"
+    )
+
+    # one changed file, in app: only app runs, and only on that file
+    util = workspace / UTIL
+    util.write_text(UTIL_TEXT + "\n\nimport sys\n")
+    (workspace / "lib" / "notes with spaces.md").write_text("# not Python\n")
+    changed = corral(workspace, "run", "lint", "--changed", "--workspace", environ=environ)
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert "app/src/app/util.py" in changed.stdout
+    assert "app/src/app/__init__.py" not in changed.stdout  # unchanged: not linted
+    # lib's markdown file changed too: lib ran, and found nothing in it
+    assert changed.stdout.splitlines()[-1].startswith(
+        "lint: 2 findings in 1 file, 2 fixable with --fix (2 projects, "
+    )
+    assert "note: lint on 2 files changed since the merge base of HEAD and main" in (changed.stderr)
+    data = msgspec.json.decode(
+        corral(
+            workspace,
+            "run",
+            "type-check",
+            "--changed",
+            "main",
+            "--format",
+            "json",
+            environ=environ,
+        ).stdout
+    )
+    assert sorted(Path(p["project"]).name for p in data["projects"]) == ["app", "lib"]
+    assert all(p["status"] == "ok" for p in data["projects"]), data  # no README for mypy
+
+    staged = corral(workspace, "run", "lint", "--staged", environ=environ)
+    assert staged.returncode == 0
+    assert staged.stdout == "lint: no staged files in 2 projects: nothing to do\n"
+    git(workspace, "add", str(util))
+    staged = corral(workspace, "run", "lint", "--staged", environ=environ)
+    assert staged.returncode == 1, staged.stdout + staged.stderr
+    assert "(1 project" in staged.stdout
+    assert "note: lint on 1 file staged" in staged.stderr
+
+    bad = corral(workspace, "run", "lint", "--changed", "nope", environ=environ)
+    assert bad.returncode == 2
+    assert "--changed nope: no such commit, branch or tag" in bad.stderr
+    both = corral(workspace, "run", "lint", "--changed", "--staged", environ=environ)
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
 
 
 PRINTING = textwrap.dedent(

@@ -23,7 +23,8 @@ from ..envs import ProgressPrinter
 from ..forkhint import EarlyServer
 from ..supervisor import RunnerState
 from ..workspace import WorkspaceManager
-from .options import OptionError, add_run_options, option_params, render_options
+from .changed import add_changed_options, narrow_to_changed
+from .options import add_run_options, checked_params, render_options
 from .render import render_result, render_status, summarize
 
 __all__ = ["main"]
@@ -46,7 +47,9 @@ EXAMPLES = {
   corral run format -p write=true         format the current project's files in place
   corral run type-check --format json     machine-readable result on stdout
   corral run lint --fix                   apply ruff's safe fixes, report what remains
-  corral run check-format --diff          show what formatting would change""",
+  corral run check-format --diff          show what formatting would change
+  corral run lint --changed               files changed since the default branch
+  corral run format --staged -p write=true  format what is staged (pre-commit)""",
     "prepare-envs": """examples:
   corral prepare-envs                     create or update every environment
   corral prepare-envs --env dev_no_runtime --recreate""",
@@ -103,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         help="an action parameter (VALUE is JSON if it parses, else a string); repeatable",
     )
     add_run_options(run)
+    add_changed_options(run)
 
     prepare = command("prepare-envs", "create or update the projects' environments")
     prepare.add_argument("--project", type=Path, help="only this project's environments")
@@ -180,12 +184,7 @@ async def _ensure_envs(wm: WorkspaceManager, projects: list[Path] | None) -> boo
 
 async def _run(args: argparse.Namespace) -> int:
     root = _root(args)
-    params = _params(args.param)
-    try:
-        params.update(option_params(args))
-    except OptionError as exc:
-        sys.stderr.write(f"corral: error: {exc}\n")
-        return EXIT_USAGE
+    params = {**_params(args.param), **checked_params(args)}
     async with await WorkspaceManager.open(root, fork_server=args.early_fork_server) as wm:
         if args.jobs:
             wm.limits = dataclasses.replace(wm.limits, jobs=args.jobs)
@@ -208,6 +207,10 @@ async def _run(args: argparse.Namespace) -> int:
             project = Path.cwd().resolve()
         elif not args.workspace and is_project(root):
             project = root
+        narrowed = await narrow_to_changed(args, wm, params, (project, projects, params_for))
+        if isinstance(narrowed, int):
+            return narrowed
+        project, projects, params_for = narrowed
         targets = [project] if project is not None else projects
         problems = wm.problems
         if project is not None and project in problems:

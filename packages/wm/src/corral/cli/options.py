@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
 from .render import RenderOptions
 from .style import COLOR_CHOICES, Style, color_enabled
 
-__all__ = ["OptionError", "add_run_options", "option_params", "render_options"]
+__all__ = ["OptionError", "add_run_options", "checked_params", "option_params", "render_options"]
 
 
 class OptionError(Exception):
@@ -72,6 +73,16 @@ def option_params(args: argparse.Namespace) -> dict[str, Any]:
             raise OptionError("--diff shows what formatting would change; --fix changes files")
         params["diff"] = True
     return params
+
+
+def checked_params(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`option_params`, or a usage error as argparse reports one: the message on
+    stderr and ``SystemExit(2)``."""
+    try:
+        return option_params(args)
+    except OptionError as exc:
+        sys.stderr.write(f"corral: error: {exc}\n")
+        raise SystemExit(2) from None
 
 
 def render_options(
