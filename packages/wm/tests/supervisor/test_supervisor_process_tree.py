@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from corral.config import RestartSettings, RunnerSettings
 from corral.supervisor import EventBus, ManagedRunner, RunnerKey, RunnerSpec, RunnerState
+from corral.supervisor.tree import end_group, end_session
 from corral_protocol.messages import (
     ActionConfig,
     ConfigureParams,
@@ -187,3 +189,20 @@ def test_a_killed_runner_leaves_no_process_its_handlers_started(project: Path) -
             await runner.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_reused_pid_and_our_own_session_are_never_ended() -> None:
+    """Once a runner has exited, its pid may belong to another process (pid_max is often
+    32768): a live process with that pid is then not the runner, and is left alone."""
+    other = subprocess.Popen(["sleep", "77"], start_new_session=True)
+    try:
+        assert end_session(other.pid, leader_exited=True) == 0  # "the runner exited": reused
+        assert not end_group(other.pid, leader_exited=True)
+        assert alive(other.pid)
+        assert end_session(os.getpid(), leader_exited=False) == 0
+        assert end_session(os.getsid(0), leader_exited=False) == 0
+        assert end_session(other.pid, leader_exited=False) >= 1  # its leader: ended
+        assert other.wait(5) == -signal.SIGKILL
+    finally:
+        other.kill()
+        other.wait()

@@ -22,7 +22,7 @@ from corral_protocol.messages import Hello, LaunchRecord
 
 from .forkserver import ForkedProcess, ForkServers
 from .tail import OutputTail
-from .tree import end_session
+from .tree import end_group, end_session
 
 __all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit"]
 
@@ -194,12 +194,11 @@ class RunnerProcess:
     def kill(self) -> None:
         """SIGKILL (TerminateProcess on Windows) if still running; on POSIX its whole
         process group too (the runner leads one: it was started in a session of its own)."""
-        if self.returncode is None:
+        exited = self.returncode is not None
+        if not exited:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
-        if sys.platform != "win32":
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
+        end_group(self.pid, leader_exited=exited)
 
     async def wait(self, within: float | None = None) -> int | None:
         """The exit code, or None if it did not exit within ``within`` seconds."""
@@ -214,7 +213,8 @@ class RunnerProcess:
         handlers started: :mod:`corral.supervisor.tree`), release the pipes and tasks."""
         self.kill()
         await self.wait(5.0)
-        await asyncio.to_thread(end_session, self.pid)
+        exited = self.returncode is not None
+        await asyncio.to_thread(end_session, self.pid, leader_exited=exited)
         for task in (*self._drains, self._watch):
             task.cancel()
         await asyncio.gather(*self._drains, self._watch, return_exceptions=True)

@@ -10,9 +10,15 @@ process whose session is the runner's (found in ``/proc``), which reaches even t
 groups of a runner that was SIGKILLed before it could end them itself.
 
 A process that made a session of its own (``setsid``, a daemon) has left the runner's tree
-on purpose and is not found. Linux never reuses a pid while a process group or session
-still carries it as its id, so the sweep cannot reach an unrelated process. Windows has no
-sessions of this kind: there the runner's own exit path is what ends its children.
+on purpose and is not found. Windows has no sessions of this kind: there the runner's own
+exit path is what ends its children.
+
+Pid reuse: Linux never reuses a pid while a process group or session still carries it as
+its id, so while anything of the runner's tree remains, its pid cannot belong to another
+process. Once the runner has exited and nothing remains, the pid is free again; a process
+that now has it (say, a new runner leading a session of its own) must not be taken for the
+old one. So when the caller knows the runner has exited (``leader_exited``), a live
+process with its pid means the pid was reused, and nothing is signalled.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import signal
 import sys
 from pathlib import Path
 
-__all__ = ["end_session", "session_members"]
+__all__ = ["end_group", "end_session", "session_members"]
 
 
 def session_members(session: int) -> list[int]:
@@ -46,18 +52,43 @@ def session_members(session: int) -> list[int]:
     return members
 
 
-def end_session(leader: int) -> int:
-    """SIGKILL the process group and (Linux) the session that ``leader`` leads; returns
-    how many processes were signalled (best effort: never raises for a gone process)."""
-    if sys.platform == "win32" or leader <= 1:
-        return 0
-    own = {os.getpid(), os.getpgid(0), os.getsid(0)}
-    if leader in own:  # never our own group or session
-        return 0
-    killed = 0
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def _reused(leader: int, leader_exited: bool) -> bool:
+    """Whether ``leader``'s pid now belongs to another process (see the module docstring)."""
+    if not leader_exited:
+        return False
+    try:
+        os.kill(leader, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _never_ours(leader: int) -> bool:
+    """A pid that names this process, its group or its session (or init): never ended."""
+    return leader <= 1 or leader in {os.getpid(), os.getpgid(0), os.getsid(0)}
+
+
+def end_group(leader: int, *, leader_exited: bool) -> bool:
+    """SIGKILL the process group ``leader`` leads; whether a signal was sent. Never for a
+    reused pid, nor for this process's own group."""
+    if sys.platform == "win32" or _never_ours(leader) or _reused(leader, leader_exited):
+        return False
+    try:
         os.killpg(leader, signal.SIGKILL)
-        killed += 1
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def end_session(leader: int, *, leader_exited: bool) -> int:
+    """SIGKILL the process group and (Linux) the session that ``leader`` leads; returns
+    how many signals were sent (best effort: never raises for a gone process)."""
+    if sys.platform == "win32" or _never_ours(leader) or _reused(leader, leader_exited):
+        return 0
+    killed = int(end_group(leader, leader_exited=False))
+    own = {os.getpid()}
     for pid in session_members(leader):
         if pid in own:
             continue
