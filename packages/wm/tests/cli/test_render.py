@@ -265,3 +265,24 @@ def test_when_colour_is_used(
     choice: Any, tty: bool, environ: dict[str, str], expected: bool
 ) -> None:
     assert color_enabled(choice, FakeTerminal(tty), environ) is expected
+
+
+def test_text_from_tools_and_files_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Control characters in a message, a code, a file name or a note are shown escaped."""
+    hostile = {
+        **diagnostic("E\x1b[31m", message="clear\x1b[2J the screen\nsecond\x07 line"),
+        "file": "src/evil\nname\r.py",
+    }
+    result = {
+        "diagnostics": [hostile],
+        "summary": {},
+        "notes": [note("warning", "bell\x07\nnext\x1b]0;title\x07")],
+    }
+    text, _ = render(outcome(result), tmp_path, style=Style(enabled=True))
+    plain = ANSI.sub("", text)
+    assert "\x07" not in text
+    assert "\x1b[2J" not in text
+    assert "\x1b]0;" not in text
+    assert "proj/src/evil\\x0aname\\x0d.py\n" in plain
+    assert "E\\x1b[31m clear\\x1b[2J the screen\n      second\\x07 line\n" in plain
+    assert "note: ruff: warning: bell\\x07\n  next\\x1b]0;title\\x07\n" in plain

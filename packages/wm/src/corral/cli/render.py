@@ -23,7 +23,7 @@ from corral_protocol.results import Diagnostic, Fix, ToolNote, ToolResult, as_to
 
 from ..supervisor import RunnerStatus
 from .diff import edit_diff, styled_diff_line
-from .style import Style
+from .style import Style, printable
 
 __all__ = ["RenderOptions", "Summary", "render_result", "render_status", "summarize"]
 
@@ -77,11 +77,17 @@ class Summary:
 
 
 def _rel(root: Path, project: str, file: str) -> str:
+    """``project/file`` relative to ``root``, printable (a file name may hold anything)."""
     path = Path(project, file)
     try:
-        return os.path.relpath(path, root)
+        return printable(os.path.relpath(path, root))
     except ValueError:
-        return str(path)
+        return printable(str(path))
+
+
+def _multiline(text: str) -> str:
+    """``text`` printable line by line (its line breaks kept)."""
+    return "\n".join(printable(line) for line in text.splitlines())
 
 
 def _tool_result(result: Any) -> ToolResult | None:
@@ -182,21 +188,23 @@ def render_result(
         typed = _tool_result(result)
         if typed is None:
             if result is not None:
-                stream.write(f"{_rel(root, path, '.')}: {msgspec.json.encode(result).decode()}\n")
+                shown = printable(msgspec.json.encode(result).decode())
+                stream.write(f"{_rel(root, path, '.')}: {shown}\n")
             continue
         _write_tool_result(stream, root, path, typed, options)
     _write_notes(stream, root, summary, options)
     for path, handler in summary.failed_handlers:
         error = handler.error
-        kind = error.type if error else "Error"
-        message = error.message if error else ""
+        kind = printable(error.type) if error else "Error"
+        message = _multiline(error.message) if error else ""
         where = _rel(root, path, ".")
         stream.write(
             style("error:", "bold", "red")
-            + f" {handler.name} failed in {where}: {kind}: {message}\n"
+            + f" {printable(handler.name)} failed in {where}: {kind}: {message}\n"
         )
     for path, message in summary.errors:
-        stream.write(style("error:", "bold", "red") + f" {_rel(root, path, '.')}: {message}\n")
+        text = f" {_rel(root, path, '.')}: {_multiline(message)}\n"
+        stream.write(style("error:", "bold", "red") + text)
     stream.write(style(_summary_line(summary, action, elapsed), "bold") + "\n")
     return summary
 
@@ -221,7 +229,7 @@ def _write_tool_result(
         if diff.problem is not None:
             stream.write(f"would reformat {label} ({diff.problem})\n")
         for line in diff.lines:
-            stream.write(styled_diff_line(line, style) + "\n")
+            stream.write(styled_diff_line(printable(line), style) + "\n")
     fixing = any(isinstance(s.fixed, int) for s in typed.summary.values())
     for changed in typed.changed or []:
         verb = "fixed" if fixing else "reformatted"
@@ -234,13 +242,13 @@ def _diagnostic_line(d: Diagnostic, options: RenderOptions) -> str:
     style = options.style
     start = d.range.start
     where = style(f"{start.line + 1}:{start.character + 1}", "dim")
-    code = style(d.code, "bold", style.severity(d.severity)) + " " if d.code else ""
-    first, *more = d.message.splitlines() or [""]
+    code = style(printable(d.code), "bold", style.severity(d.severity)) + " " if d.code else ""
+    first, *more = [printable(line) for line in d.message.splitlines()] or [""]
     fix = " " + style("[*]", "cyan") if d.fixable else ""
     text = f"  {where}  {code}{first}{fix}\n"
     text += "".join(f"      {line}\n" for line in more)
     if options.show_urls and isinstance(d.url, str):
-        text += "      " + style(d.url, "dim") + "\n"
+        text += "      " + style(printable(d.url), "dim") + "\n"
     return text
 
 
@@ -253,8 +261,9 @@ def _write_notes(stream: TextIO, root: Path, summary: Summary, options: RenderOp
     shown = shown if options.verbose else shown[:SHOWN_NOTES]
     for path, note in shown:
         where = f"{_rel(root, path, '.')}: " if summary.projects > 1 else ""
-        first, *more = note.message.splitlines() or [""]
-        lines = [f"note: {where}{note.source}: {note.level}: {first}", *(f"  {m}" for m in more)]
+        first, *more = [printable(line) for line in note.message.splitlines()] or [""]
+        source = printable(note.source)
+        lines = [f"note: {where}{source}: {note.level}: {first}", *(f"  {m}" for m in more)]
         stream.write("".join(options.style(line, "dim") + "\n" for line in lines))
     hidden = len(notes) - len(shown)
     if hidden:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TextIO
 
-__all__ = ["COLOR_CHOICES", "ColorChoice", "Style", "color_enabled"]
+__all__ = ["COLOR_CHOICES", "ColorChoice", "Style", "color_enabled", "printable"]
 
 ColorChoice = Literal["auto", "always", "never"]
 COLOR_CHOICES: Final = ("auto", "always", "never")
@@ -35,6 +35,16 @@ _CODES: Final = {
     "magenta": "35",
     "cyan": "36",
 }
+
+
+_CONTROLS: Final = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F] if c != 0x09}
+"""C0 controls and DEL (tab aside), shown escaped: text from tools and files (a message,
+a file name, a line of a diff) must not move the cursor or recolour the terminal."""
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), for one line of output."""
+    return text.translate(_CONTROLS)
 
 
 def color_enabled(choice: ColorChoice, stream: TextIO, environ: Mapping[str, str]) -> bool:
