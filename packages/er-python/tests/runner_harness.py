@@ -249,6 +249,20 @@ async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 
         await asyncio.sleep(0.01)
 
 
+def ok(result: RunResult) -> Any:
+    """The run's result as plain JSON data, after checking that every handler succeeded."""
+    assert result.status == "ok", result.handlers
+    return msgspec.to_builtins(result.result)
+
+
+def failure(result: RunResult) -> tuple[str, str]:
+    """(error type, message) of the run's only handler, which must have failed."""
+    assert result.status == "failed", result.result
+    (outcome,) = result.handlers
+    assert outcome.error is not None
+    return outcome.error.type, outcome.error.message
+
+
 def run(coro: Awaitable[None], timeout: float = 60) -> None:
     """Run a test scenario with an overall deadline."""
 

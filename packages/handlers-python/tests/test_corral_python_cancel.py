@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from corral_protocol import ErrorCode, RpcError
+from process_tree import SPAWNER, alive, kill_leftovers, wait_for
 from runner_harness import run, running, wait_until
 
 LINT = "corral_python.ruff:lint"
@@ -79,5 +80,51 @@ def test_cancelled_lint_kills_ruff(tmp_path: Path) -> None:
             result = await runner.run("lint", {"paths": ["tree/pkg0/mod0.py"]})
             assert result.status == "ok"
             assert result.result["summary"]["ruff"]["findings"] == 1
+
+    run(scenario())
+
+
+SPAWNING_HANDLER = """\
+from corral_python.tools import Tool, run_tool
+
+SPAWNER = Tool(name="spawner", module="corral_test_spawner", requirement="none")
+
+
+async def spawn(ctx):
+    run = await run_tool(ctx, SPAWNER, [ctx.params["pidfile"]])
+    return {"returncode": run.returncode}
+"""
+
+
+def test_a_cancelled_tool_ends_with_the_processes_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_tool's tool starts `sleep 77` (a grandchild of the runner): cancelling the run
+    ends both, not only the tool."""
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "corral_test_spawner.py").write_text(SPAWNER)
+    monkeypatch.setenv("PYTHONPATH", str(modules))  # -P drops the cwd, not PYTHONPATH
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "spawning.py").write_text(SPAWNING_HANDLER)
+    pidfile = tmp_path / "sleep.pid"
+
+    async def scenario() -> None:
+        async with running(project) as runner:
+            await runner.configure({"spawn": [("spawn", "spawning:spawn")]})
+            task = asyncio.create_task(runner.run("spawn", {"pidfile": str(pidfile)}))
+            await wait_for(lambda: pidfile.exists() and pidfile.read_text(), "the sleep")
+            sleep = int(pidfile.read_text())
+            assert alive(sleep)
+            (request_id,) = runner.conn.protocol.pending_outgoing
+            runner.conn.notify("$/cancelRequest", {"id": request_id})
+            with pytest.raises(RpcError) as info:
+                await task
+            assert info.value.code == ErrorCode.REQUEST_CANCELLED
+            try:
+                await wait_for(lambda: not alive(sleep), "the grandchild sleep to end", 5)
+            finally:
+                kill_leftovers([pidfile])
 
     run(scenario())

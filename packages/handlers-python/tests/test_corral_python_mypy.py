@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from corral_protocol.messages import RunResult
-from runner_harness import run, running
+from runner_harness import ok, run, running
 
 TYPE_CHECK = "corral_python.mypy:type_check"
 LINT = "corral_python.ruff:lint"
@@ -25,11 +23,6 @@ RETURN_VALUE = {
     "source": "mypy",
     "fixable": False,
 }
-
-
-def ok(result: RunResult) -> Any:
-    assert result.status == "ok", result.handlers
-    return msgspec.to_builtins(result.result)
 
 
 def test_type_check_reports_the_type_error(sample_project: Path) -> None:
@@ -174,5 +167,25 @@ def test_concurrent_lint_and_type_check_merge(sample_project: Path, configure: C
                 "ruff": {"files": 5, "findings": 2, "fixable": 1},
                 "mypy": {"findings": 1, "errors": 1},
             }
+
+    run(scenario())
+
+
+def test_files_that_are_not_python_are_left_out_of_explicit_paths(
+    sample_project: Path, write_tree: WriteTree
+) -> None:
+    """``corral run type-check --changed`` passes every changed file: mypy must not try to
+    parse a README (ruff leaves such files out by itself)."""
+    write_tree(sample_project, {"README.md": "# Sample\n\nnot (python\n"})
+
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await runner.configure({"type-check": [("mypy", TYPE_CHECK)]})
+            mixed = ok(await runner.run("type-check", {"paths": ["README.md", "app/typed.py"]}))
+            assert [(d["file"], d["code"]) for d in mixed["diagnostics"]] == [
+                ("app/typed.py", "return-value")
+            ]
+            only = ok(await runner.run("type-check", {"paths": ["README.md", "pyproject.toml"]}))
+            assert only == {"diagnostics": [], "summary": {"mypy": {"findings": 0, "errors": 0}}}
 
     run(scenario())

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from corral_protocol.messages import RunResult
-from runner_harness import run, running
+from runner_harness import failure, ok, run, running
 from syrupy.assertion import SnapshotAssertion
 
 Configure = Any
@@ -23,20 +21,6 @@ FORMAT = "corral_python.ruff:format"
 CHECK_FORMAT = "corral_python.ruff:check_format"
 
 RUFF_URL = "https://docs.astral.sh/ruff/rules/"
-
-
-def ok(result: RunResult) -> Any:
-    """The run's result as plain JSON data, after checking that every handler succeeded."""
-    assert result.status == "ok", result.handlers
-    return msgspec.to_builtins(result.result)
-
-
-def failure(result: RunResult) -> tuple[str, str]:
-    """(error type, message) of the run's only handler, which must have failed."""
-    assert result.status == "failed"
-    (outcome,) = result.handlers
-    assert outcome.error is not None
-    return outcome.error.type, outcome.error.message
 
 
 def diagnostic(
@@ -209,16 +193,19 @@ def test_unparsable_files_are_error_diagnostics(
             assert written == {"changed": [], "diagnostics": errors, "summary": summary}
             assert (sample_project / "broken/bad.py").read_text() == "value = (\n"
 
-            # no Python files at all: nothing to report, and no failure
+            # no Python files at all: no finding and no failure, but ruff's word on it
             (sample_project / "empty").mkdir()
             nothing = {"paths": ["empty"]}
+            no_files = "No Python files found under the given path(s)"
             assert ok(await runner.run("lint", nothing)) == {
                 "diagnostics": [],
                 "summary": {"ruff": {"files": 0, "findings": 0, "fixable": 0}},
+                "notes": [{"source": "ruff", "level": "warning", "message": no_files}],
             }
             empty = {
                 "diagnostics": [],
                 "summary": {"ruff-format": {"changed": 0, "errors": 0}},
+                "notes": [{"source": "ruff-format", "level": "warning", "message": no_files}],
             }
             assert ok(await runner.run("check-format", nothing)) == empty
             assert ok(await runner.run("format", nothing)) == {"edits": [], **empty}
@@ -327,5 +314,33 @@ def test_tool_failures_and_bad_config_fail_the_handler(
 
             kind, _ = failure(await runner.run("bad-params", {"paths": "app"}))
             assert kind == "ValidationError"
+
+    run(scenario())
+
+
+def test_check_format_with_diff_returns_the_edits_too(sample_project: Path) -> None:
+    """``diff`` (SPEC.md §13.7): check-format's diagnostics plus format's edits, so a front
+    end can show a unified diff; nothing is written."""
+    messy = sample_project / "app/messy.py"
+    original = messy.read_bytes()
+
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await runner.configure(
+                {
+                    "format": [("ruff-format", FORMAT)],
+                    "check-format": [("ruff-format", CHECK_FORMAT)],
+                }
+            )
+            plain = ok(await runner.run("check-format", {}))
+            assert "edits" not in plain
+            with_diff = ok(await runner.run("check-format", {"diff": True}))
+            assert with_diff["diagnostics"] == plain["diagnostics"]
+            assert with_diff["summary"] == plain["summary"]
+            assert with_diff["edits"] == ok(await runner.run("format", {}))["edits"]
+            assert [e["file"] for e in with_diff["edits"]] == ["app/messy.py"]
+            # the reused plain result is not the answer to a request for a diff
+            assert "edits" not in ok(await runner.run("check-format", {"diff": False}))
+            assert messy.read_bytes() == original
 
     run(scenario())

@@ -64,6 +64,7 @@ from msgspec import UNSET, UnsetType
 
 from .errors import DepthLimitExceeded, from_rpc_error
 from .loader import LoadedAction, LoadedHandler, error_detail
+from .processes import ProcessGroups
 from .sdk import ActionContext
 
 if TYPE_CHECKING:
@@ -279,6 +280,8 @@ class Executor:
         self._notify = notify
         self._connection = connection
         self.journal = journal
+        self.processes = ProcessGroups()
+        """Process groups handlers started through ``ActionContext.run_process``."""
         # Idle threads are reused; the high bound only matters when sync handlers block
         # (e.g. waiting on a scope run): new runs must still start (SPEC.md §10.4).
         self._threads = ThreadPoolExecutor(
@@ -385,6 +388,7 @@ class Executor:
                 result = await self._concurrent(scope, loaded, params)
         except asyncio.CancelledError:
             scope.cancelled = True
+            self.processes.kill_run(run_id)  # abandoned or sync handler code: its tools too
             scope.finish(cancelled=True)
             record(RUN_CANCELLED, {"durationMs": _ms(started)})
             raise

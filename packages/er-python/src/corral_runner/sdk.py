@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from corral_protocol.messages import ProjectRunResult, RunResult, WorkspaceRunResult
 
     from .executor import RunScope
+    from .processes import ProcessResult
 
 __all__ = ["ActionContext", "Handler", "HandlerCancelledError"]
 
@@ -191,6 +194,35 @@ class ActionContext(Generic[P]):
         """Ask the WM to run ``action`` across projects (``None``: all of the workspace)."""
         return await self._scope.run_in_workspace(
             action, {} if params is None else params, projects
+        )
+
+    # --- child processes ------------------------------------------------------------------
+
+    async def run_process(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        cwd: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ProcessResult:
+        """Run ``argv`` (no shell; default working directory: the project) to completion,
+        capturing its stdout and stderr; ``stdin``: bytes to feed it.
+
+        The process and everything it starts end with this run when the run is cancelled
+        (even if this handler is a sync one waiting in :meth:`wait`), and with the runner:
+        see :mod:`corral_runner.processes`. Any exit status is returned, not raised;
+        ``OSError`` when ``argv[0]`` cannot be started.
+        """
+        from .processes import run_process  # noqa: PLC0415  (keeps the SDK import lean)
+
+        return await run_process(
+            argv,
+            cwd=self.project if cwd is None else cwd,
+            stdin=stdin,
+            env=env,
+            groups=self._scope.executor.processes,
+            run_id=self._scope.run_id,
         )
 
     def wait(self, awaitable: Awaitable[T]) -> T:

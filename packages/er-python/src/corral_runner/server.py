@@ -58,6 +58,7 @@ from .lifecycle import Lifecycle
 from .loader import HandlerLoader
 from .output import OutputCapture
 from .parent import watch_parent
+from .processes import end_own_group
 
 __all__ = ["Runner", "Session"]
 
@@ -382,10 +383,15 @@ class Runner:
     def _on_sigterm(self) -> None:
         _log.info("SIGTERM: cancelling runs and exiting")
         code = self._lifecycle_code()
-        threading.Timer(TERM_DEADLINE, os._exit, args=(code,)).start()
+        threading.Timer(TERM_DEADLINE, self._force_exit, args=(code,)).start()
         if self.session is not None:
             self.session.connection.cancel_requests(methods={"actions/run"}, reason="shutdown")
         self.loop.call_soon(self.exit, code)
+
+    def _force_exit(self, code: int) -> None:
+        """The SIGTERM deadline passed: end the processes handlers started, then exit."""
+        self.executor.processes.kill_all()
+        os._exit(code)
 
     async def run(self) -> int:
         """Serve until something ends the process; return the exit code."""
@@ -423,6 +429,10 @@ class Runner:
         if self.session is not None:
             await self.session.connection.aclose(grace=1.0)  # flush the last replies
         self.executor.shutdown()
+        # What handlers started ends with the runner: their tools' process groups, then
+        # any other child still in the runner's own group (corral_runner.processes).
+        self.executor.processes.kill_all()
+        end_own_group()
         if self.executor.journal is not None:
             self.executor.journal.close()
         return code

@@ -11,6 +11,9 @@ Severities: mypy ``error`` → ``error``, ``warning`` → ``warning``, a standal
 (e.g. ``reveal_type``) → ``information``. Notes attached to an error arrive as its
 ``hint`` and are appended to its message on a new line.
 
+What mypy says on stderr while succeeding (unknown or unused configuration options...) is
+returned as ``notes`` (:mod:`corral_python.notes`).
+
 Exit statuses: 0 (clean) and 1 (errors found) are normal; 2 is also "findings" when mypy
 reported blocking errors (e.g. a syntax error) as JSON, and a failure otherwise (bad
 options, unreadable files, an internal error): then the handler raises with mypy's stderr.
@@ -39,7 +42,9 @@ from corral_protocol.results import (
 from corral_runner.sdk import ActionContext
 
 from .diagnostics import project_relative, sort_diagnostics
-from .tools import PathList, Tool, ToolRun, load_config, run_tool, tool_paths
+from .notes import tool_notes
+from .params import StandardParams
+from .tools import Tool, ToolRun, load_config, run_tool, tool_paths
 
 __all__ = [
     "MypyConfig",
@@ -57,12 +62,11 @@ CONFIG_FILES = ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg")
 TARGET_OPTIONS = frozenset({"-m", "--module", "-p", "--package", "-c", "--command"})
 
 
-class TypeCheckParams(msgspec.Struct, frozen=True):
+class TypeCheckParams(StandardParams, frozen=True, kw_only=True):
     """Params of ``type-check``. ``paths`` absent: the project directory, unless the
     project's mypy configuration lists ``files`` (then mypy checks those); ``[]``: no paths
-    at all (mypy's configuration decides)."""
-
-    paths: PathList | None = None
+    at all (mypy's configuration decides); files that are not ``.py``/``.pyi`` are left
+    out (only such files: nothing is checked). No other standard param is supported."""
 
 
 class MypyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -158,11 +162,26 @@ def configured_files(project: Path, args: Sequence[str]) -> bool:
     return False
 
 
+PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
+
+
+def _other_file(path: Path) -> bool:
+    """A file that is not Python source (``README.md``, ``pyproject.toml``): left out of
+    explicit paths, as ruff leaves it out (``corral run --changed`` passes every changed
+    file). Directories and missing paths are mypy's to judge."""
+    return path.suffix not in PYTHON_SUFFIXES and path.is_file()
+
+
 async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
     config = load_config(ctx, MypyConfig)
+    ctx.params.refuse_unsupported(ctx)
     if ctx.params.paths is not None:
-        paths = tool_paths(ctx, ctx.params.paths)
+        given = [p for p in ctx.params.paths if not _other_file(ctx.project / p)]
+        if ctx.params.paths and not given:  # only files mypy does not read: nothing to do
+            summary = ToolSummary(findings=0, errors=0)
+            return ToolResult(diagnostics=[], summary={"mypy": summary})
+        paths = tool_paths(ctx, given)
     elif TARGET_OPTIONS.intersection(config.args) or configured_files(ctx.project, config.args):
         paths = []
     else:
@@ -186,4 +205,5 @@ async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
         findings=len(diagnostics),
         errors=sum(d.severity == "error" for d in diagnostics),
     )
-    return ToolResult(diagnostics=diagnostics, summary={"mypy": summary})
+    notes = tool_notes("mypy", run.stderr) or msgspec.UNSET
+    return ToolResult(diagnostics=diagnostics, summary={"mypy": summary}, notes=notes)

@@ -24,7 +24,7 @@ import hashlib
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 from corral_protocol.results import (
@@ -36,12 +36,16 @@ from corral_protocol.results import (
     Range,
     Severity,
     TextEdit,
+    ToolNote,
     ToolResult,
     ToolSummary,
 )
 from corral_runner.sdk import ActionContext
 
 from .diagnostics import FILE_START, project_relative, sort_diagnostics
+from .fixing import FixCandidates, count_fixed
+from .notes import tool_notes
+from .params import StandardParams, UnsupportedParam
 from .reuse import TreeStamp, reuse_or_run
 from .tools import (
     PathList,
@@ -55,6 +59,7 @@ from .tools import (
 )
 
 __all__ = [
+    "CheckFormatParams",
     "FormatParams",
     "FormatResult",
     "LintParams",
@@ -92,17 +97,34 @@ FORMAT_MESSAGE = "file would be reformatted"
 # --- params, config, results -------------------------------------------------------------
 
 
-class LintParams(msgspec.Struct, frozen=True):
-    """Params of ``lint``: what to check (default: the project directory)."""
+class LintParams(StandardParams, frozen=True, kw_only=True):
+    """Params of ``lint``: what to check (default: the project directory); ``fix``:
+    apply ruff's safe fixes in place (``unsafeFixes``: its unsafe ones too)."""
 
-    paths: PathList | None = None
+    SUPPORTED: ClassVar[frozenset[str]] = frozenset({"paths", "fix", "unsafeFixes"})
+
+    fix: bool = False
+    unsafe_fixes: bool = False
 
 
-class FormatParams(msgspec.Struct, frozen=True):
-    """Params of ``format`` and ``check-format`` (``check-format`` ignores ``write``)."""
+class FormatParams(StandardParams, frozen=True, kw_only=True):
+    """Params of ``format``: what to format; ``write``: rewrite the files instead of
+    returning their new text as ``edits``; ``diff``: return ``edits`` (the default without
+    ``write``; an error with it)."""
 
-    paths: PathList | None = None
+    SUPPORTED: ClassVar[frozenset[str]] = frozenset({"paths", "write", "diff"})
+
     write: bool = False
+    diff: bool = False
+
+
+class CheckFormatParams(StandardParams, frozen=True, kw_only=True):
+    """Params of ``check-format``: what to check; ``diff``: also return ``edits``, the new
+    text of each file that would change (so a front end can show a diff)."""
+
+    SUPPORTED: ClassVar[frozenset[str]] = frozenset({"paths", "diff"})
+
+    diff: bool = False
 
 
 class RuffCheckConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -132,7 +154,8 @@ FormatResult = ToolResult
 """What ``format`` and ``check-format`` return: ``summary["ruff-format"]`` holds ``changed``
 (files to be or that were reformatted) and ``errors`` (files ruff could not format, each
 with an ``error`` diagnostic). ``format`` adds ``edits`` (without ``write``) or ``changed``
-(with it); ``check-format`` has a ``format`` diagnostic per file that would change."""
+(with it); ``check-format`` has a ``format`` diagnostic per file that would change, and
+``edits`` with ``diff``."""
 
 
 # --- ruff's JSON output ------------------------------------------------------------------
@@ -259,15 +282,25 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
     """``ruff check``: every finding as a diagnostic (``warning``; ``error`` for a file ruff
     cannot parse or read). ``fixable`` means ruff has a *safe* fix for it.
 
-    Never modifies files (``--no-fix`` overrides a ``fix = true`` setting).
+    Without ``fix`` it never modifies files (``--no-fix`` overrides a ``fix = true``
+    setting). With ``fix``, ruff applies its safe fixes (``unsafeFixes``: its unsafe ones
+    too; never ``display-only`` ones) to the files that have one, and the result lists the
+    findings that remain, the files it rewrote (``changed``) and how many findings the fixes
+    resolved (``summary.ruff.fixed``; see :mod:`corral_python.fixing`).
     """
     config = load_config(ctx, RuffCheckConfig)
-    options = ["--no-fix", "--exit-zero", *CORRAL_EXCLUDE]
+    ctx.params.refuse_unsupported(ctx)
+    if ctx.params.unsafe_fixes and not ctx.params.fix:
+        raise UnsupportedParam(
+            f"handler {ctx.handler!r} of action {ctx.action!r}: `unsafeFixes` needs `fix`"
+        )
+    selection = []
     if config.select:
-        options.append("--select=" + ",".join(config.select))
+        selection.append("--select=" + ",".join(config.select))
     if config.ignore:
-        options.append("--ignore=" + ",".join(config.ignore))
-    options.extend(config.args)
+        selection.append("--ignore=" + ",".join(config.ignore))
+    selection.extend(config.args)
+    options = ["--no-fix", "--exit-zero", *CORRAL_EXCLUDE, *selection]
     paths = ["--", *tool_paths(ctx, ctx.params.paths)]
     args = ["check", "--output-format=json", *options, *paths]
 
@@ -277,9 +310,49 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
 
     command = [*args, f"count_files={config.count_files}"]
     result, reused = await _reusing(ctx, "lint", command, run, enabled=config.reuse)
-    if not reused:
+    if reused:
+        result = _mark_reused(result)
+    if not ctx.params.fix:
         return result
-    return _mark_reused(result)
+    return await _apply_fixes(ctx, result, [*selection, *paths])
+
+
+async def _apply_fixes(
+    ctx: ActionContext[LintParams], found: LintResult, options: list[str]
+) -> LintResult:
+    """Apply the fixes of ``found`` (this project's findings just now) with
+    ``ruff check --fix`` (``options``: rule selection and paths); the result after it."""
+    unsafe = ctx.params.unsafe_fixes
+    applicable = ("safe", "unsafe") if unsafe else ("safe",)
+    candidates = await asyncio.to_thread(
+        FixCandidates.take, ctx.project, found.diagnostics, applicable
+    )
+    before = found.summary.get("ruff", ToolSummary())
+    if not candidates:  # nothing ruff would fix: no second run
+        summary = msgspec.structs.replace(before, fixed=0)
+        return msgspec.structs.replace(found, changed=[], summary={"ruff": summary})
+    ctx.progress(f"running ruff check --fix on {len(candidates.digests)} files")
+    unsafe_option = "--unsafe-fixes" if unsafe else "--no-unsafe-fixes"
+    fix_args = ["check", "--output-format=json", "--fix", unsafe_option, "--exit-zero"]
+    run = await run_tool(ctx, RUFF, [*fix_args, *CORRAL_EXCLUDE, *options])
+    if run.returncode != 0:
+        raise run.failure()
+    diagnostics = sort_diagnostics([_diagnostic(ctx.project, m, "ruff") for m in _messages(run)])
+    changed = await asyncio.to_thread(candidates.changed)
+    summary = ToolSummary(
+        files=before.files,
+        findings=len(diagnostics),
+        fixable=sum(d.fixable for d in diagnostics),
+        fixed=count_fixed(found.diagnostics, diagnostics, applicable),
+    )
+    notes = [*(found.notes or []), *tool_notes("ruff", run.stderr)]
+    unique = list(dict.fromkeys(notes))  # the fix run repeats the check's warnings
+    return ToolResult(
+        diagnostics=diagnostics,
+        summary={"ruff": summary},
+        changed=changed,
+        notes=unique or msgspec.UNSET,
+    )
 
 
 def _mark_reused(result: ToolResult) -> ToolResult:
@@ -330,7 +403,8 @@ async def _lint(ctx: ActionContext[Any], args: list[str], listing: list[str] | N
         findings=len(diagnostics),
         fixable=sum(d.fixable for d in diagnostics),
     )
-    return ToolResult(diagnostics=diagnostics, summary={"ruff": summary})
+    notes = tool_notes("ruff", check.stderr) or msgspec.UNSET
+    return ToolResult(diagnostics=diagnostics, summary={"ruff": summary}, notes=notes)
 
 
 # --- format and check-format ---------------------------------------------------------------
@@ -338,13 +412,14 @@ async def _lint(ctx: ActionContext[Any], args: list[str], listing: list[str] | N
 
 class _Checked(msgspec.Struct, frozen=True):
     """What ``ruff format --check`` found: files that would change (absolute, as ruff
-    reports them) and error diagnostics for files it could not format."""
+    reports them), error diagnostics for files it could not format, and its stderr."""
 
     unformatted: list[str]
     errors: list[Diagnostic]
+    stderr: bytes
 
 
-async def _check(ctx: ActionContext[FormatParams], config: RuffFormatConfig) -> _Checked:
+async def _check(ctx: ActionContext[Any], config: RuffFormatConfig) -> _Checked:
     """Run ``ruff format --check --output-format json`` over the params' paths."""
     run = await run_tool(
         ctx,
@@ -372,19 +447,29 @@ async def _check(ctx: ActionContext[FormatParams], config: RuffFormatConfig) -> 
     errors = [_diagnostic(ctx.project, m, FORMAT_TOOL) for m in messages if _is_error(m)]
     if run.returncode == 2 and not errors:
         raise run.failure()
-    return _Checked(unformatted=unformatted, errors=sort_diagnostics(errors))
+    return _Checked(unformatted=unformatted, errors=sort_diagnostics(errors), stderr=run.stderr)
 
 
-async def check_format(ctx: ActionContext[FormatParams]) -> ToolResult:
+async def check_format(ctx: ActionContext[CheckFormatParams]) -> ToolResult:
     """``ruff format --check``: a ``format`` warning (fixable) per file that would change,
-    plus an ``error`` diagnostic per file ruff cannot parse or read."""
+    plus an ``error`` diagnostic per file ruff cannot parse or read. With ``diff``, also
+    the ``edits`` that would format those files (their full new text)."""
     config = load_config(ctx, RuffFormatConfig)
+    ctx.params.refuse_unsupported(ctx)
+    diff = ctx.params.diff
 
     async def run() -> ToolResult:
         ctx.progress("running ruff format --check")
-        return _format_diagnostics(ctx, await _check(ctx, config))
+        checked = await _check(ctx, config)
+        result = _format_diagnostics(ctx, checked)
+        if not diff:
+            return result
+        edits, stderr = await _edits(ctx, config, checked.unformatted)
+        notes = _format_notes(checked.stderr, *stderr)
+        return msgspec.structs.replace(result, edits=edits, notes=notes)
 
-    command = ["format", "--check", *config.args, "--", *tool_paths(ctx, ctx.params.paths)]
+    paths = tool_paths(ctx, ctx.params.paths)
+    command = ["format", "--check", *config.args, "--", *paths, f"diff={diff}"]
     result, reused = await _reusing(ctx, "check-format", command, run, enabled=config.reuse)
     if not reused:
         return result
@@ -395,7 +480,7 @@ def _format_summary(changed: int, errors: int) -> dict[str, ToolSummary]:
     return {FORMAT_TOOL: ToolSummary(changed=changed, errors=errors)}
 
 
-def _format_diagnostics(ctx: ActionContext[FormatParams], checked: _Checked) -> ToolResult:
+def _format_diagnostics(ctx: ActionContext[Any], checked: _Checked) -> ToolResult:
     """``check-format``'s result from what ``ruff format --check`` found."""
     diagnostics = [
         Diagnostic(
@@ -412,7 +497,13 @@ def _format_diagnostics(ctx: ActionContext[FormatParams], checked: _Checked) -> 
     return ToolResult(
         diagnostics=sort_diagnostics(diagnostics + checked.errors),
         summary=_format_summary(len(diagnostics), len(checked.errors)),
+        notes=_format_notes(checked.stderr),
     )
+
+
+def _format_notes(*stderr: bytes) -> list[ToolNote] | msgspec.UnsetType:
+    """What ``ruff format`` runs said on stderr, once each (SPEC.md §13.6)."""
+    return tool_notes(FORMAT_TOOL, *stderr) or msgspec.UNSET
 
 
 async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
@@ -424,8 +515,15 @@ async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
     ``error`` diagnostics either way.
     """
     config = load_config(ctx, RuffFormatConfig)
+    ctx.params.refuse_unsupported(ctx)
+    if ctx.params.write and ctx.params.diff:
+        raise UnsupportedParam(
+            f"handler {ctx.handler!r} of action {ctx.action!r}: `diff` and `write` exclude "
+            "each other (`diff` returns the edits, `write` applies them)"
+        )
     ctx.progress("running ruff format --check")
     checked = await _check(ctx, config)
+    stderr = [checked.stderr]
     if ctx.params.write:
         if checked.unformatted:
             ctx.progress(f"formatting {len(checked.unformatted)} files")
@@ -436,36 +534,49 @@ async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
             )
             if run.returncode != 0:
                 raise run.failure()
+            stderr.append(run.stderr)
         changed = sorted(project_relative(ctx.project, f) for f in checked.unformatted)
         return ToolResult(
             changed=changed,
             diagnostics=checked.errors,
             summary=_format_summary(len(changed), len(checked.errors)),
+            notes=_format_notes(*stderr),
         )
 
-    if checked.unformatted:
-        ctx.progress(f"formatting {len(checked.unformatted)} files")
-    # One `ruff format -` per changed file (files that need no change cost nothing), a few
-    # at a time; if one fails (or we are cancelled) the others are cancelled and killed.
-    limit = asyncio.Semaphore(min(8, os.cpu_count() or 1))
-
-    async def formatted(filename: str) -> FileEdit | None:
-        async with limit:
-            return await _format_one(ctx, config, filename)
-
-    results = await run_all(formatted(f) for f in checked.unformatted)
-    edits = sorted((e for e in results if e is not None), key=lambda e: e.file)
+    edits, more = await _edits(ctx, config, checked.unformatted)
     return ToolResult(
         edits=edits,
         diagnostics=checked.errors,
         summary=_format_summary(len(edits), len(checked.errors)),
+        notes=_format_notes(*stderr, *more),
     )
 
 
+async def _edits(
+    ctx: ActionContext[Any], config: RuffFormatConfig, unformatted: list[str]
+) -> tuple[list[FileEdit], list[bytes]]:
+    """The edits that format ``unformatted`` (sorted by file; files that turn out unchanged
+    give none) and what ruff said on stderr while making them."""
+    if unformatted:
+        ctx.progress(f"formatting {len(unformatted)} files")
+    # One `ruff format -` per changed file (files that need no change cost nothing), a few
+    # at a time; if one fails (or we are cancelled) the others are cancelled and killed.
+    limit = asyncio.Semaphore(min(8, os.cpu_count() or 1))
+
+    async def formatted(filename: str) -> tuple[FileEdit | None, bytes]:
+        async with limit:
+            return await _format_one(ctx, config, filename)
+
+    results = await run_all(formatted(f) for f in unformatted)
+    edits = sorted((e for e, _ in results if e is not None), key=lambda e: e.file)
+    return edits, [err for _, err in results]
+
+
 async def _format_one(
-    ctx: ActionContext[FormatParams], config: RuffFormatConfig, filename: str
-) -> FileEdit | None:
-    """Format one file through stdin; ``None`` if it turns out unchanged."""
+    ctx: ActionContext[Any], config: RuffFormatConfig, filename: str
+) -> tuple[FileEdit | None, bytes]:
+    """Format one file through stdin: its edit (``None`` if it turns out unchanged) and
+    what ruff said on stderr."""
     original = await asyncio.to_thread(Path(filename).read_bytes)
     run = await run_tool(
         ctx,
@@ -476,13 +587,14 @@ async def _format_one(
     if run.returncode != 0:
         raise run.failure(f"failed on {filename} (exit status {run.returncode})")
     if run.stdout == original:
-        return None
+        return None, run.stderr
     try:
         text = run.stdout.decode()
     except UnicodeDecodeError as exc:
         raise ToolError(f"ruff format printed text that is not UTF-8 for {filename}") from exc
-    return FileEdit(
+    edit = FileEdit(
         file=project_relative(ctx.project, filename),
         original=hashlib.sha256(original).hexdigest(),
         formatted=text,
     )
+    return edit, run.stderr

@@ -6,16 +6,15 @@ the project directory (the tool's working directory) off ``sys.path``, so a proj
 happens to contain a ``ruff/`` or ``mypy/`` directory cannot shadow the installed tool. No
 shell is involved, and paths are passed after ``--`` so none can be taken for an option.
 
-When the handler is cancelled (:class:`asyncio.CancelledError`), the tool process is killed
-and reaped before the cancellation propagates. On POSIX ``python -m ruff`` replaces itself
-with the ruff binary (``exec``), so killing that pid stops ruff itself (on Windows ruff's
-launcher runs the binary as a child, which a kill of the launcher does not reach).
+Tools run through ``ActionContext.run_process``: each leads its own process group, and when
+the run is cancelled the whole group (the tool and whatever it started) is killed and the
+tool reaped before the cancellation propagates (:mod:`corral_runner.processes`; on Windows
+only the tool process itself is killed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import sys
@@ -170,26 +169,11 @@ async def run_tool(
     subcommand = args[:1] if args and not args[0].startswith("-") else []
     command = " ".join([tool.name, *subcommand])
     ctx.logger.debug("running %s", argv)
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ctx.project,
+    done = await ctx.run_process(argv, stdin=stdin)
+    run = ToolRun(
+        command=command, returncode=done.returncode, stdout=done.stdout, stderr=done.stderr
     )
-    ctx.logger.debug("%s started as pid %d", command, proc.pid)
-    try:
-        stdout, stderr = await proc.communicate(stdin)
-    except BaseException:  # cancelled (or anything else): never leave the tool running
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-            ctx.logger.debug("%s (pid %d) killed", command, proc.pid)
-        raise
-    returncode = await proc.wait()  # already exited: communicate() waited for it
-    run = ToolRun(command=command, returncode=returncode, stdout=stdout, stderr=stderr)
-    if run.returncode != 0 and _no_module(tool.module, stderr):
+    if run.returncode != 0 and _no_module(tool.module, run.stderr):
         raise tool.missing(ctx)
     return run
 

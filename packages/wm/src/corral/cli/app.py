@@ -24,6 +24,8 @@ from ..forkhint import EarlyServer
 from ..locate import find_root, is_project
 from ..reports import ProjectReport, WorkspaceReport
 from ..workspace import WorkspaceManager
+from .changed import add_changed_options, narrow_to_changed
+from .options import add_run_options, checked_params, render_options
 from .progress import ProgressPrinter
 from .render import (
     EXIT_FAILURE,
@@ -107,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an action parameter (VALUE is JSON if it parses, else a string); repeatable",
     )
+    add_run_options(run)
+    add_changed_options(run)
 
     prepare = command("prepare-envs", "create or update the projects' environments")
     prepare.add_argument("--project", type=Path, help="only this project's environments")
@@ -239,7 +243,7 @@ def _scope(args: argparse.Namespace, wm: WorkspaceManager, params: dict[str, Any
 
 async def _run(args: argparse.Namespace) -> int:
     root = _root(args)
-    params = _params(args.param)
+    params = {**_params(args.param), **checked_params(args)}
     async with await WorkspaceManager.open(
         root, limits=_limits(args), fork_server=args.early_fork_server
     ) as wm:
@@ -251,6 +255,12 @@ async def _run(args: argparse.Namespace) -> int:
         scope = _scope(args, wm, params)
         if scope.project is not None and scope.project in wm.problems:
             raise wm.problems[scope.project]
+        narrowed = await narrow_to_changed(
+            args, wm, params, (scope.project, scope.projects, scope.params_for)
+        )
+        if isinstance(narrowed, int):
+            return narrowed
+        scope.project, scope.projects, scope.params_for = narrowed
         await _ensure_envs(wm, scope.targets)
         started = time.perf_counter()
         outcome: ProjectReport | WorkspaceReport = await wm.run(
@@ -264,7 +274,14 @@ async def _run(args: argparse.Namespace) -> int:
         if args.output == "json":
             sys.stdout.write(_json(outcome))
             return summarize(outcome).exit_code
-        summary = render_result(outcome, sys.stdout, root=root, action=args.action, elapsed=elapsed)
+        summary = render_result(
+            outcome,
+            sys.stdout,
+            root=root,
+            action=args.action,
+            elapsed=elapsed,
+            options=render_options(args, sys.stdout),
+        )
         return summary.exit_code
 
 

@@ -22,6 +22,7 @@ from corral_protocol.messages import Hello, LaunchRecord
 from .forkserver import ForkedProcess
 from .spawn import PlainSpawner, ProcessHandle, Spawner
 from .tail import OutputTail
+from .tree import end_group, end_session
 
 __all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit"]
 
@@ -175,10 +176,13 @@ class RunnerProcess:
                 self.proc.send_signal(sig)
 
     def kill(self) -> None:
-        """SIGKILL (TerminateProcess on Windows) if still running."""
-        if self.returncode is None:
+        """SIGKILL (TerminateProcess on Windows) if still running; on POSIX its whole
+        process group too (the runner leads one: it was started in a session of its own)."""
+        exited = self.returncode is not None
+        if not exited:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
+        end_group(self.pid, leader_exited=exited)
 
     async def wait(self, within: float | None = None) -> int | None:
         """The exit code, or None if it did not exit within ``within`` seconds."""
@@ -189,9 +193,12 @@ class RunnerProcess:
             return None
 
     async def close(self) -> None:
-        """Kill if needed and release the pipes and watcher tasks."""
+        """Kill if needed, end every process left in the runner's session (whatever its
+        handlers started: :mod:`corral.supervisor.tree`), release the pipes and tasks."""
         self.kill()
         await self.wait(5.0)
+        exited = self.returncode is not None
+        await asyncio.to_thread(end_session, self.pid, leader_exited=exited)
         for task in (*self._drains, self._watch):
             task.cancel()
         await asyncio.gather(*self._drains, self._watch, return_exceptions=True)
