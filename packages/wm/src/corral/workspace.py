@@ -53,16 +53,15 @@ from .envs import (
     EnvRequest,
     EnvStatus,
     Fingerprints,
+    OwnPackages,
     PrepareEvent,
     PrepareResult,
     bundled_uv_version,
-    detect_runner_source,
     env_status,
     runner_command,
 )
 from .execute import Limits, run_project, run_workspace
 from .forkhint import EarlyServer, fork_server_enabled
-from .locals import localize
 from .plan import PRESET_ACTION, runner_configuration
 from .preset_cache import CachedPreset, PresetCache
 from .runids import new_run_id
@@ -139,7 +138,7 @@ class WorkspaceManager:
         self._resolving: dict[Path, asyncio.Task[ProjectConfig]] = {}
         self._runners: dict[RunnerKey, ManagedRunner] = {}
         self._runs: dict[str, asyncio.Task[Any]] = {}
-        self._source = detect_runner_source()
+        self._own = OwnPackages.detect()
         self._forker = (
             ForkServers(root=self.root, early=fork_server) if fork_server_enabled() else None
         )
@@ -316,7 +315,7 @@ class WorkspaceManager:
     # --- environments --------------------------------------------------------------------------
 
     def env_request(self, config: ProjectConfig, env: str) -> EnvRequest:
-        """What env ``env`` of the project must contain (local checkout packages by path)."""
+        """What env ``env`` of the project must contain."""
         spec = config.envs.get(env)
         deps = list(spec.dependencies) if spec else []
         if env == DEV_WORKSPACE:
@@ -324,7 +323,7 @@ class WorkspaceManager:
         return EnvRequest(
             project=config.root,
             name=env,
-            dependencies=tuple(localize(d) for d in dict.fromkeys(deps)),
+            dependencies=tuple(dict.fromkeys(deps)),
             python=spec.python if spec else None,
             runner=tuple(spec.runner) if spec and spec.runner else None,
         )
@@ -352,7 +351,7 @@ class WorkspaceManager:
         if known is not None and now - known[0] < READY_TTL:
             return known[1]
         status = env_status(
-            request, self._source, uv_version=self._uv_version, fingerprint=self._fingerprints
+            request, self._own, uv_version=self._uv_version, fingerprint=self._fingerprints
         )
         if status.state == "ready":
             self._ready[request] = (now, status)
@@ -373,7 +372,7 @@ class WorkspaceManager:
         self._ready.clear()
         if self._forker is not None:  # envs change: new runners fork from them as they are
             await self._forker.retire()
-        preparer = EnvPreparer(self._source, jobs=self.limits.jobs)
+        preparer = EnvPreparer(self._own, jobs=self.limits.jobs)
         first = [r for r in self.env_requests(projects) if r.name == DEV_WORKSPACE]
         results = []
         if envs is None or DEV_WORKSPACE in envs:

@@ -10,15 +10,18 @@ Per environment (:meth:`EnvPreparer.prepare`):
    - **create** (``uv venv``) when there is no usable venv, ``recreate`` was asked, the
      Python or the stamp schema changed, or the existing interpreter does not start;
      otherwise update in place;
-   - **install**: one ``uv pip install --exact`` of the dependencies plus the runner
-     (Python envs), so packages no longer wanted are removed;
+   - **install**: one ``uv pip install --exact`` of the dependencies plus the wheels of
+     Corral's own packages the env gets (corral-runner for a Python env, see
+     :mod:`corral.envs.own`), so packages no longer wanted are removed;
    - **verify**: start the env's interpreter (``-I``) and import ``corral_runner``;
    - write the stamp.
 
-Local runner checkouts are built into wheels (``uv build``) at most once per preparer and
-source fingerprint, in a private temporary directory removed by :meth:`EnvPreparer.close`
-(or at garbage collection / exit), and installed from there: N environments cost one
-build, not N. Nothing is written outside ``<project>/.corral/envs/`` and that directory.
+The wheels of Corral's own packages are made (repacked from the installation, or built
+from a development checkout with ``uv build``) at most once per preparer and package
+identity, in a private temporary directory removed by :meth:`EnvPreparer.close` (or at
+garbage collection / exit), and installed from there by path: N environments cost one
+build, not N, and no package index is ever asked for them. Nothing is written outside
+``<project>/.corral/envs/`` and that directory.
 
 A failure of one environment (uv error, timeout, lock held, unexpected exception) becomes
 its :class:`PrepareResult` and never stops the others; only cancellation propagates (and
@@ -42,9 +45,9 @@ from types import TracebackType
 from typing import Literal
 
 from corral.envs.lock import LockTimeoutError, env_lock
+from corral.envs.own import OwnPackage, OwnPackageError, OwnPackages, missing_message, repack
 from corral.envs.paths import base_interpreter, env_dir, env_python, envs_root, lock_path
 from corral.envs.request import EnvRequest
-from corral.envs.source import RunnerSource, detect_runner_source
 from corral.envs.stamp import (
     EnvInputs,
     compute_inputs,
@@ -149,15 +152,15 @@ class _Run:
     progress: Callable[[PrepareEvent], None] | None
     slots: asyncio.Semaphore
     interpreter: Path
-    runner_identity: str
+    own: OwnPackages
     uv_version: str
     wheel_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    wheel_error: str | None = None
+    wheel_errors: dict[str, str] = field(default_factory=dict)
 
     def inputs(self, request: EnvRequest) -> EnvInputs:
         return compute_inputs(
             request,
-            runner_identity=self.runner_identity,
+            own_identity=self.own.identity(self.own.needed(request)),
             uv_version=self.uv_version,
             interpreter=self.interpreter,
         )
@@ -184,19 +187,20 @@ class _Run:
 class EnvPreparer:
     """Prepares environments with uv. Reusable across calls and event loops.
 
-    - ``source``: how corral-runner is installed (default :func:`detect_runner_source`);
+    - ``own``: Corral's own packages, installed from these files (default
+      :meth:`OwnPackages.detect`: the installation the WM runs from);
     - ``jobs``: environments prepared at once (default ``min(4, cpu count)``);
     - ``uv``: a uv binary (default: the one from corral's ``uv`` dependency; never PATH);
     - ``timeout``: deadline in seconds for each uv command (and for waiting on another
       process's lock); past it the command's process group is killed;
     - ``check_timeout``: deadline for starting the env's interpreter to verify it.
 
-    Call :meth:`close` (or use ``with``) to delete the locally built runner wheels early.
+    Call :meth:`close` (or use ``with``) to delete the wheels of Corral's packages early.
     """
 
     def __init__(
         self,
-        source: RunnerSource | None = None,
+        own: OwnPackages | None = None,
         *,
         jobs: int | None = None,
         uv: Path | None = None,
@@ -207,31 +211,30 @@ class EnvPreparer:
             raise ValueError(f"jobs must be at least 1, not {jobs}")
         if timeout <= 0 or check_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        self.source = source if source is not None else detect_runner_source()
+        self.own = own if own is not None else OwnPackages.detect()
         self.jobs = jobs if jobs is not None else default_jobs()
         self.uv = UvTool.bundled() if uv is None else UvTool.at(uv)
         self.timeout = timeout
         self.check_timeout = check_timeout
-        self._wheels: dict[str, tuple[Path, ...]] = {}
+        self._wheels: dict[str, Path] = {}
         self._wheel_root: Path | None = None
         self._finalizer: weakref.finalize[[str, bool], EnvPreparer] | None = None
 
     # -- status ----------------------------------------------------------------------
 
     def status(self, request: EnvRequest) -> EnvStatus:
-        """The cheap status of ``request`` as this preparer sees it (its source and uv)."""
+        """The cheap status of ``request`` as this preparer sees it (its packages and uv)."""
         return self.statuses([request])[0]
 
     def statuses(self, requests: Sequence[EnvRequest]) -> list[EnvStatus]:
-        """:meth:`status` of many requests, computing the runner source identity once."""
-        identity = self.source.identity() if any(r.is_python for r in requests) else "none"
+        """:meth:`status` of many requests."""
         interpreter = base_interpreter()
         return [
             status_for_inputs(
                 request,
                 compute_inputs(
                     request,
-                    runner_identity=identity,
+                    own_identity=self.own.identity(self.own.needed(request)),
                     uv_version=self.uv.version,
                     interpreter=interpreter,
                 ),
@@ -240,15 +243,15 @@ class EnvPreparer:
         ]
 
     async def check(self, request: EnvRequest) -> EnvStatus:
-        """The deeper check (:func:`check_env`) with this preparer's source and uv."""
+        """The deeper check (:func:`check_env`) with this preparer's packages and uv."""
         return await check_env(
-            request, self.source, uv_version=self.uv.version, timeout=self.check_timeout
+            request, self.own, uv_version=self.uv.version, timeout=self.check_timeout
         )
 
     # -- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Delete the runner wheels built so far (they are rebuilt when needed again)."""
+        """Delete the wheels made so far (they are made again when needed)."""
         if self._finalizer is not None:
             self._finalizer()
         self._finalizer = None
@@ -291,13 +294,12 @@ class EnvPreparer:
                 raise ValueError(
                     f"conflicting definitions of {_what(request)}: {known!r} and {request!r}"
                 )
-        needs_runner = any(r.is_python for r in unique.values())
         run = _Run(
             recreate=recreate,
             progress=progress,
             slots=asyncio.Semaphore(self.jobs),
             interpreter=base_interpreter(),
-            runner_identity=self.source.identity() if needs_runner else "none",
+            own=self.own,
             uv_version=self.uv.version,
         )
         async with asyncio.TaskGroup() as group:
@@ -364,7 +366,11 @@ class EnvPreparer:
                 stored.get(key) != getattr(inputs, key)
                 for key in ("python_request", "python_interpreter", "python_version")
             )
-        has_packages = request.is_python or bool(request.dependencies)
+        own = self.own.needed(request)
+        missing = self.own.missing(own)
+        if missing:
+            raise EnvPrepareError(f"{_what(request)}: {missing_message(missing[0])}")
+        has_packages = bool(own) or bool(request.dependencies)
         # An env with nothing to install is emptied by making it anew.
         create = create or not has_packages
         if not create:
@@ -376,12 +382,11 @@ class EnvPreparer:
             run.emit(request, "creating", start, f"creating virtual environment (python {python})")
             await self._create_venv(request, python)
         if has_packages:
-            count = len(set(request.dependencies)) + (1 if request.is_python else 0)
+            count = len(set(request.dependencies) | set(own))
             run.emit(request, "installing", start, f"installing {count} requirement(s)")
             packages = sorted(set(request.dependencies))
-            if request.is_python:
-                packages += await self._runner_packages(run, request)
-            await self._install(request, packages)
+            packages += [str(w) for w in await self._own_wheels(run, request, own)]
+            await self._install(request, packages, own)
         else:
             run.emit(request, "installing", start, "nothing to install")
         verified = await probe(request, timeout=self.check_timeout)
@@ -397,7 +402,7 @@ class EnvPreparer:
                 "executable": verified.info.get("executable"),
                 "version": verified.info.get("version"),
             },
-            source=self.source.describe() if request.is_python else "none",
+            source=", ".join(p.describe() for n in own if (p := self.own.get(n))) or "none",
         )
         outcome: PrepareStatus = "created" if create else "updated"
         duration = time.monotonic() - start
@@ -435,16 +440,14 @@ class EnvPreparer:
         )
         await self._uv(request, "creating the virtual environment", argv)
 
-    async def _install(self, request: EnvRequest, packages: list[str]) -> None:
+    async def _install(self, request: EnvRequest, packages: list[str], own: Sequence[str]) -> None:
         python = env_python(request.project, request.name)
-        reinstall: list[str] = []
-        if request.is_python and self.source.kind == "local":
-            # Locally built wheels keep their version across edits: always replace them.
-            for name in self.source.dist_names():
-                reinstall += ["--reinstall-package", name]
-        # --no-sources: a dependency given as a path inside a uv workspace (e.g. this
-        # checkout's corral-python) must not pull the workspace's editable members; its
-        # requirements resolve against the packages of this very command (the runner wheels).
+        # Wheels of Corral's packages keep their version across changes (a new checkout
+        # build, a reinstalled corral): always replace them.
+        reinstall = [arg for name in own for arg in ("--reinstall-package", name)]
+        # --no-sources: a dependency given as a path inside a uv workspace must not pull
+        # the workspace's editable members; its requirements resolve against the packages
+        # of this very command (e.g. the wheels of Corral's packages).
         # --compile-bytecode: runners start often; without .pyc files every start recompiles
         # its imports wherever bytecode cannot be cached (PYTHONDONTWRITEBYTECODE, read-only
         # site-packages): measured 0.27 s -> 0.12 s to import the runner and its handlers.
@@ -462,60 +465,63 @@ class EnvPreparer:
         )
         await self._uv(request, "installing packages", argv)
 
-    async def _runner_packages(self, run: _Run, request: EnvRequest) -> list[str]:
-        """What to install for corral-runner: the requirement, or the built local wheels."""
-        if self.source.kind == "registry":
-            return [self.source.requirement or "corral-runner"]
+    async def _own_wheels(self, run: _Run, request: EnvRequest, names: Sequence[str]) -> list[Path]:
+        """Wheels of Corral's packages ``names``, made once per preparer and identity."""
+        packages = [p for name in names if (p := self.own.get(name)) is not None]
         async with run.wheel_lock:
-            if run.wheel_error is not None:
-                raise EnvPrepareError(f"{_what(request)}: {run.wheel_error}")
-            wheels = self._wheels.get(run.runner_identity)
-            if wheels is None or not all(w.is_file() for w in wheels):
-                try:
-                    wheels = await self._build_wheels(run, request)
-                except EnvPrepareError as exc:
-                    run.wheel_error = f"building corral-runner failed:\n{exc}"
-                    raise
-                self._wheels[run.runner_identity] = wheels
-        return [str(w) for w in wheels]
+            for package in packages:
+                error = run.wheel_errors.get(package.name)
+                if error is not None:
+                    raise EnvPrepareError(f"{_what(request)}: {error}")
+            wanted = {p.name: p.identity() for p in packages}
+            todo = [
+                p
+                for p in packages
+                if (w := self._wheels.get(wanted[p.name])) is None or not w.is_file()
+            ]
+            results = await asyncio.gather(
+                *(self._make_wheel(run, request, p) for p in todo), return_exceptions=True
+            )
+            for package, outcome in zip(todo, results, strict=True):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome
+                    error = f"making a wheel of {package.describe()} failed:\n{outcome}"
+                    run.wheel_errors[package.name] = error
+                    raise EnvPrepareError(f"{_what(request)}: {error}") from outcome
+                self._wheels[wanted[package.name]] = outcome
+        return [self._wheels[wanted[p.name]] for p in packages]
 
-    async def _build_wheels(self, run: _Run, request: EnvRequest) -> tuple[Path, ...]:
+    def _wheel_dir(self) -> Path:
         if self._wheel_root is None:
-            root = Path(tempfile.mkdtemp(prefix="corral-runner-wheels-"))
+            root = Path(tempfile.mkdtemp(prefix="corral-wheels-"))
             self._finalizer = weakref.finalize(self, shutil.rmtree, str(root), True)
             self._wheel_root = root
-        build_dir = Path(tempfile.mkdtemp(dir=self._wheel_root))
+        return Path(tempfile.mkdtemp(dir=self._wheel_root))
 
-        async def build(index: int, checkout: Path) -> Path:
-            out = build_dir / str(index)
-            argv = self.uv.argv(
-                "build",
-                "--wheel",
-                "--no-create-gitignore",
-                "--python",
-                str(run.interpreter),
-                "--out-dir",
-                str(out),
-                str(checkout),
-            )
-            await self._uv(request, f"building a wheel of {checkout}", argv)
-            found = sorted(out.glob("*.whl"))
-            if len(found) != 1:
-                raise EnvPrepareError(
-                    f"{_what(request)}: building {checkout} produced {len(found)} wheels"
-                )
-            return found[0]
-
-        results = await asyncio.gather(
-            *(build(i, path) for i, path in enumerate(self.source.paths)),
-            return_exceptions=True,
+    async def _make_wheel(self, run: _Run, request: EnvRequest, package: OwnPackage) -> Path:
+        """Repack an installed package, or build a checkout with ``uv build``."""
+        out = self._wheel_dir()
+        if package.origin == "installed":
+            try:
+                return await asyncio.to_thread(repack, package, out)
+            except OwnPackageError as exc:
+                raise EnvPrepareError(str(exc)) from exc
+        argv = self.uv.argv(
+            "build",
+            "--wheel",
+            "--no-create-gitignore",
+            "--python",
+            str(run.interpreter),
+            "--out-dir",
+            str(out),
+            str(package.location),
         )
-        wheels: list[Path] = []
-        for outcome in results:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            wheels.append(outcome)
-        return tuple(wheels)
+        await self._uv(request, f"building a wheel of {package.location}", argv)
+        found = sorted(out.glob("*.whl"))
+        if len(found) != 1:
+            raise EnvPrepareError(f"building {package.location} produced {len(found)} wheels")
+        return found[0]
 
 
 def _definition(request: EnvRequest) -> tuple[object, ...]:

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from corral.envs.own import OwnPackages
 from corral.envs.paths import env_dir, env_python
 from corral.envs.request import EnvRequest
-from corral.envs.source import RunnerSource, source_fingerprint
+from corral.envs.source import source_fingerprint
 from corral.envs.stamp import EnvInputs, compute_inputs, describe_changes, read_stamp
 from corral.envs.uvtool import (
     CommandTimeoutError,
@@ -118,7 +119,7 @@ def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
 
 def env_status(
     request: EnvRequest,
-    source: RunnerSource,
+    own: OwnPackages,
     *,
     uv_version: str | None = None,
     fingerprint: Callable[[Path], str] = source_fingerprint,
@@ -126,14 +127,14 @@ def env_status(
     """The cheap status: ``no_venv``, ``stale``, ``ready`` (or ``broken`` for a dangling
     interpreter link), from ``stat`` calls and one stamp read. No subprocess.
 
-    ``source`` is the runner source the WM would install (ignored for non-Python envs);
+    ``own`` are the Corral packages the WM installs (:meth:`OwnPackages.detect`);
     ``uv_version`` defaults to the bundled uv's (pass the preparer's if it uses another
     uv, or use :meth:`EnvPreparer.status`); ``fingerprint`` fingerprints local checkouts
     (a :class:`~corral.envs.source.Fingerprints` shares the walks of many checks).
     """
     inputs = compute_inputs(
         request,
-        runner_identity=source.identity(fingerprint) if request.is_python else "none",
+        own_identity=own.identity(own.needed(request), fingerprint),
         uv_version=uv_version or bundled_uv_version(),
         fingerprint=fingerprint,
     )
@@ -206,7 +207,7 @@ async def probe(
 
 async def check_env(
     request: EnvRequest,
-    source: RunnerSource,
+    own: OwnPackages,
     *,
     uv_version: str | None = None,
     timeout: float = DEFAULT_CHECK_TIMEOUT,  # noqa: ASYNC109  (a hang means "broken")
@@ -217,7 +218,7 @@ async def check_env(
     Returns ``broken`` (with the interpreter's last error line) when that fails, else the
     cheap status. Costs one interpreter start (tens of ms).
     """
-    status = env_status(request, source, uv_version=uv_version)
+    status = env_status(request, own, uv_version=uv_version)
     if status.state in ("no_venv", "broken"):
         return status
     result = await probe(request, timeout=timeout)
