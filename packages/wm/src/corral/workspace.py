@@ -65,6 +65,7 @@ from .forkhint import EarlyServer, fork_server_enabled
 from .plan import PRESET_ACTION, runner_configuration
 from .preset_cache import CachedPreset, PresetCache
 from .runids import new_run_id
+from .statedir import ensure_state_dir
 from .supervisor import (
     EventBus,
     ManagedRunner,
@@ -163,6 +164,8 @@ class WorkspaceManager:
         wm = cls(root, limits=limits, wal=wal, fork_server=fork_server)
         wm.reload()
         if wal:
+            with contextlib.suppress(OSError):  # Journal.open reports what it cannot write
+                ensure_state_dir(wm.root)
             wm.journal = Journal.open(
                 wm.wal_dir, make_writer_id("wm"), meta={"program": "corral", "root": str(wm.root)}
             )

@@ -70,6 +70,7 @@ from corral.envs.uvtool import (
     run_command,
     uv_environment,
 )
+from corral.statedir import ensure_state_dir
 
 logger = logging.getLogger(__name__)
 
@@ -337,11 +338,8 @@ class EnvPreparer:
             raise EnvPrepareError(
                 f"{_what(request)}: the project directory {request.project} does not exist"
             )
-        root = envs_root(request.project)
-        root.mkdir(parents=True, exist_ok=True)
-        gitignore = root / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# Created by corral: environments are never committed.\n*\n")
+        ensure_state_dir(request.project)  # .corral/ first, with its VCS and tool markers
+        envs_root(request.project).mkdir(parents=True, exist_ok=True)
         try:
             async with env_lock(lock_path(request.project, request.name), timeout=self.timeout):
                 return await self._rebuild_locked(run, request, inputs, start)
