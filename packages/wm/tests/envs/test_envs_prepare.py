@@ -324,3 +324,35 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_install_project_installs_the_project_editable_with_its_dependencies(
+    tmp_path: Path, preparer: EnvPreparer, prepare: Prepare
+) -> None:
+    project = tmp_path / "proj"
+    (project / "src" / "proj").mkdir(parents=True)
+    (project / "src" / "proj" / "__init__.py").write_text("VALUE = 1\n")
+    request = EnvRequest(project, "runtime", (), install_project=True)
+    # Not installable yet (no [project] table): the env gets its other packages only.
+    [first] = prepare(preparer, [request])
+    assert first.status == "created", first.error
+    assert "proj" not in installed(request)
+
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0"\ndependencies = ["iniconfig"]\n\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    status = env_status(request, preparer.own)
+    assert status.state == "stale"
+    assert "the project's dependencies or build settings changed" in status.message
+    [second] = prepare(preparer, [request])
+    assert second.status == "updated", second.error
+    assert {"proj", "iniconfig"} <= installed(request)
+    (project / "src" / "proj" / "__init__.py").write_text("VALUE = 2\n")  # editable
+    out = run_in(request, "import proj, iniconfig; print(proj.VALUE)")
+    assert out.stdout.strip() == "2", out.stderr
+    # Code and version edits keep the env; its metadata's dependencies do not.
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text().replace('version = "0"', 'version = "1"')
+    )
+    assert env_status(request, preparer.own).state == "ready"

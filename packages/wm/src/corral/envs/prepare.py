@@ -47,6 +47,7 @@ from typing import Literal
 from corral.envs.lock import LockTimeoutError, env_lock
 from corral.envs.own import OwnPackage, OwnPackageError, OwnPackages, missing_message, repack
 from corral.envs.paths import base_interpreter, env_dir, env_python, envs_root, lock_path
+from corral.envs.project import installable
 from corral.envs.request import EnvRequest
 from corral.envs.stamp import (
     EnvInputs,
@@ -368,7 +369,8 @@ class EnvPreparer:
         missing = self.own.missing(own)
         if missing:
             raise EnvPrepareError(f"{_what(request)}: {missing_message(missing[0])}")
-        has_packages = bool(own) or bool(request.dependencies)
+        editable = request.install_project and installable(request.project)
+        has_packages = bool(own) or bool(request.dependencies) or editable
         # An env with nothing to install is emptied by making it anew.
         create = create or not has_packages
         if not create:
@@ -380,11 +382,11 @@ class EnvPreparer:
             run.emit(request, "creating", start, f"creating virtual environment (python {python})")
             await self._create_venv(request, python)
         if has_packages:
-            count = len(set(request.dependencies) | set(own))
+            count = len(set(request.dependencies) | set(own)) + editable
             run.emit(request, "installing", start, f"installing {count} requirement(s)")
             packages = sorted(set(request.dependencies))
             packages += [str(w) for w in await self._own_wheels(run, request, own)]
-            await self._install(request, packages, own)
+            await self._install(request, packages, own, editable=editable)
         else:
             run.emit(request, "installing", start, "nothing to install")
         verified = await probe(request, timeout=self.check_timeout)
@@ -438,7 +440,9 @@ class EnvPreparer:
         )
         await self._uv(request, "creating the virtual environment", argv)
 
-    async def _install(self, request: EnvRequest, packages: list[str], own: Sequence[str]) -> None:
+    async def _install(
+        self, request: EnvRequest, packages: list[str], own: Sequence[str], *, editable: bool
+    ) -> None:
         python = env_python(request.project, request.name)
         # Wheels of Corral's packages keep their version across changes (a new checkout
         # build, a reinstalled corral): always replace them.
@@ -458,6 +462,7 @@ class EnvPreparer:
             "--no-sources",
             "--compile-bytecode",
             *reinstall,
+            *(("--editable", str(request.project)) if editable else ()),
             "--",
             *packages,
         )
@@ -524,7 +529,12 @@ class EnvPreparer:
 
 def _definition(request: EnvRequest) -> tuple[object, ...]:
     """What makes two requests for one (project, name) the same environment."""
-    return (frozenset(request.dependencies), request.python, request.runner)
+    return (
+        frozenset(request.dependencies),
+        request.python,
+        request.runner,
+        request.install_project,
+    )
 
 
 def _remove_env_dir(directory: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
+from corral.envs.project import install_identity
 from corral.envs.request import EnvRequest
 from corral.envs.source import source_fingerprint
 
@@ -46,6 +47,8 @@ class EnvInputs:
     - ``uv_version``: the uv that builds it;
     - ``local_sources``: ``<path>=<fingerprint>`` of every dependency that is a local
       directory, so editing its source makes the env stale;
+    - ``project``: :func:`~corral.envs.project.install_identity` of the project for an env
+      that installs it, ``"no"`` otherwise;
     - ``schema``: :data:`SCHEMA`.
     """
 
@@ -56,6 +59,7 @@ class EnvInputs:
     corral_packages: str
     uv_version: str
     local_sources: tuple[str, ...] = ()
+    project: str = "no"
     schema: int = SCHEMA
 
     def as_json(self) -> dict[str, Any]:
@@ -103,6 +107,7 @@ def compute_inputs(
         python_interpreter=python_interpreter,
         python_version=python_version,
         corral_packages=own_identity,
+        project=install_identity(request.project) if request.install_project else "no",
         uv_version=uv_version,
     )
 
@@ -192,6 +197,8 @@ def describe_changes(stored: dict[str, Any], current: EnvInputs) -> list[str]:
         changes.append(f"Corral's packages changed ({_own(stored)} → {_own(now)})")
     if stored.get("local_sources", []) != now["local_sources"]:
         changes.append("local package source changed")
+    if stored.get("project", "no") != now["project"]:
+        changes.append("the project's dependencies or build settings changed")
     if stored.get("uv_version") != now["uv_version"]:
         changes.append(f"uv changed ({stored.get('uv_version')} → {now['uv_version']})")
     return changes
