@@ -329,6 +329,7 @@ class WorkspaceManager:
             dependencies=tuple(dict.fromkeys(deps)),
             python=spec.python if spec else None,
             runner=tuple(spec.runner) if spec and spec.runner else None,
+            install_project=spec.install_project if spec else False,
         )
 
     def env_requests(
