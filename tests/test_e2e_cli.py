@@ -155,4 +155,5 @@ def test_runners_restart_starts_and_reports_each_runner(workspace: Path) -> None
     assert sorted((row[1], row[2]) for row in rows) == [
         ("dev_no_runtime", "running"),
         ("dev_workspace", "running"),
+        ("runtime", "running"),
     ]
