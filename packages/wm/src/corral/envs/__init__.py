@@ -12,6 +12,7 @@ dependency) come from the Corral installation itself, never from a package index
 - :class:`EnvPreparer` (parallel create/update/skip), :class:`ProgressPrinter`
 """
 
+from corral.envs.locking import LockOutcome
 from corral.envs.own import OwnPackage, OwnPackageError, OwnPackages
 from corral.envs.paths import base_interpreter, env_dir, env_python
 from corral.envs.prepare import (
@@ -33,6 +34,7 @@ __all__ = [
     "EnvState",
     "EnvStatus",
     "Fingerprints",
+    "LockOutcome",
     "OwnPackage",
     "OwnPackageError",
     "OwnPackages",

@@ -2,26 +2,29 @@
 
 Per environment (:meth:`EnvPreparer.prepare`):
 
-1. **skip** if the cheap status is ``ready`` (stamp digest equals the current inputs'),
-   unless ``recreate``: a few ``stat`` calls and one small JSON read, no subprocess;
+1. **skip** if the cheap status is ``ready`` (stamp digest equals the current inputs',
+   which include the lock file's digest), unless ``recreate``: a few ``stat`` calls and
+   small reads, no subprocess;
 2. otherwise, within a slot (at most ``jobs`` at once) and holding the env's cross-process
    lock (then re-checking, in case another process just finished it):
    - delete the stamp;
    - **create** (``uv venv``) when there is no usable venv, ``recreate`` was asked, the
      Python or the stamp schema changed, or the existing interpreter does not start;
      otherwise update in place;
-   - **install**: one ``uv pip install --exact`` of the dependencies plus the wheels of
-     Corral's own packages the env gets (corral-runner for a Python env, see
-     :mod:`corral.envs.own`), so packages no longer wanted are removed;
+   - a **locked** env (:attr:`EnvRequest.locked`): **lock** (resolve its lock file) when
+     the lock is missing or stale, then **install** exactly the lock plus the wheels of
+     Corral's packages (:mod:`corral.envs.locking`); an unlocked env: one ``uv pip
+     install --exact`` of the dependencies plus those wheels. Either way packages no
+     longer wanted are removed;
    - **verify**: start the env's interpreter (``-I``) and import ``corral_runner``;
    - write the stamp.
 
-The wheels of Corral's own packages are made (repacked from the installation, or built
-from a development checkout with ``uv build``) at most once per preparer and package
-identity, in a private temporary directory removed by :meth:`EnvPreparer.close` (or at
-garbage collection / exit), and installed from there by path: N environments cost one
-build, not N, and no package index is ever asked for them. Nothing is written outside
-``<project>/.corral/envs/`` and that directory.
+The wheels of Corral's own packages (corral-runner for every Python env, see
+:mod:`corral.envs.own`) come from :class:`~corral.envs.wheels.OwnWheels`: made once per
+preparer, installed by path, never asked from a package index. Nothing is written outside
+``<project>/.corral/``, the project's lock files and a private temporary directory.
+
+:meth:`EnvPreparer.lock` resolves lock files without installing anything (``corral lock``).
 
 A failure of one environment (uv error, timeout, lock held, unexpected exception) becomes
 its :class:`PrepareResult` and never stops the others; only cancellation propagates (and
@@ -34,28 +37,23 @@ import asyncio
 import logging
 import os
 import shutil
-import tempfile
 import time
 import traceback
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
+from corral.envs.errors import ERROR_TAIL_LINES, EnvPrepareError, command_failure, what
 from corral.envs.lock import LockTimeoutError, env_lock
-from corral.envs.own import OwnPackage, OwnPackageError, OwnPackages, missing_message, repack
+from corral.envs.locking import LockOutcome, install_locked, write_lock
+from corral.envs.own import OwnPackages, missing_message
 from corral.envs.paths import base_interpreter, env_dir, env_python, envs_root, lock_path
 from corral.envs.project import installable
+from corral.envs.pylock import lock_inputs, lock_state, locks, pylock_path
 from corral.envs.request import EnvRequest
-from corral.envs.stamp import (
-    EnvInputs,
-    compute_inputs,
-    read_stamp,
-    remove_stamp,
-    write_stamp,
-)
+from corral.envs.stamp import EnvInputs, env_inputs, read_stamp, remove_stamp, write_stamp
 from corral.envs.status import (
     DEFAULT_CHECK_TIMEOUT,
     EnvStatus,
@@ -71,15 +69,16 @@ from corral.envs.uvtool import (
     run_command,
     uv_environment,
 )
+from corral.envs.wheels import OwnWheels
 from corral.statedir import ensure_state_dir
 
 logger = logging.getLogger(__name__)
 
-PreparePhase = Literal["skipped", "creating", "installing", "done", "failed"]
+PreparePhase = Literal["skipped", "creating", "locking", "installing", "done", "failed"]
 PrepareStatus = Literal["unchanged", "created", "updated", "failed"]
 
 DEFAULT_TIMEOUT = 600.0
-ERROR_TAIL_LINES = 40
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,8 @@ class PrepareEvent:
     """Progress of one environment.
 
     Phases per environment, in order: ``skipped`` alone (unchanged), or [``creating``]
-    ``installing`` then ``done`` or ``failed`` (``failed`` may also come before
-    ``installing``). ``elapsed`` is seconds since the environment's work started;
+    [``locking``] ``installing`` then ``done`` or ``failed`` (``failed`` may also come
+    earlier). ``elapsed`` is seconds since the environment's work started;
     ``status`` is set on the final event (``skipped``/``done``/``failed``).
     """
 
@@ -103,47 +102,19 @@ class PrepareEvent:
 @dataclass(frozen=True)
 class PrepareResult:
     """The outcome for one request. ``error`` (failures only) names the project and env,
-    says which step failed, the command, and ends with the last lines of uv's output."""
+    says which step failed, the command, and ends with the last lines of uv's output.
+    ``lock``: the env's lock file when this preparation wrote it (created or updated)."""
 
     request: EnvRequest
     status: PrepareStatus
     duration: float
     error: str | None = None
-
-
-class EnvPrepareError(Exception):
-    """One environment could not be prepared; ``str()`` is the full report."""
+    lock: LockOutcome | None = None
 
 
 def default_jobs() -> int:
     """``min(4, cpu count)``."""
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def _what(request: EnvRequest) -> str:
-    return f"environment {request.name!r} of project {request.project}"
-
-
-def _error_line(output: str) -> str | None:
-    """uv's own one-line diagnosis (its first ``error: ...`` line), if any."""
-    for line in output.splitlines():
-        if line.startswith("error:"):
-            return line.removeprefix("error:").strip() or None
-    return None
-
-
-def _command_failure(request: EnvRequest, step: str, result: CommandResult, why: str) -> str:
-    tail = result.tail(ERROR_TAIL_LINES) or "(no output)"
-    indented = "\n".join(f"  {line}" for line in tail.splitlines())
-    diagnosis = _error_line(result.output)
-    headline = f"{_what(request)}: {step} failed ({why})"
-    if diagnosis:
-        headline += f": {diagnosis}"
-    return (
-        f"{headline}\n"
-        f"command: {format_command(list(result.argv))}\n"
-        f"output (last {ERROR_TAIL_LINES} lines):\n{indented}"
-    )
 
 
 @dataclass
@@ -156,15 +127,11 @@ class _Run:
     interpreter: Path
     own: OwnPackages
     uv_version: str
-    wheel_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wheel_errors: dict[str, str] = field(default_factory=dict)
 
     def inputs(self, request: EnvRequest) -> EnvInputs:
-        return compute_inputs(
-            request,
-            own_identity=self.own.identity(self.own.needed(request)),
-            uv_version=self.uv_version,
-            interpreter=self.interpreter,
+        return env_inputs(
+            request, self.own, uv_version=self.uv_version, interpreter=self.interpreter
         )
 
     def emit(
@@ -218,9 +185,7 @@ class EnvPreparer:
         self.uv = UvTool.bundled() if uv is None else UvTool.at(uv)
         self.timeout = timeout
         self.check_timeout = check_timeout
-        self._wheels: dict[str, Path] = {}
-        self._wheel_root: Path | None = None
-        self._finalizer: weakref.finalize[[str, bool], EnvPreparer] | None = None
+        self._wheels = OwnWheels(self.uv, self._uv)
 
     # -- status ----------------------------------------------------------------------
 
@@ -234,12 +199,7 @@ class EnvPreparer:
         return [
             status_for_inputs(
                 request,
-                compute_inputs(
-                    request,
-                    own_identity=self.own.identity(self.own.needed(request)),
-                    uv_version=self.uv.version,
-                    interpreter=interpreter,
-                ),
+                env_inputs(request, self.own, uv_version=self.uv.version, interpreter=interpreter),
             )
             for request in requests
         ]
@@ -254,11 +214,7 @@ class EnvPreparer:
 
     def close(self) -> None:
         """Delete the wheels made so far (they are made again when needed)."""
-        if self._finalizer is not None:
-            self._finalizer()
-        self._finalizer = None
-        self._wheel_root = None
-        self._wheels.clear()
+        self._wheels.close()
 
     def __enter__(self) -> EnvPreparer:
         return self
@@ -288,15 +244,24 @@ class EnvPreparer:
         rebuilds every env from scratch. ``progress`` receives :class:`PrepareEvent` on the
         event loop's thread; an exception it raises is logged and ignored.
         """
-        unique: dict[tuple[Path, str], EnvRequest] = {}
-        for request in requests:
-            key = (request.project, request.name)
-            known = unique.setdefault(key, request)
-            if _definition(known) != _definition(request):
-                raise ValueError(
-                    f"conflicting definitions of {_what(request)}: {known!r} and {request!r}"
-                )
-        run = _Run(
+        run = self._new_run(recreate=recreate, progress=progress)
+        return await self._each(requests, lambda request: self._prepare_one(run, request))
+
+    async def lock(
+        self, requests: Sequence[EnvRequest], *, upgrade: bool = False
+    ) -> list[LockOutcome]:
+        """Resolve the lock file of every locked request (nothing is installed).
+
+        A fresh lock is left alone unless ``upgrade``, which resolves every lock afresh
+        (newest versions the requirements allow) instead of keeping its pins. One outcome
+        per request, in order; requests that are not locked (or have nothing to lock) are
+        ``unchanged``. Duplicates and conflicts as in :meth:`prepare`.
+        """
+        run = self._new_run(recreate=False, progress=None)
+        return await self._each(requests, lambda request: self._lock_one(run, request, upgrade))
+
+    def _new_run(self, *, recreate: bool, progress: Callable[[PrepareEvent], None] | None) -> _Run:
+        return _Run(
             recreate=recreate,
             progress=progress,
             slots=asyncio.Semaphore(self.jobs),
@@ -304,10 +269,24 @@ class EnvPreparer:
             own=self.own,
             uv_version=self.uv.version,
         )
+
+    async def _each(
+        self,
+        requests: Sequence[EnvRequest],
+        work: Callable[[EnvRequest], Coroutine[Any, Any, T]],
+    ) -> list[T]:
+        """``work`` on each distinct request concurrently; results in request order."""
+        unique: dict[tuple[Path, str], EnvRequest] = {}
+        for request in requests:
+            key = (request.project, request.name)
+            known = unique.setdefault(key, request)
+            if _definition(known) != _definition(request):
+                raise ValueError(
+                    f"conflicting definitions of {what(request)}: {known!r} and {request!r}"
+                )
         async with asyncio.TaskGroup() as group:
-            tasks = {
-                key: group.create_task(self._prepare_one(run, request))
-                for key, request in unique.items()
+            tasks: dict[tuple[Path, str], asyncio.Task[T]] = {
+                key: group.create_task(work(request)) for key, request in unique.items()
             }
         return [tasks[(r.project, r.name)].result() for r in requests]
 
@@ -320,35 +299,67 @@ class EnvPreparer:
         async with run.slots:
             start = time.monotonic()
             try:
-                return await self._rebuild(run, request, inputs, start)
+                return await self._holding(
+                    request, lambda: self._rebuild_locked(run, request, inputs, start)
+                )
             except EnvPrepareError as exc:
                 error = str(exc)
             except Exception as exc:  # one env's failure never stops the others
-                error = (
-                    f"{_what(request)}: internal error: {type(exc).__name__}: {exc}\n"
-                    + "".join(traceback.format_exception(exc)[-ERROR_TAIL_LINES:])
-                )
-            headline = error.splitlines()[0].removeprefix(f"{_what(request)}: ")
+                error = _internal_error(request, exc)
+            headline = error.splitlines()[0].removeprefix(f"{what(request)}: ")
             run.emit(request, "failed", start, headline, "failed")
             return PrepareResult(request, "failed", time.monotonic() - start, error)
 
-    async def _rebuild(
-        self, run: _Run, request: EnvRequest, inputs: EnvInputs, start: float
-    ) -> PrepareResult:
+    async def _lock_one(self, run: _Run, request: EnvRequest, upgrade: bool) -> LockOutcome:
+        async with run.slots:
+            try:
+                return await self._holding(
+                    request, lambda: self._write_lock(run, request, upgrade=upgrade)
+                )
+            except EnvPrepareError as exc:
+                error = str(exc)
+            except Exception as exc:  # one env's failure never stops the others
+                error = _internal_error(request, exc)
+            return LockOutcome(request, pylock_path(request), "failed", error=error)
+
+    async def _holding(self, request: EnvRequest, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()`` while holding the env's cross-process lock (``.corral/`` made first)."""
         if not request.project.is_dir():
             raise EnvPrepareError(
-                f"{_what(request)}: the project directory {request.project} does not exist"
+                f"{what(request)}: the project directory {request.project} does not exist"
             )
         ensure_state_dir(request.project)  # .corral/ first, with its VCS and tool markers
         envs_root(request.project).mkdir(parents=True, exist_ok=True)
         try:
             async with env_lock(lock_path(request.project, request.name), timeout=self.timeout):
-                return await self._rebuild_locked(run, request, inputs, start)
+                return await work()
         except LockTimeoutError as exc:
             raise EnvPrepareError(
-                f"{_what(request)}: another process kept preparing it for more than "
+                f"{what(request)}: another process kept preparing it for more than "
                 f"{self.timeout:g} s ({exc})"
             ) from exc
+
+    async def _write_lock(self, run: _Run, request: EnvRequest, *, upgrade: bool) -> LockOutcome:
+        """Resolve ``request``'s lock when it is missing or stale (or ``upgrade``)."""
+        inputs = lock_inputs(request, self.own)
+        state = lock_state(request, inputs)
+        path = pylock_path(request)
+        if not locks(request, self.own) or (state.status == "fresh" and not upgrade):
+            return LockOutcome(request, path, "unchanged")
+        wheels = await self._own_wheels(run, request)
+        return await write_lock(
+            self.uv, self._uv, request, inputs, wheels, interpreter=run.interpreter, upgrade=upgrade
+        )
+
+    async def _own_wheels(self, run: _Run, request: EnvRequest) -> list[Path]:
+        names = self.own.needed(request)
+        missing = self.own.missing(names)
+        if missing:
+            raise EnvPrepareError(f"{what(request)}: {missing_message(missing[0])}")
+        packages = [p for name in names if (p := self.own.get(name)) is not None]
+        return await self._wheels.wheels(
+            request, packages, interpreter=run.interpreter, errors=run.wheel_errors
+        )
 
     async def _rebuild_locked(
         self, run: _Run, request: EnvRequest, inputs: EnvInputs, start: float
@@ -366,9 +377,7 @@ class EnvPreparer:
                 for key in ("python_request", "python_interpreter", "python_version")
             )
         own = self.own.needed(request)
-        missing = self.own.missing(own)
-        if missing:
-            raise EnvPrepareError(f"{_what(request)}: {missing_message(missing[0])}")
+        wheels = await self._own_wheels(run, request) if own else []
         editable = request.install_project and installable(request.project)
         has_packages = bool(own) or bool(request.dependencies) or editable
         # An env with nothing to install is emptied by making it anew.
@@ -381,23 +390,29 @@ class EnvPreparer:
             python = request.python or str(run.interpreter)
             run.emit(request, "creating", start, f"creating virtual environment (python {python})")
             await self._create_venv(request, python)
-        if has_packages:
+        written: LockOutcome | None = None
+        if has_packages and locks(request, self.own):
+            if lock_state(request, lock_inputs(request, self.own)).status != "fresh":
+                run.emit(request, "locking", start, f"resolving {pylock_path(request).name}")
+                written = await self._write_lock(run, request, upgrade=False)
+            run.emit(request, "installing", start, f"installing {pylock_path(request).name}")
+            await install_locked(self.uv, self._uv, request, wheels, list(own))
+        elif has_packages:
             count = len(set(request.dependencies) | set(own)) + editable
             run.emit(request, "installing", start, f"installing {count} requirement(s)")
-            packages = sorted(set(request.dependencies))
-            packages += [str(w) for w in await self._own_wheels(run, request, own)]
+            packages = [*sorted(set(request.dependencies)), *(str(w) for w in wheels)]
             await self._install(request, packages, own, editable=editable)
         else:
             run.emit(request, "installing", start, "nothing to install")
         verified = await probe(request, timeout=self.check_timeout)
         if not verified.ok:
             raise EnvPrepareError(
-                f"{_what(request)}: the installed environment does not work: {verified.error}\n"
+                f"{what(request)}: the installed environment does not work: {verified.error}\n"
                 f"command: {format_command(list(verified.argv[:3]))} <probe>"
             )
         write_stamp(
             request,
-            inputs,
+            run.inputs(request) if written is not None else inputs,  # the lock changed
             python={
                 "executable": verified.info.get("executable"),
                 "version": verified.info.get("version"),
@@ -407,7 +422,8 @@ class EnvPreparer:
         outcome: PrepareStatus = "created" if create else "updated"
         duration = time.monotonic() - start
         run.emit(request, "done", start, outcome, outcome)
-        return PrepareResult(request, outcome, duration)
+        lock = written if written is not None and written.status != "unchanged" else None
+        return PrepareResult(request, outcome, duration, lock=lock)
 
     # -- steps -----------------------------------------------------------------------
 
@@ -419,16 +435,16 @@ class EnvPreparer:
             )
         except CommandTimeoutError as exc:
             raise EnvPrepareError(
-                _command_failure(request, step, exc.result, f"timed out after {exc.timeout:g} s")
+                command_failure(request, step, exc.result, f"timed out after {exc.timeout:g} s")
             ) from exc
         except OSError as exc:
             raise EnvPrepareError(
-                f"{_what(request)}: {step} failed: cannot run {argv[0]}: {exc}\n"
+                f"{what(request)}: {step} failed: cannot run {argv[0]}: {exc}\n"
                 f"command: {format_command(argv)}"
             ) from exc
         if result.returncode != 0:
             raise EnvPrepareError(
-                _command_failure(request, step, result, f"exit status {result.returncode}")
+                command_failure(request, step, result, f"exit status {result.returncode}")
             )
         return result
 
@@ -468,63 +484,11 @@ class EnvPreparer:
         )
         await self._uv(request, "installing packages", argv)
 
-    async def _own_wheels(self, run: _Run, request: EnvRequest, names: Sequence[str]) -> list[Path]:
-        """Wheels of Corral's packages ``names``, made once per preparer and identity."""
-        packages = [p for name in names if (p := self.own.get(name)) is not None]
-        async with run.wheel_lock:
-            for package in packages:
-                error = run.wheel_errors.get(package.name)
-                if error is not None:
-                    raise EnvPrepareError(f"{_what(request)}: {error}")
-            wanted = {p.name: p.identity() for p in packages}
-            todo = [
-                p
-                for p in packages
-                if (w := self._wheels.get(wanted[p.name])) is None or not w.is_file()
-            ]
-            results = await asyncio.gather(
-                *(self._make_wheel(run, request, p) for p in todo), return_exceptions=True
-            )
-            for package, outcome in zip(todo, results, strict=True):
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    error = f"making a wheel of {package.describe()} failed:\n{outcome}"
-                    run.wheel_errors[package.name] = error
-                    raise EnvPrepareError(f"{_what(request)}: {error}") from outcome
-                self._wheels[wanted[package.name]] = outcome
-        return [self._wheels[wanted[p.name]] for p in packages]
 
-    def _wheel_dir(self) -> Path:
-        if self._wheel_root is None:
-            root = Path(tempfile.mkdtemp(prefix="corral-wheels-"))
-            self._finalizer = weakref.finalize(self, shutil.rmtree, str(root), True)
-            self._wheel_root = root
-        return Path(tempfile.mkdtemp(dir=self._wheel_root))
-
-    async def _make_wheel(self, run: _Run, request: EnvRequest, package: OwnPackage) -> Path:
-        """Repack an installed package, or build a checkout with ``uv build``."""
-        out = self._wheel_dir()
-        if package.origin == "installed":
-            try:
-                return await asyncio.to_thread(repack, package, out)
-            except OwnPackageError as exc:
-                raise EnvPrepareError(str(exc)) from exc
-        argv = self.uv.argv(
-            "build",
-            "--wheel",
-            "--no-create-gitignore",
-            "--python",
-            str(run.interpreter),
-            "--out-dir",
-            str(out),
-            str(package.location),
-        )
-        await self._uv(request, f"building a wheel of {package.location}", argv)
-        found = sorted(out.glob("*.whl"))
-        if len(found) != 1:
-            raise EnvPrepareError(f"building {package.location} produced {len(found)} wheels")
-        return found[0]
+def _internal_error(request: EnvRequest, exc: Exception) -> str:
+    return f"{what(request)}: internal error: {type(exc).__name__}: {exc}\n" + "".join(
+        traceback.format_exception(exc)[-ERROR_TAIL_LINES:]
+    )
 
 
 def _definition(request: EnvRequest) -> tuple[object, ...]:
@@ -534,6 +498,7 @@ def _definition(request: EnvRequest) -> tuple[object, ...]:
         request.python,
         request.runner,
         request.install_project,
+        request.locked,
     )
 
 

@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from corral.envs.own import OwnPackages
 from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
 from corral.envs.project import install_identity
+from corral.envs.pylock import lock_inputs, lock_state, locks
 from corral.envs.request import EnvRequest
 from corral.envs.source import source_fingerprint
 
@@ -49,6 +51,9 @@ class EnvInputs:
       directory, so editing its source makes the env stale;
     - ``project``: :func:`~corral.envs.project.install_identity` of the project for an env
       that installs it, ``"no"`` otherwise;
+    - ``lock``: for a locked env the sha256 of its lock file when that is fresh, else
+      ``"missing"`` or ``"stale"`` (:meth:`~corral.envs.pylock.LockState.stamp_value`);
+      ``"none"`` for an env without a lock;
     - ``schema``: :data:`SCHEMA`.
     """
 
@@ -60,6 +65,7 @@ class EnvInputs:
     uv_version: str
     local_sources: tuple[str, ...] = ()
     project: str = "no"
+    lock: str = "none"
     schema: int = SCHEMA
 
     def as_json(self) -> dict[str, Any]:
@@ -82,6 +88,7 @@ def compute_inputs(
     uv_version: str,
     interpreter: Path | None = None,
     fingerprint: Callable[[Path], str] = source_fingerprint,
+    lock: str = "none",
 ) -> EnvInputs:
     """The inputs of ``request``. Cheap (no subprocess).
 
@@ -108,7 +115,31 @@ def compute_inputs(
         python_version=python_version,
         corral_packages=own_identity,
         project=install_identity(request.project) if request.install_project else "no",
+        lock=lock,
         uv_version=uv_version,
+    )
+
+
+def env_inputs(
+    request: EnvRequest,
+    own: OwnPackages,
+    *,
+    uv_version: str,
+    interpreter: Path | None = None,
+    fingerprint: Callable[[Path], str] = source_fingerprint,
+) -> EnvInputs:
+    """:func:`compute_inputs` with the identity of the Corral packages ``request`` gets
+    from ``own`` and the state of its lock file. Cheap (a few small reads)."""
+    lock = "none"
+    if locks(request, own):
+        lock = lock_state(request, lock_inputs(request, own)).stamp_value
+    return compute_inputs(
+        request,
+        own_identity=own.identity(own.needed(request), fingerprint),
+        uv_version=uv_version,
+        interpreter=interpreter,
+        fingerprint=fingerprint,
+        lock=lock,
     )
 
 
@@ -199,9 +230,26 @@ def describe_changes(stored: dict[str, Any], current: EnvInputs) -> list[str]:
         changes.append("local package source changed")
     if stored.get("project", "no") != now["project"]:
         changes.append("the project's dependencies or build settings changed")
+    note = lock_note(now["lock"])
+    if note is not None:
+        changes.append(note)
+    elif stored.get("lock", "none") != now["lock"]:
+        changes.append("its lock file changed")
     if stored.get("uv_version") != now["uv_version"]:
         changes.append(f"uv changed ({stored.get('uv_version')} → {now['uv_version']})")
     return changes
+
+
+def lock_note(lock: str) -> str | None:
+    """What an env's ``lock`` input says about its lock file when that needs work."""
+    if lock == "missing":
+        return "it has no lock file yet (preparing it creates one)"
+    if lock == "stale":
+        return (
+            "its lock file was resolved for other requirements (preparing it, or "
+            "'corral lock', updates the lock)"
+        )
+    return None
 
 
 def _python(inputs: dict[str, Any]) -> str:

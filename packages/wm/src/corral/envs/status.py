@@ -29,7 +29,7 @@ from corral.envs.own import OwnPackages
 from corral.envs.paths import env_dir, env_python
 from corral.envs.request import EnvRequest
 from corral.envs.source import source_fingerprint
-from corral.envs.stamp import EnvInputs, compute_inputs, describe_changes, read_stamp
+from corral.envs.stamp import EnvInputs, describe_changes, env_inputs, lock_note, read_stamp
 from corral.envs.uvtool import (
     CommandTimeoutError,
     bundled_uv_version,
@@ -82,25 +82,27 @@ def _problem(request: EnvRequest, state: EnvState, problem: str, **extra: Any) -
     return EnvStatus(state, message, fix, **extra)
 
 
-def structural_status(request: EnvRequest) -> EnvStatus | None:
-    """``no_venv``/``broken`` from the file system alone (stat calls), else None."""
+def structural_status(request: EnvRequest, note: str | None = None) -> EnvStatus | None:
+    """``no_venv``/``broken`` from the file system alone (stat calls), else None.
+    ``note`` (e.g. about the env's lock file) is added to the problem's description."""
     directory = env_dir(request.project, request.name)
-    if not directory.is_dir():
-        return _problem(request, "no_venv", f"does not exist yet ({directory})")
     python = env_python(request.project, request.name)
-    if not os.path.lexists(python):
-        return _problem(request, "no_venv", f"has no interpreter ({python} is missing)")
-    if not python.exists():
+    if not directory.is_dir():
+        state: EnvState = "no_venv"
+        problem = f"does not exist yet ({directory})"
+    elif not os.path.lexists(python):
+        state, problem = "no_venv", f"has no interpreter ({python} is missing)"
+    elif not python.exists():
         target = os.path.realpath(python)
-        return _problem(
-            request, "broken", f"is broken: its interpreter {python} points to missing {target}"
-        )
-    return None
+        state, problem = "broken", f"is broken: its interpreter {python} points to missing {target}"
+    else:
+        return None
+    return _problem(request, state, problem if note is None else f"{problem}; {note}")
 
 
 def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
     """The cheap status of ``request`` given its current inputs (stat + stamp read)."""
-    problem = structural_status(request)
+    problem = structural_status(request, note=lock_note(inputs.lock))
     if problem is not None:
         return problem
     stamp = read_stamp(request)
@@ -132,11 +134,8 @@ def env_status(
     uv, or use :meth:`EnvPreparer.status`); ``fingerprint`` fingerprints local checkouts
     (a :class:`~corral.envs.source.Fingerprints` shares the walks of many checks).
     """
-    inputs = compute_inputs(
-        request,
-        own_identity=own.identity(own.needed(request), fingerprint),
-        uv_version=uv_version or bundled_uv_version(),
-        fingerprint=fingerprint,
+    inputs = env_inputs(
+        request, own, uv_version=uv_version or bundled_uv_version(), fingerprint=fingerprint
     )
     return status_for_inputs(request, inputs)
 
