@@ -53,6 +53,7 @@ from .envs import (
     EnvRequest,
     EnvStatus,
     Fingerprints,
+    LockOutcome,
     OwnPackages,
     PrepareEvent,
     PrepareResult,
@@ -60,6 +61,7 @@ from .envs import (
     env_status,
     runner_command,
 )
+from .envs.pylock import pylock_path
 from .execute import Limits, run_project, run_workspace
 from .forkhint import EarlyServer, fork_server_enabled
 from .plan import PRESET_ACTION, runner_configuration
@@ -318,7 +320,8 @@ class WorkspaceManager:
     # --- environments --------------------------------------------------------------------------
 
     def env_request(self, config: ProjectConfig, env: str) -> EnvRequest:
-        """What env ``env`` of the project must contain."""
+        """What env ``env`` of the project must contain. Every env of a project is locked
+        (``<project>/pylock.corral-<env>.toml``, see :mod:`corral.envs.pylock`)."""
         spec = config.envs.get(env)
         deps = list(spec.dependencies) if spec else []
         if env == DEV_WORKSPACE:
@@ -330,6 +333,7 @@ class WorkspaceManager:
             python=spec.python if spec else None,
             runner=tuple(spec.runner) if spec and spec.runner else None,
             install_project=spec.install_project if spec else False,
+            locked=True,
         )
 
     def env_requests(
@@ -397,6 +401,36 @@ class WorkspaceManager:
                     payload={"status": result.status, "durationMs": result.duration * 1000},
                 )
         return results
+
+    async def lock_envs(
+        self,
+        projects: Sequence[Path] | None = None,
+        envs: Sequence[str] | None = None,
+        *,
+        upgrade: bool = False,
+        progress: Callable[[PrepareEvent], None] | None = None,
+    ) -> list[LockOutcome]:
+        """Resolve the lock files of envs whose lock is missing or stale (every one with
+        ``upgrade``), without installing them. The dev_workspace envs are locked first and
+        prepared (``progress`` shows that): they resolve the presets that name the others."""
+        preparer = EnvPreparer(self._own, jobs=self.limits.jobs)
+        outcomes = []
+        if envs is None or DEV_WORKSPACE in envs:
+            first = [r for r in self.env_requests(projects) if r.name == DEV_WORKSPACE]
+            outcomes += await preparer.lock(first, upgrade=upgrade)
+        if envs is None or any(env != DEV_WORKSPACE for env in envs):
+            for prepared in await self.prepare_envs(projects, [DEV_WORKSPACE], progress=progress):
+                if prepared.status == "failed":  # its project's presets stay unresolved
+                    failed = LockOutcome(
+                        prepared.request,
+                        pylock_path(prepared.request),
+                        "failed",
+                        error=prepared.error,
+                    )
+                    outcomes.append(failed)
+            rest = [r for r in self.env_requests(projects, envs) if r.name != DEV_WORKSPACE]
+            outcomes += await preparer.lock(rest, upgrade=upgrade)
+        return outcomes
 
     # --- runners -----------------------------------------------------------------------------
 
