@@ -152,6 +152,8 @@ def test_installed_corral_lints_the_example_outside_the_repository(tmp_path: Pat
 
     workspace = tmp_path / "example"
     shutil.copytree(EXAMPLE, workspace, ignore=shutil.ignore_patterns(".corral"))
+    locks = {p: p.read_text() for p in workspace.glob("*/pylock.corral-*.toml")}
+    assert len(locks) == 6
     start = time.monotonic()
     lint = _run(
         [str(venv / "bin" / "corral"), "run", "lint", "--workspace"],
@@ -163,6 +165,9 @@ def test_installed_corral_lints_the_example_outside_the_repository(tmp_path: Pat
     assert "app/src/app/__init__.py" in lint.stdout
     assert "F401" in lint.stdout
     assert "lib/src" not in lint.stdout
+    # The committed locks serve an installed corral as they serve this checkout.
+    assert {p: p.read_text() for p in locks} == locks
+    assert "locked" not in lint.stderr
 
     site = next((venv / "lib").glob("python3*/site-packages"))
     for project in ("app", "lib"):
