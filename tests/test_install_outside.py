@@ -9,7 +9,9 @@ A find-links directory holding fake ``corral-runner``, ``corral-protocol``, ``co
 and ``corral-python`` 99.0.0 wheels (each fails on import) is handed to every uv command
 the run makes (``UV_FIND_LINKS``): a lookup of any of them by name would install the fake,
 so the environments holding the real 0.1.0 files prove that Corral's own packages came
-from the installation, never from an index.
+from the installation, never from an index. The example's committed lock files serve the
+installed corral unchanged, and a lock resolved afresh with the fakes around lists none of
+Corral's packages.
 """
 
 from __future__ import annotations
@@ -179,6 +181,21 @@ def test_installed_corral_lints_the_example_outside_the_repository(tmp_path: Pat
             assert "99.0.0" not in packages.values(), (project, env, packages)
             stamp = json.loads((env_dir / ".corral-stamp.json").read_text())
             assert f"corral-runner 0.1.0 (installed at {site})" in stamp["corral_packages_from"]
+
+    # Resolving a lock afresh with the fakes around: Corral's packages are not in it.
+    start = time.monotonic()
+    tool_corral = str(venv / "bin" / "corral")
+    relock = _run(
+        [tool_corral, "lock", "--upgrade", "--project", "app", "--env", "dev_workspace"],
+        workspace,
+        UV_FIND_LINKS=str(fakes),
+    )
+    times["lock --upgrade"] = time.monotonic() - start
+    assert relock.returncode == 0, relock.stdout + relock.stderr
+    text = (workspace / "app" / "pylock.corral-dev_workspace.toml").read_text()
+    assert "99.0.0" not in text
+    assert 'name = "corral' not in text
+    assert 'name = "msgspec"' in text
 
     start = time.monotonic()
     again = _run([str(venv / "bin" / "corral"), "run", "lint", "--workspace"], workspace)
