@@ -50,7 +50,7 @@ from corral.envs.lock import LockTimeoutError, env_lock
 from corral.envs.locking import LockOutcome, install_locked, write_lock
 from corral.envs.own import OwnPackages, missing_message
 from corral.envs.paths import base_interpreter, env_dir, env_python, envs_root, lock_path
-from corral.envs.project import installable
+from corral.envs.project import project_metadata
 from corral.envs.pylock import lock_inputs, lock_state, locks, pylock_path
 from corral.envs.request import EnvRequest
 from corral.envs.stamp import EnvInputs, env_inputs, read_stamp, remove_stamp, write_stamp
@@ -378,7 +378,7 @@ class EnvPreparer:
             )
         own = self.own.needed(request)
         wheels = await self._own_wheels(run, request) if own else []
-        editable = request.install_project and installable(request.project)
+        editable = request.install_project and project_metadata(request.project).installable
         has_packages = bool(own) or bool(request.dependencies) or editable
         # An env with nothing to install is emptied by making it anew.
         create = create or not has_packages

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from corral.envs.own import OwnPackages, requirement_name
-from corral.envs.project import install_identity, installable
+from corral.envs.project import ProjectMetadata, project_metadata
 from corral.envs.request import EnvRequest
 
 __all__ = [
@@ -60,7 +60,6 @@ DEFAULT_FLOOR: Final = "3.11"
 """The oldest Python Corral's runner supports: the floor of every resolution."""
 _HEADER_END: Final = "\n[[packages]]"
 _VERSION = re.compile(r"^\s*(?:==\s*)?3\.(\d+)(?:\.\d+)?\s*$")
-_REQUIRES_FLOOR = re.compile(r"(?:>=|~=|==)\s*3\.(\d+)")
 
 LockStatus = Literal["none", "missing", "stale", "fresh"]
 
@@ -70,32 +69,19 @@ def pylock_path(request: EnvRequest) -> Path:
     return request.project / f"pylock.corral-{request.name.replace('.', '-')}.toml"
 
 
-def python_floor(request: EnvRequest) -> str:
+def python_floor(request: EnvRequest, meta: ProjectMetadata | None = None) -> str:
     """The lowest Python the lock must serve, ``3.N``: the env's own ``python`` when it is
     a version, else the lower bound of the project's ``requires-python``, never below
     :data:`DEFAULT_FLOOR`. Never the interpreter running corral: two developers on
-    different Pythons share one lock."""
+    different Pythons share one lock. ``meta``: the project's, if already read."""
     minor = int(DEFAULT_FLOOR.split(".")[1])
     found: int | None = None
     if request.python is not None:
         match = _VERSION.match(request.python)
         found = int(match.group(1)) if match else None
     if found is None:
-        found = _requires_python_floor(request.project)
+        found = (meta or project_metadata(request.project)).python_minor
     return f"3.{max(minor, found or minor)}"
-
-
-def _requires_python_floor(project: Path) -> int | None:
-    try:
-        with (project / "pyproject.toml").open("rb") as handle:
-            table = tomllib.load(handle).get("project")
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    spec = table.get("requires-python") if isinstance(table, dict) else None
-    if not isinstance(spec, str):
-        return None
-    floors = [int(m.group(1)) for m in _REQUIRES_FLOOR.finditer(spec)]
-    return max(floors) if floors else None
 
 
 @dataclass(frozen=True)
@@ -123,29 +109,29 @@ class LockInputs:
         return self.project.startswith("editable ")
 
 
-def locks(request: EnvRequest, own: OwnPackages) -> bool:
+def locks(request: EnvRequest, own: OwnPackages, meta: ProjectMetadata | None = None) -> bool:
     """Whether ``request`` has a lock file: it is locked and gets some package (Corral's,
-    a dependency or the project itself)."""
-    return request.locked and bool(
-        own.needed(request)
-        or request.dependencies
-        or (request.install_project and installable(request.project))
-    )
+    a dependency or the project itself). ``meta``: the project's, if already read."""
+    if not request.locked:
+        return False
+    if own.needed(request) or request.dependencies:
+        return True
+    return request.install_project and (meta or project_metadata(request.project)).installable
 
 
-def lock_inputs(request: EnvRequest, own: OwnPackages) -> LockInputs:
-    """The :class:`LockInputs` of ``request``."""
+def lock_inputs(
+    request: EnvRequest, own: OwnPackages, meta: ProjectMetadata | None = None
+) -> LockInputs:
+    """The :class:`LockInputs` of ``request`` (``meta``: the project's, if already read)."""
+    meta = meta or project_metadata(request.project)
     names = own.needed(request)
     third_party = [d for d in request.dependencies if requirement_name(d) not in names]
     third_party += own.third_party_requires(names)
-    project = "no"
-    if request.install_project and installable(request.project):
-        project = install_identity(request.project)
     return LockInputs(
         requirements=tuple(sorted(set(third_party))),
         corral_packages=names,
-        project=project,
-        python=python_floor(request),
+        project=meta.identity if request.install_project and meta.installable else "no",
+        python=python_floor(request, meta),
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from corral.envs.own import OwnPackages
 from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
-from corral.envs.project import install_identity
+from corral.envs.project import ProjectMetadata, project_metadata
 from corral.envs.pylock import lock_inputs, lock_state, locks
 from corral.envs.request import EnvRequest
 from corral.envs.source import source_fingerprint
@@ -49,8 +49,8 @@ class EnvInputs:
     - ``uv_version``: the uv that builds it;
     - ``local_sources``: ``<path>=<fingerprint>`` of every dependency that is a local
       directory, so editing its source makes the env stale;
-    - ``project``: :func:`~corral.envs.project.install_identity` of the project for an env
-      that installs it, ``"no"`` otherwise;
+    - ``project``: the project's :attr:`~corral.envs.project.ProjectMetadata.identity` for
+      an env that installs it, ``"no"`` otherwise;
     - ``lock``: for a locked env the sha256 of its lock file when that is fresh, else
       ``"missing"`` or ``"stale"`` (:meth:`~corral.envs.pylock.LockState.stamp_value`);
       ``"none"`` for an env without a lock;
@@ -89,6 +89,7 @@ def compute_inputs(
     interpreter: Path | None = None,
     fingerprint: Callable[[Path], str] = source_fingerprint,
     lock: str = "none",
+    meta: ProjectMetadata | None = None,
 ) -> EnvInputs:
     """The inputs of ``request``. Cheap (no subprocess).
 
@@ -114,7 +115,9 @@ def compute_inputs(
         python_interpreter=python_interpreter,
         python_version=python_version,
         corral_packages=own_identity,
-        project=install_identity(request.project) if request.install_project else "no",
+        project=(meta or project_metadata(request.project)).identity
+        if request.install_project
+        else "no",
         lock=lock,
         uv_version=uv_version,
     )
@@ -130,11 +133,13 @@ def env_inputs(
 ) -> EnvInputs:
     """:func:`compute_inputs` with the identity of the Corral packages ``request`` gets
     from ``own`` and the state of its lock file. Cheap (a few small reads)."""
+    meta = project_metadata(request.project) if request.install_project or request.locked else None
     lock = "none"
-    if locks(request, own):
-        lock = lock_state(request, lock_inputs(request, own)).stamp_value
+    if locks(request, own, meta):
+        lock = lock_state(request, lock_inputs(request, own, meta)).stamp_value
     return compute_inputs(
         request,
+        meta=meta,
         own_identity=own.identity(own.needed(request), fingerprint),
         uv_version=uv_version,
         interpreter=interpreter,
