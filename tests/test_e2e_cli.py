@@ -41,6 +41,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
     prepared = corral(root, "prepare-envs")
     assert prepared.returncode == 0, prepared.stderr
+    # The example's committed lock files are current: installed as they are, not rewritten
+    # (after changing the preset or the example: `uv run corral -C examples/workspace lock`).
+    locks = sorted(EXAMPLE.glob("*/pylock.corral-*.toml"))
+    assert len(locks) == 6
+    for lock in locks:
+        copied = (root / lock.relative_to(EXAMPLE)).read_text()
+        assert copied == lock.read_text(), f"{lock} is stale: run corral lock on the example"
+        assert str(REPO) not in copied  # paths in a lock are relative to it
+    assert "locked" not in prepared.stderr
     return root
 
 
@@ -155,4 +164,5 @@ def test_runners_restart_starts_and_reports_each_runner(workspace: Path) -> None
     assert sorted((row[1], row[2]) for row in rows) == [
         ("dev_no_runtime", "running"),
         ("dev_workspace", "running"),
+        ("runtime", "running"),
     ]

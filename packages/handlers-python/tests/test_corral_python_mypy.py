@@ -119,13 +119,17 @@ def test_default_paths_follow_mypy_files_setting(
                     "bad-option": [("mypy", TYPE_CHECK, {"args": ["--no-such-flag"]})],
                 },
             )
-            # `mypy .`: the blocking error is reported (as JSON, exit status 2) as such
-            (duplicate,) = ok(await runner.run("type-check", {}))["diagnostics"]
-            assert duplicate["file"] == "b/tool.py"
-            assert duplicate["code"] is None
-            assert duplicate["severity"] == "error"
-            assert duplicate["range"]["start"] == {"line": 0, "character": 0}
-            assert duplicate["message"].startswith('Duplicate module named "tool"')
+            # No import package: `mypy .`, which stops at a blocking error (exit status 2):
+            # a failure naming it, not a finding (mypy checked nothing after it).
+            blocked = await runner.run("type-check", {})
+            assert blocked.status == "failed"
+            (outcome,) = blocked.handlers
+            assert outcome.error is not None
+            assert outcome.error.type == "ToolError"
+            assert outcome.error.message.startswith(
+                "mypy stopped at a blocking error (exit status 2):\n"
+                'b/tool.py: error: Duplicate module named "tool"'
+            )
 
             # With `files` in the project's mypy config, no paths means "what it says".
             (project / "pyproject.toml").write_text(
@@ -187,5 +191,53 @@ def test_files_that_are_not_python_are_left_out_of_explicit_paths(
             ]
             only = ok(await runner.run("type-check", {"paths": ["README.md", "pyproject.toml"]}))
             assert only == {"diagnostics": [], "summary": {"mypy": {"findings": 0, "errors": 0}}}
+
+    run(scenario())
+
+
+def test_default_paths_are_the_import_packages(
+    tmp_path: Path, write_tree: WriteTree, configure: Configure
+) -> None:
+    """Without mypy settings saying what to check: the project's packages (src/*), not its
+    tests, docs or scripts; mypy's ``packages`` setting is followed when present; a syntax
+    error stops mypy (exit status 2): a failure."""
+    wrong = "X: int = 'no'\n"
+    project = write_tree(
+        tmp_path / "layout",
+        {
+            "pyproject.toml": '[project]\nname = "layout"\nversion = "0"\n',
+            "src/pkg/__init__.py": wrong,
+            "src/other.py": "Y: str = 1\n",
+            "tests/test_pkg.py": wrong,
+            "docs/conf.py": wrong,
+            "scripts/release.py": wrong,
+            "setup.py": wrong,
+            "broken/__init__.py": "def (:\n",
+        },
+    )
+
+    async def scenario() -> None:
+        async with running(project) as runner:
+            await configure(runner, {"type-check": [("mypy", TYPE_CHECK)]})
+            result = ok(await runner.run("type-check", {}))
+            assert [(d["file"], d["code"]) for d in result["diagnostics"]] == [
+                ("src/other.py", "assignment"),
+                ("src/pkg/__init__.py", "assignment"),
+            ]
+
+            (project / "pyproject.toml").write_text(
+                '[project]\nname = "layout"\nversion = "0"\n\n'
+                '[tool.mypy]\nmypy_path = "src"\npackages = ["pkg"]\n'
+            )
+            result = ok(await runner.run("type-check", {}))
+            assert [d["file"] for d in result["diagnostics"]] == ["src/pkg/__init__.py"]
+
+            failed = await runner.run("type-check", {"paths": ["broken"]})
+            assert failed.status == "failed"
+            (outcome,) = failed.handlers
+            assert outcome.error is not None
+            assert outcome.error.message.startswith(
+                "mypy stopped at a blocking error (exit status 2):\nbroken/__init__.py:1: error:"
+            )
 
     run(scenario())

@@ -44,7 +44,10 @@ def test_preset_parses_and_names_existing_handlers() -> None:
     assert corral_python.preset_path().is_file()
     preset = tomllib.loads(corral_python.preset_text())
     assert set(preset) == {"envs", "actions"}
-    assert preset["envs"] == {"dev_no_runtime": {"dependencies": []}}
+    assert preset["envs"] == {
+        "dev_no_runtime": {"dependencies": []},
+        "runtime": {"install_project": True},
+    }
     assert set(preset["actions"]) == set(ACTIONS)
 
     for action, (source, tool) in ACTIONS.items():
@@ -59,6 +62,9 @@ def test_preset_parses_and_names_existing_handlers() -> None:
         assert tool in names, action
         assert "corral-python" in names, action
         assert set(names) <= TOOLS | {"corral-python"}
+    # mypy needs the project and its runtime dependencies; ruff needs neither
+    assert preset["actions"]["type-check"]["handlers"][0]["env"] == "runtime"
+    assert preset["actions"]["lint"]["handlers"][0]["env"] == "dev_no_runtime"
     # formatters must not rewrite files concurrently
     assert preset["actions"]["format"]["mode"] == "sequential"
 

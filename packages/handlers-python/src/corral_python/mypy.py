@@ -14,12 +14,22 @@ Severities: mypy ``error`` → ``error``, ``warning`` → ``warning``, a standal
 What mypy says on stderr while succeeding (unknown or unused configuration options...) is
 returned as ``notes`` (:mod:`corral_python.notes`).
 
-Exit statuses: 0 (clean) and 1 (errors found) are normal; 2 is also "findings" when mypy
-reported blocking errors (e.g. a syntax error) as JSON, and a failure otherwise (bad
-options, unreadable files, an internal error): then the handler raises with mypy's stderr.
+What is checked: the ``paths`` of the request; else what the project's mypy configuration
+names (``files``, ``packages`` or ``modules``, or ``-m``/``-p``/``-c`` in the handler's
+``args``); else the project's import packages (:func:`corral_python.layout.import_packages`:
+``src/*`` or the top-level packages and modules, never tests, docs or scripts); else, for
+a project without any, the project directory. Explicit paths that are not Python files are
+left out (``corral run --changed`` passes every changed file).
 
-mypy keeps its cache (``.mypy_cache`` in the project, mypy's default) and reads the
-project's own configuration (its working directory is the project).
+Exit statuses: 0 (clean) and 1 (errors found) are findings. 2 is a failure: mypy stopped at
+a blocking error (a syntax error, a duplicate module, bad options, an internal error) and
+checked nothing after it, so its output is not a complete set of findings; the handler
+raises with the blocking errors mypy reported (or its stderr).
+
+mypy runs in the environment of the handler: the ``corral-python`` preset's ``runtime``
+environment, which holds the project itself (editable) and its runtime dependencies, so
+imports of those resolve. It keeps its cache (``.mypy_cache`` in the project, mypy's
+default) and reads the project's own configuration (its working directory is the project).
 """
 
 from __future__ import annotations
@@ -42,13 +52,15 @@ from corral_protocol.results import (
 from corral_runner.sdk import ActionContext
 
 from .diagnostics import project_relative, sort_diagnostics
+from .layout import import_packages
 from .notes import tool_notes
 from .params import StandardParams
-from .tools import Tool, ToolRun, load_config, run_tool, tool_paths
+from .tools import Tool, ToolError, ToolRun, load_config, run_tool, tool_paths
 
 __all__ = [
     "MypyConfig",
     "TypeCheckParams",
+    "configured_targets",
     "type_check",
 ]
 
@@ -63,8 +75,8 @@ TARGET_OPTIONS = frozenset({"-m", "--module", "-p", "--package", "-c", "--comman
 
 
 class TypeCheckParams(StandardParams, frozen=True, kw_only=True):
-    """Params of ``type-check``. ``paths`` absent: the project directory, unless the
-    project's mypy configuration lists ``files`` (then mypy checks those); ``[]``: no paths
+    """Params of ``type-check``. ``paths`` absent: what the project's mypy
+    configuration names, else its import packages (see the module doc); ``[]``: no paths
     at all (mypy's configuration decides); files that are not ``.py``/``.pyi`` are left
     out (only such files: nothing is checked). No other standard param is supported."""
 
@@ -136,10 +148,14 @@ def _option_value(args: Sequence[str], option: str) -> str | None:
     return None
 
 
-def configured_files(project: Path, args: Sequence[str]) -> bool:
+TARGET_SETTINGS = ("files", "packages", "modules")
+"""mypy configuration settings that say what to check."""
+
+
+def configured_targets(project: Path, args: Sequence[str]) -> bool:
     """Whether mypy's configuration for ``project`` (``--config-file`` in ``args``, else
     the first of mypy's config files in the project directory that has a mypy section)
-    says which ``files`` to check."""
+    says what to check (:data:`TARGET_SETTINGS`)."""
     explicit = _option_value(args, "--config-file")
     candidates = [project / explicit] if explicit else [project / n for n in CONFIG_FILES]
     for path in candidates:
@@ -151,14 +167,14 @@ def configured_files(project: Path, args: Sequence[str]) -> bool:
                     section: Any = tomllib.load(f).get("tool", {}).get("mypy")
                 if not isinstance(section, dict):
                     continue
-                return bool(section.get("files"))
+                return any(section.get(key) for key in TARGET_SETTINGS)
             parser = configparser.ConfigParser()
             parser.read(path, encoding="utf-8")
         except (OSError, ValueError, configparser.Error):
             return False
         if not parser.has_section("mypy"):
             continue
-        return bool(parser.get("mypy", "files", fallback="").strip())
+        return any(parser.get("mypy", key, fallback="").strip() for key in TARGET_SETTINGS)
     return False
 
 
@@ -172,6 +188,18 @@ def _other_file(path: Path) -> bool:
     return path.suffix not in PYTHON_SUFFIXES and path.is_file()
 
 
+def _blocking(project: Path, messages: Sequence[_Message], limit: int = 10) -> str:
+    """mypy's blocking errors as ``file[:line]: severity: message`` lines (at most
+    ``limit``; errors about a whole file have no line)."""
+    lines = []
+    for m in messages[:limit]:
+        where = project_relative(project, m.file) + (f":{m.line}" if m.line >= 1 else "")
+        lines.append(f"{where}: {m.severity}: {m.message}")
+    if len(messages) > limit:
+        lines.append(f"... and {len(messages) - limit} more")
+    return "\n".join(lines)
+
+
 async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
     config = load_config(ctx, MypyConfig)
@@ -182,10 +210,10 @@ async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
             summary = ToolSummary(findings=0, errors=0)
             return ToolResult(diagnostics=[], summary={"mypy": summary})
         paths = tool_paths(ctx, given)
-    elif TARGET_OPTIONS.intersection(config.args) or configured_files(ctx.project, config.args):
+    elif TARGET_OPTIONS.intersection(config.args) or configured_targets(ctx.project, config.args):
         paths = []
     else:
-        paths = tool_paths(ctx, None)
+        paths = import_packages(ctx.project) or tool_paths(ctx, None)
     # Never type-check Corral's own environments (``<project>/.corral/envs/...``).
     args = ["-O", "json", "--no-error-summary", "--exclude", r"(^|/)\.corral/", *config.args]
     if paths:
@@ -196,10 +224,15 @@ async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     if run.returncode not in (0, 1, 2):
         raise run.failure()
     messages = _messages(run)
-    if run.returncode == 2 and (not messages or b"INTERNAL ERROR" in run.stderr):
+    if run.returncode == 2:
         if b"unrecognized arguments: -O" in run.stderr:  # only to word the error better
             raise run.failure("does not support -O json (mypy >= 1.11 is required)")
-        raise run.failure()
+        if not messages or b"INTERNAL ERROR" in run.stderr:
+            raise run.failure()
+        raise ToolError(
+            f"{run.command} stopped at a blocking error (exit status 2):\n"
+            + _blocking(ctx.project, messages)
+        )
     diagnostics = sort_diagnostics([_diagnostic(ctx.project, m) for m in messages])
     summary = ToolSummary(
         findings=len(diagnostics),

@@ -37,6 +37,7 @@ __all__ = [
     "CLIENT_SUPPORTED_VERSIONS",
     "ClientSummary",
     "EnvInfo",
+    "LockReport",
     "OutputRecord",
     "PrepareOutcome",
     "PrepareProgress",
@@ -245,26 +246,41 @@ class PrepareRequest(_Message):
 
 class PrepareProgress(_Snapshot, frozen=True):
     """``envs/progress`` (server → client), and the CLI's progress events: one env's phase
-    (``skipped``; or [``creating``] ``installing`` then ``done`` or ``failed``), seconds
-    since its work started, and on the final event its ``status``."""
+    (``skipped``; or [``creating``] [``locking``] ``installing`` then ``done`` or
+    ``failed``), seconds since its work started, and on the final event its ``status``."""
 
     project: str
     env: str
-    phase: Literal["skipped", "creating", "installing", "done", "failed"]
+    phase: Literal["skipped", "creating", "locking", "installing", "done", "failed"]
     elapsed: Seconds
     message: str
     status: Literal["unchanged", "created", "updated", "failed"] | None = None
 
 
+class LockReport(_Snapshot, frozen=True):
+    """An env's lock file as a preparation or ``corral lock`` left it: ``created``,
+    ``updated`` (``changes`` lists the package changes, e.g. ``ruff 0.17.5 -> 0.17.6``),
+    ``unchanged``, or ``failed`` (``error`` says why)."""
+
+    project: str
+    env: str
+    path: str
+    status: Literal["created", "updated", "unchanged", "failed"]
+    changes: list[str] = msgspec.field(default_factory=list)
+    error: str | None = None
+
+
 class PrepareReport(_Snapshot, frozen=True):
     """The outcome of preparing one environment (``error`` names the step, the command and
-    the end of its output when ``failed``)."""
+    the end of its output when ``failed``); ``lock``: its lock file, when this preparation
+    wrote it."""
 
     project: str
     env: str
     status: Literal["unchanged", "created", "updated", "failed"]
     duration: Seconds
     error: str | None = None
+    lock: LockReport | None = None
 
 
 class PrepareOutcome(_Snapshot, frozen=True):

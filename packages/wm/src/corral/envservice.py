@@ -19,11 +19,10 @@ from .envs import (
     EnvRequest,
     EnvStatus,
     Fingerprints,
+    OwnPackages,
     bundled_uv_version,
-    detect_runner_source,
     env_status,
 )
-from .locals import localize
 
 __all__ = ["READY_TTL", "EnvService"]
 
@@ -34,10 +33,11 @@ READY_TTL = 1.0
 def env_request(config: ProjectConfig, env: str) -> EnvRequest:
     """What env ``env`` of the project must contain.
 
-    Its configured dependencies (local checkout packages by path, see
-    :func:`corral.locals.localize`); for ``dev_workspace`` also the presets shipped with
-    Corral that the project uses and does not declare itself (the configuration has already
-    refused any other preset, see :func:`corral.config.project.load_project`).
+    Its configured dependencies; for ``dev_workspace`` also the presets shipped with Corral
+    that the project uses and does not declare itself (the configuration has already refused
+    any other preset, see :func:`corral.config.check_presets`); Corral's own packages come
+    from the installed Corral (:mod:`corral.envs.own`). Every env is locked
+    (``<project>/pylock.corral-<env>.toml``, see :mod:`corral.envs.pylock`).
     """
     spec = config.envs.get(env)
     deps = list(spec.dependencies) if spec else []
@@ -47,9 +47,11 @@ def env_request(config: ProjectConfig, env: str) -> EnvRequest:
     return EnvRequest(
         project=config.root,
         name=env,
-        dependencies=tuple(localize(d) for d in dict.fromkeys(deps)),
+        dependencies=tuple(dict.fromkeys(deps)),
         python=spec.python if spec else None,
         runner=tuple(spec.runner) if spec and spec.runner else None,
+        install_project=spec.install_project if spec else False,
+        locked=True,
     )
 
 
@@ -57,7 +59,7 @@ class EnvService:
     """See the module docstring."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._source = detect_runner_source()
+        self.own = OwnPackages.detect()
         self._fingerprints = Fingerprints()
         self._ready: dict[EnvRequest, tuple[float, EnvStatus]] = {}
         self._uv_version = bundled_uv_version()
@@ -82,7 +84,7 @@ class EnvService:
         if known is not None and now - known[0] < READY_TTL:
             return known[1]
         status = env_status(
-            request, self._source, uv_version=self._uv_version, fingerprint=self._fingerprints
+            request, self.own, uv_version=self._uv_version, fingerprint=self._fingerprints
         )
         if status.state == "ready":
             self._ready[request] = (now, status)
@@ -100,4 +102,4 @@ class EnvService:
         are shared by all its calls and deleted at the end). Statuses are compared afresh
         from now on."""
         self.forget()
-        return EnvPreparer(self._source, jobs=jobs)
+        return EnvPreparer(self.own, jobs=jobs)

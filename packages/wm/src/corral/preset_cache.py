@@ -20,6 +20,7 @@ from typing import Final
 import msgspec
 
 from .envs.paths import stamp_path
+from .statedir import STATE_DIR, ensure_state_dir
 
 __all__ = ["CachedPreset", "PresetCache"]
 
@@ -44,7 +45,7 @@ class PresetCache:
     """The cache of one project (see the module docstring)."""
 
     def __init__(self, project: Path, config_file: Path, names: tuple[str, ...], env: str) -> None:
-        self.path = project / ".corral" / "presets.json"
+        self.path = project / STATE_DIR / "presets.json"
         self._config_file = config_file
         self._names = names
         self._stamp = stamp_path(project, env)
@@ -81,6 +82,6 @@ class PresetCache:
         data = msgspec.json.encode(_Entry(format=FORMAT, key=key, presets=presets))
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_state_dir(self.path.parent.parent)
             temporary.write_bytes(data)
             os.replace(temporary, self.path)

@@ -21,6 +21,7 @@ from pathlib import Path
 import msgspec
 from corral_protocol.client import (
     EnvInfo,
+    LockReport,
     OutputRecord,
     PrepareProgress,
     PrepareReport,
@@ -39,6 +40,7 @@ from .supervisor import RunnerState, RunnerStatus
 
 __all__ = [
     "EnvInfo",
+    "LockReport",
     "OutputRecord",
     "PrepareProgress",
     "PrepareReport",

@@ -23,6 +23,7 @@ The WM owns one WAL stream (``<root>/.corral/wal``); its runners write theirs ne
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -37,7 +38,14 @@ from corral_wal.journal import Journal
 
 from .catalog import ProjectCatalog
 from .config import WORKSPACE_ENV, ConfigError, ProjectConfig
-from .envs import EnvRequest, EnvStatus, PrepareEvent, PrepareResult, runner_command
+from .envs import (
+    EnvRequest,
+    EnvStatus,
+    LockOutcome,
+    PrepareEvent,
+    PrepareResult,
+    runner_command,
+)
 from .envservice import EnvService, env_request
 from .errors import CorralError
 from .execute import Limits, run_project, run_workspace, select_projects
@@ -47,6 +55,7 @@ from .pool import RunnerPool
 from .preset_cache import CachedPreset
 from .reports import (
     EnvInfo,
+    LockReport,
     PrepareProgress,
     PrepareReport,
     ProjectInfo,
@@ -60,6 +69,7 @@ from .reports import (
 from .router import runner_router
 from .runids import new_run_id
 from .runs import OutputRecord, RunProgress, RunRegistry
+from .statedir import ensure_state_dir
 from .supervisor import (
     EventBus,
     ManagedRunner,
@@ -112,6 +122,8 @@ class WorkspaceManager:
         wm = cls(root, limits=limits, wal=wal, fork_server=fork_server)
         wm.reload()
         if wal:
+            with contextlib.suppress(OSError):  # Journal.open reports what it cannot write
+                ensure_state_dir(wm.root)
             wm.journal = Journal.open(
                 wm.wal_dir, make_writer_id("wm"), meta={"program": "corral", "root": str(wm.root)}
             )
@@ -328,16 +340,41 @@ class WorkspaceManager:
                     env=result.request.name,
                     payload={"status": result.status, "durationMs": result.duration * 1000},
                 )
-        return [
-            PrepareReport(
-                project=str(r.project),
-                env=r.env,
-                status=r.status,
-                duration=r.duration,
-                error=r.error,
-            )
-            for r in results
-        ]
+        return [prepare_report(r) for r in results]
+
+    async def lock_envs(
+        self,
+        projects: Sequence[Path] | None = None,
+        envs: Sequence[str] | None = None,
+        *,
+        upgrade: bool = False,
+        progress: Callable[[PrepareProgress], None] | None = None,
+    ) -> list[LockReport]:
+        """Resolve the lock files of envs whose lock is missing or stale (every one with
+        ``upgrade``), without installing them. The dev_workspace envs are locked first and
+        prepared (``progress`` shows that): they resolve the presets that name the others."""
+        outcomes: list[LockOutcome] = []
+        failed: list[LockReport] = []
+        if envs is None or WORKSPACE_ENV in envs:
+            first = [r for r in self.env_requests(projects) if r.name == WORKSPACE_ENV]
+            with self.envs.preparer(self._limits.jobs) as preparer:
+                outcomes += await preparer.lock(first, upgrade=upgrade)
+        if envs is None or any(env != WORKSPACE_ENV for env in envs):
+            for prepared in await self.prepare_envs(projects, [WORKSPACE_ENV], progress=progress):
+                if prepared.status == "failed":  # its project's presets stay unresolved
+                    failed.append(
+                        LockReport(
+                            project=prepared.project,
+                            env=prepared.env,
+                            path="",
+                            status="failed",
+                            error=prepared.error,
+                        )
+                    )
+            rest = [r for r in self.env_requests(projects, envs) if r.name != WORKSPACE_ENV]
+            with self.envs.preparer(self._limits.jobs) as preparer:
+                outcomes += await preparer.lock(rest, upgrade=upgrade)
+        return [lock_report(o) for o in outcomes] + failed
 
     # --- runners -----------------------------------------------------------------------------
 
@@ -516,6 +553,30 @@ class WorkspaceManager:
         """Cancel a run started by :meth:`run` (its runner requests get $/cancelRequest);
         its :meth:`run` call then raises RunCancelledError. False if no such run is going."""
         return self.runs.cancel(run_id)
+
+
+def lock_report(outcome: LockOutcome) -> LockReport:
+    """An env's lock outcome as the API's snapshot."""
+    return LockReport(
+        project=str(outcome.request.project),
+        env=outcome.request.name,
+        path=str(outcome.path),
+        status=outcome.status,
+        changes=list(outcome.changes),
+        error=outcome.error,
+    )
+
+
+def prepare_report(result: PrepareResult) -> PrepareReport:
+    """An env's preparation outcome as the API's snapshot."""
+    return PrepareReport(
+        project=str(result.project),
+        env=result.env,
+        status=result.status,
+        duration=result.duration,
+        error=result.error,
+        lock=None if result.lock is None else lock_report(result.lock),
+    )
 
 
 def _progress_reporter(

@@ -270,7 +270,7 @@ CASES = [
         '[tool.corral.envs.dev]\ndependency = ["x"]',
         "tool.corral.envs.dev.dependency",
         "an unknown key",
-        "one of the known keys (dependencies, python, runner)",
+        "one of the known keys (dependencies, python, runner, install_project)",
         'did you mean "dependencies"?',
     ),
     (

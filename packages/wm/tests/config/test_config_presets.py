@@ -428,3 +428,13 @@ def test_fully_merged_config_snapshot(
     assert list(merged.actions) == ["lint", "test"]
     rendered = _normalise(merged.to_builtins(), tmp_path.resolve())
     assert rendered == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_install_project_merges_like_python(load: Load) -> None:
+    runtime = preset("runtime", "[envs.runtime]\ninstall_project = true\n")
+    merged = apply_presets(load("[tool.corral]\n"), [runtime])
+    assert merged.envs["runtime"] == EnvSpec(name="runtime", install_project=True)
+    opted_out = load("[tool.corral.envs.runtime]\ninstall_project = false\n")
+    assert apply_presets(opted_out, [runtime]).envs["runtime"].install_project is False
+    with pytest.raises(ConfigError, match=r"install_project.*a boolean"):
+        load("[tool.corral.envs.runtime]\ninstall_project = 'yes'\n")

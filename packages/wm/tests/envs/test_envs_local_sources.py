@@ -1,5 +1,5 @@
-"""Editing a local-directory dependency (e.g. this checkout's corral-python) makes its env
-stale, so the next prepare reinstalls it."""
+"""Editing a local-directory dependency makes its env stale, so the next prepare reinstalls
+it."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ def test_a_changed_local_package_source_changes_the_inputs(tmp_path: Path) -> No
     module = package / "src" / "mod.py"
     module.write_text("x = 1\n")
     request = EnvRequest(project=tmp_path / "project", name="dev", dependencies=(str(package),))
-    before = compute_inputs(request, runner_identity="r", uv_version="u")
+    before = compute_inputs(request, own_identity="r", uv_version="u")
     assert before.local_sources
     assert before.local_sources[0].startswith(f"{package}=")
     module.write_text("x = 22\n")
     os.utime(module, ns=(1, 2))
-    after = compute_inputs(request, runner_identity="r", uv_version="u")
+    after = compute_inputs(request, own_identity="r", uv_version="u")
     assert after.digest() != before.digest()
     assert describe_changes(before.as_json(), after) == ["local package source changed"]
 
 
 def test_requirements_that_are_not_directories_add_no_local_source(tmp_path: Path) -> None:
     request = EnvRequest(project=tmp_path, name="dev", dependencies=("ruff>=0.16", "six"))
-    assert compute_inputs(request, runner_identity="r", uv_version="u").local_sources == ()
+    assert compute_inputs(request, own_identity="r", uv_version="u").local_sources == ()

@@ -16,9 +16,9 @@ import runner_harness
 from corral.envs import (
     EnvPreparer,
     EnvRequest,
+    OwnPackages,
     PrepareEvent,
     PrepareResult,
-    RunnerSource,
     base_interpreter,
     env_dir,
     env_python,
@@ -65,7 +65,7 @@ def test_created_env_has_deps_and_a_regular_runner_install(ready_env: EnvRequest
     stamp = read_stamp(ready_env)
     assert stamp is not None
     assert stamp.inputs["dependencies"] == ["six"]
-    assert stamp.inputs["runner"].startswith("local:")
+    assert stamp.inputs["corral_packages"].startswith("corral-protocol==0.1.0 checkout ")
     assert stamp.python["executable"] == str(base_interpreter())
 
 
@@ -107,7 +107,7 @@ def test_update_then_recreate(tmp_path: Path, preparer: EnvPreparer, prepare: Pr
     assert "iniconfig" in installed(first)
 
     changed = EnvRequest(tmp_path, "lint", ("six",))
-    assert env_status(changed, preparer.source).state == "stale"
+    assert env_status(changed, preparer.own).state == "stale"
     events.clear()
     [updated] = prepare(preparer, [changed], events=events)
     assert updated.status == "updated", updated.error
@@ -116,13 +116,13 @@ def test_update_then_recreate(tmp_path: Path, preparer: EnvPreparer, prepare: Pr
     assert "six" in packages
     assert "corral-runner" in packages
     assert "iniconfig" not in packages  # --exact removes what is no longer wanted
-    assert env_status(changed, preparer.source).state == "ready"
+    assert env_status(changed, preparer.own).state == "ready"
 
     events.clear()
     [recreated] = prepare(preparer, [changed], recreate=True, events=events)
     assert recreated.status == "created", recreated.error
     assert phases(events, "lint") == ["creating", "installing", "done"]
-    assert env_status(changed, preparer.source).state == "ready"
+    assert env_status(changed, preparer.own).state == "ready"
 
 
 def test_python_change_recreates_the_venv(
@@ -132,7 +132,7 @@ def test_python_change_recreates_the_venv(
     [first] = prepare(preparer, [implicit])
     assert first.status == "created", first.error
     explicit = EnvRequest(tmp_path, "py", (), python=str(base_interpreter()))
-    status = env_status(explicit, preparer.source)
+    status = env_status(explicit, preparer.own)
     assert status.state == "stale"
     assert "python changed" in status.message
     events: list[PrepareEvent] = []
@@ -165,8 +165,8 @@ def test_failing_install_reports_uv_error_and_others_succeed(
     assert "installing packages failed" in failed.message
     # No stamp after a failed install: the env is not considered ready.
     assert read_stamp(bad) is None
-    assert env_status(bad, preparer.source).state == "stale"
-    assert env_status(good, preparer.source).state == "ready"
+    assert env_status(bad, preparer.own).state == "stale"
+    assert env_status(good, preparer.own).state == "ready"
 
 
 def test_four_envs_in_parallel(tmp_path: Path, preparer: EnvPreparer, prepare: Prepare) -> None:
@@ -183,7 +183,7 @@ def test_four_envs_in_parallel(tmp_path: Path, preparer: EnvPreparer, prepare: P
     assert [r.status for r in results] == ["created"] * 4, [r.error for r in results]
     assert [r.request for r in results] == requests
     for request in requests:
-        assert env_status(request, preparer.source).state == "ready"
+        assert env_status(request, preparer.own).state == "ready"
     print(f"4 envs, jobs=2: {elapsed:.2f} s")
 
 
@@ -198,7 +198,7 @@ def test_non_python_runner_env(tmp_path: Path, preparer: EnvPreparer, prepare: P
     assert run_in(request, "import corral_runner").returncode != 0
     stamp = read_stamp(request)
     assert stamp is not None
-    assert stamp.inputs["runner"] == "none"
+    assert stamp.inputs["corral_packages"] == "none"
 
     with_deps = EnvRequest(tmp_path, "js", ("iniconfig",), runner=("node", "x.js"))
     [updated] = prepare(preparer, [with_deps])
@@ -214,8 +214,8 @@ def test_editing_the_local_runner_source_reinstalls_it(tmp_path: Path, prepare: 
             checkouts / name,
             ignore=shutil.ignore_patterns("__pycache__", "tests", ".*"),
         )
-    source = RunnerSource.local(
-        [checkouts / name for name in ("er-python", "protocol-spec", "wal")]
+    source = OwnPackages.checkouts(
+        checkouts / name for name in ("er-python", "protocol-spec", "wal")
     )
     project = tmp_path / "project"
     project.mkdir()
@@ -227,7 +227,7 @@ def test_editing_the_local_runner_source_reinstalls_it(tmp_path: Path, prepare: 
         module.write_text(module.read_text() + "\nCORRAL_TEST_MARKER = 1\n")
         status = env_status(request, source)
         assert status.state == "stale"
-        assert "runner source changed" in status.message
+        assert "Corral's packages changed" in status.message
         [updated] = prepare(prep, [request])
         assert updated.status == "updated", updated.error
     out = run_in(request, "import corral_runner.errors as e; print(e.CORRAL_TEST_MARKER)")
@@ -324,3 +324,35 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_install_project_installs_the_project_editable_with_its_dependencies(
+    tmp_path: Path, preparer: EnvPreparer, prepare: Prepare
+) -> None:
+    project = tmp_path / "proj"
+    (project / "src" / "proj").mkdir(parents=True)
+    (project / "src" / "proj" / "__init__.py").write_text("VALUE = 1\n")
+    request = EnvRequest(project, "runtime", (), install_project=True)
+    # Not installable yet (no [project] table): the env gets its other packages only.
+    [first] = prepare(preparer, [request])
+    assert first.status == "created", first.error
+    assert "proj" not in installed(request)
+
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0"\ndependencies = ["iniconfig"]\n\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    status = env_status(request, preparer.own)
+    assert status.state == "stale"
+    assert "the project's dependencies or build settings changed" in status.message
+    [second] = prepare(preparer, [request])
+    assert second.status == "updated", second.error
+    assert {"proj", "iniconfig"} <= installed(request)
+    (project / "src" / "proj" / "__init__.py").write_text("VALUE = 2\n")  # editable
+    out = run_in(request, "import proj, iniconfig; print(proj.VALUE)")
+    assert out.stdout.strip() == "2", out.stderr
+    # Code and version edits keep the env; its metadata's dependencies do not.
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text().replace('version = "0"', 'version = "1"')
+    )
+    assert env_status(request, preparer.own).state == "ready"

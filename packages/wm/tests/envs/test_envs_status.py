@@ -16,10 +16,9 @@ import pytest
 from corral.envs import (
     EnvPreparer,
     EnvRequest,
+    OwnPackages,
     PrepareResult,
-    RunnerSource,
     check_env,
-    detect_runner_source,
     env_dir,
     env_python,
     env_status,
@@ -43,7 +42,7 @@ def test_no_venv_names_the_command_that_fixes_it(tmp_path: Path, preparer: EnvPr
     project = tmp_path / "my project"  # a space: the command must stay pasteable
     project.mkdir()
     request = EnvRequest(project, "dev_no_runtime", ())
-    status = env_status(request, preparer.source)
+    status = env_status(request, preparer.own)
     assert status.state == "no_venv"
     command = f"corral prepare-envs --project {shlex.quote(str(project))} --env dev_no_runtime"
     assert command in status.message
@@ -61,27 +60,29 @@ def test_no_venv_names_the_command_that_fixes_it(tmp_path: Path, preparer: EnvPr
 def test_ready_and_stale_after_a_dependency_change(
     ready_env: EnvRequest, preparer: EnvPreparer
 ) -> None:
-    assert env_status(ready_env, preparer.source).state == "ready"
+    assert env_status(ready_env, preparer.own).state == "ready"
     changed = EnvRequest(ready_env.project, ready_env.name, ("six", "iniconfig"))
-    status = env_status(changed, preparer.source)
+    status = env_status(changed, preparer.own)
     assert status.state == "stale"
     assert "dependencies changed (+iniconfig)" in status.message
     assert status.changes == ("dependencies changed (+iniconfig)",)
     assert "corral prepare-envs --project" in status.message
     # Order and duplicates of dependencies do not matter.
     same = EnvRequest(ready_env.project, ready_env.name, ("six", "six"))
-    assert env_status(same, preparer.source).state == "ready"
+    assert env_status(same, preparer.own).state == "ready"
 
 
-def test_stale_when_the_runner_source_changes(ready_env: EnvRequest, preparer: EnvPreparer) -> None:
-    status = env_status(ready_env, RunnerSource.registry("corral-runner==0.1.0"))
+def test_stale_when_corrals_packages_change(ready_env: EnvRequest, preparer: EnvPreparer) -> None:
+    checkouts = OwnPackages.checkouts(REPO / "packages" / n for n in ("er-python", "wal"))
+    status = env_status(ready_env, checkouts)
     assert status.state == "stale"
-    assert "runner source changed" in status.message
-    assert "corral-runner==0.1.0" in status.message
+    assert "Corral's packages changed" in status.message
+    # corral-protocol is not among these checkouts: the status says it is missing.
+    assert "corral-protocol missing" in status.message
 
 
 def test_stale_when_uv_changes(ready_env: EnvRequest, preparer: EnvPreparer) -> None:
-    status = env_status(ready_env, preparer.source, uv_version="99.0.0")
+    status = env_status(ready_env, preparer.own, uv_version="99.0.0")
     assert status.state == "stale"
     assert f"uv changed ({preparer.uv.version} → 99.0.0)" in status.message
 
@@ -99,7 +100,7 @@ def test_status_is_cheap_and_starts_no_process(
         EnvRequest(tmp_path, "missing", ()),
     ]
     start = time.perf_counter()
-    states = [env_status(r, preparer.source).state for r in requests * 10]
+    states = [env_status(r, preparer.own).state for r in requests * 10]
     per_call = (time.perf_counter() - start) / len(states)
     assert states[:3] == ["ready", "stale", "no_venv"]
     assert per_call < 0.02, per_call
@@ -109,7 +110,7 @@ def test_status_is_cheap_and_starts_no_process(
 
 
 def test_check_env_ready(ready_env: EnvRequest, preparer: EnvPreparer) -> None:
-    status = asyncio.run(check_env(ready_env, preparer.source))
+    status = asyncio.run(check_env(ready_env, preparer.own))
     assert status.state == "ready", status.message
 
 
@@ -122,8 +123,8 @@ def test_missing_runner_is_broken_and_recreate_repairs_it(
     shutil.rmtree(site_packages(request) / "corral_runner")
 
     # The cheap status cannot see inside the env; the deeper check can.
-    assert env_status(request, preparer.source).state == "ready"
-    status = asyncio.run(check_env(request, preparer.source))
+    assert env_status(request, preparer.own).state == "ready"
+    status = asyncio.run(check_env(request, preparer.own))
     assert status.state == "broken"
     assert "corral_runner" in status.message
     assert "--recreate" in status.message
@@ -134,7 +135,7 @@ def test_missing_runner_is_broken_and_recreate_repairs_it(
     assert skipped.status == "unchanged"  # the skip path stays subprocess-free
     [recreated] = prepare(preparer, [request], recreate=True)
     assert recreated.status == "created", recreated.error
-    assert asyncio.run(check_env(request, preparer.source)).state == "ready"
+    assert asyncio.run(check_env(request, preparer.own)).state == "ready"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions and symlinks")
@@ -148,7 +149,7 @@ def test_interpreter_that_cannot_run_is_broken(
     python.unlink()
     python.write_text("#!/bin/sh\nexit 3\n")
     python.chmod(0o644)  # not executable
-    status = asyncio.run(check_env(request, preparer.source))
+    status = asyncio.run(check_env(request, preparer.own))
     assert status.state == "broken"
     assert str(python) in status.message
 
@@ -156,12 +157,12 @@ def test_interpreter_that_cannot_run_is_broken(
     # by a plain prepare (no --recreate needed).
     python.unlink()
     os.symlink(tmp_path / "gone" / "python3", python)
-    status = env_status(request, preparer.source)
+    status = env_status(request, preparer.own)
     assert status.state == "broken"
     assert "missing" in status.message
     [repaired] = prepare(preparer, [request])
     assert repaired.status == "created", repaired.error
-    assert env_status(request, preparer.source).state == "ready"
+    assert env_status(request, preparer.own).state == "ready"
 
 
 def test_missing_interpreter_is_no_venv(
@@ -171,7 +172,7 @@ def test_missing_interpreter_is_no_venv(
     [created] = prepare(preparer, [request])
     assert created.status == "created", created.error
     env_python(request.project, request.name).unlink()
-    status = env_status(request, preparer.source)
+    status = env_status(request, preparer.own)
     assert status.state == "no_venv"
     assert "has no interpreter" in status.message
     [repaired] = prepare(preparer, [request])
@@ -182,7 +183,7 @@ def test_missing_stamp_is_stale(tmp_path: Path, preparer: EnvPreparer, prepare: 
     request = EnvRequest(tmp_path, "dev", (), runner=("node", "x.js"))
     prepare(preparer, [request])
     (env_dir(request.project, request.name) / ".corral-stamp.json").write_text("{not json")
-    status = env_status(request, preparer.source)
+    status = env_status(request, preparer.own)
     assert status.state == "stale"
     assert "not completely prepared" in status.message
 
@@ -214,23 +215,30 @@ def test_option_like_or_empty_dependencies_are_rejected(dep: str, tmp_path: Path
 
 
 def test_detects_the_workspace_checkout() -> None:
-    source = detect_runner_source()
-    assert source.kind == "local"
-    assert source.paths == tuple(
-        REPO / "packages" / name for name in ("er-python", "protocol-spec", "wal")
+    own = OwnPackages.detect()
+    locations = {p.name: (p.origin, p.location) for p in own}
+    assert locations == {
+        "corral-runner": ("checkout", REPO / "packages" / "er-python"),
+        "corral-protocol": ("checkout", REPO / "packages" / "protocol-spec"),
+        "corral-wal": ("checkout", REPO / "packages" / "wal"),
+        "corral-python": ("checkout", REPO / "packages" / "handlers-python"),
+    }
+    python_env = EnvRequest(REPO, "dev", ("six",))
+    assert own.needed(python_env) == ("corral-protocol", "corral-runner", "corral-wal")
+    preset_env = EnvRequest(REPO, "dev", ("Corral_Python>=0.1",), runner=("node", "x.js"))
+    assert own.needed(preset_env) == (
+        "corral-protocol",
+        "corral-python",
+        "corral-runner",
+        "corral-wal",
     )
-    assert source.dist_names() == ("corral-runner", "corral-protocol", "corral-wal")
-    assert source.identity() == source.identity()
-    assert source.identity().startswith("local:")
-
-
-def test_registry_source() -> None:
-    source = RunnerSource.registry("corral-runner==1.2.3")
-    assert source.identity() == "registry:corral-runner==1.2.3"
-    with pytest.raises(ValueError, match="invalid runner requirement"):
-        RunnerSource.registry("--index-url=x")
-    with pytest.raises(ValueError, match=r"no pyproject\.toml"):
-        RunnerSource.local([REPO / "packages"])
+    assert own.needed(EnvRequest(REPO, "js", ("six",), runner=("node", "x.js"))) == ()
+    names = own.needed(python_env)
+    assert own.identity(names) == own.identity(names)
+    assert own.identity(names).startswith("corral-protocol==0.1.0 checkout ")
+    assert own.identity(()) == "none"
+    with pytest.raises(ValueError, match=r"static \[project\] name and version"):
+        OwnPackages.checkouts([REPO / "packages"])
 
 
 def test_base_interpreter_is_a_real_binary() -> None:
@@ -255,5 +263,5 @@ def test_preparer_statuses_match_env_status(
         EnvRequest(ready_env.project, ready_env.name, ("iniconfig",)),
         EnvRequest(tmp_path, "none", ()),
     ]
-    assert preparer.statuses(requests) == [env_status(r, preparer.source) for r in requests]
+    assert preparer.statuses(requests) == [env_status(r, preparer.own) for r in requests]
     assert preparer.status(ready_env).state == "ready"

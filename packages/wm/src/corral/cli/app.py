@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import sys
 import time
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from ..reports import ProjectReport, WorkspaceReport
 from ..workspace import WorkspaceManager
 from .changed import add_changed_options, narrow_to_changed
 from .options import add_run_options, checked_params, render_options
-from .progress import ProgressPrinter
+from .progress import ProgressPrinter, lock_line
 from .render import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -57,6 +58,10 @@ EXAMPLES = {
     "prepare-envs": """examples:
   corral prepare-envs                     create or update every environment
   corral prepare-envs --env dev_no_runtime --recreate""",
+    "lock": """examples:
+  corral lock                             create missing and update stale lock files
+  corral lock --upgrade                   newest versions the requirements allow
+  corral lock --project app --env dev_no_runtime""",
     "status": """examples:
   corral status
   corral status --format json""",
@@ -117,6 +122,16 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("--env", action="append", help="only this environment (repeatable)")
     prepare.add_argument("--recreate", action="store_true", help="delete and create again")
     prepare.add_argument("--jobs", type=int, default=None, help="environments prepared at once")
+
+    lock = command("lock", "resolve the environments' lock files (pylock.corral-<env>.toml)")
+    lock.add_argument("--project", type=Path, help="only this project's environments")
+    lock.add_argument("--env", action="append", help="only this environment (repeatable)")
+    lock.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="resolve every lock afresh (newest versions), not only missing or stale ones",
+    )
+    lock.add_argument("--jobs", type=int, default=None, help="environments locked at once")
 
     status = command("status", "show projects, environments and runners")
     status.add_argument("--format", choices=["text", "json"], default="text", dest="output")
@@ -285,13 +300,21 @@ async def _run(args: argparse.Namespace) -> int:
         return summary.exit_code
 
 
+def _env_command(
+    wm: WorkspaceManager, args: argparse.Namespace
+) -> tuple[list[Path] | None, ProgressPrinter]:
+    """What prepare-envs and lock share: report unloadable projects, the ``--project``
+    selection, a progress printer on stderr."""
+    for path, problem in wm.problems.items():
+        sys.stderr.write(f"corral: skipping {path}: {problem}\n")
+    projects = [(Path.cwd() / args.project).resolve()] if args.project else None
+    return projects, ProgressPrinter(sys.stderr, sys.stderr.isatty(), root=wm.root)
+
+
 async def _prepare(args: argparse.Namespace) -> int:
     root = _root(args)
     async with await WorkspaceManager.open(root, limits=_limits(args)) as wm:
-        for path, problem in wm.problems.items():
-            sys.stderr.write(f"corral: skipping {path}: {problem}\n")
-        projects = [(Path.cwd() / args.project).resolve()] if args.project else None
-        printer = ProgressPrinter(sys.stderr, sys.stderr.isatty(), root=wm.root)
+        projects, printer = _env_command(wm, args)
         results = await wm.prepare_envs(
             projects, args.env, recreate=args.recreate, progress=printer
         )
@@ -300,6 +323,26 @@ async def _prepare(args: argparse.Namespace) -> int:
             if result.status == "failed":
                 sys.stderr.write(f"error: {result.error}\n")
         return EXIT_FAILURE if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+async def _lock(args: argparse.Namespace) -> int:
+    root = _root(args)
+    async with await WorkspaceManager.open(root, limits=_limits(args)) as wm:
+        projects, printer = _env_command(wm, args)
+        outcomes = await wm.lock_envs(projects, args.env, upgrade=args.upgrade, progress=printer)
+        for outcome in outcomes:
+            label = printer.label(outcome.project, outcome.env)
+            sys.stdout.write(lock_line(outcome, label, wm.root) + "\n")
+        counts = collections.Counter(outcome.status for outcome in outcomes)
+        sys.stdout.write(
+            f"{len(outcomes)} lock file{'' if len(outcomes) == 1 else 's'}: "
+            + ", ".join(f"{counts[s]} {s}" for s in ("created", "updated", "unchanged", "failed"))
+            + "\n"
+        )
+        for outcome in outcomes:
+            if outcome.status == "failed":
+                sys.stderr.write(f"error: {outcome.error}\n")
+        return EXIT_FAILURE if counts["failed"] else EXIT_OK
 
 
 async def _status(args: argparse.Namespace) -> int:
@@ -361,7 +404,13 @@ def main(argv: Sequence[str] | None = None, *, early: EarlyServer | None = None)
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "wal":
         return _wal(args)
-    handlers = {"run": _run, "prepare-envs": _prepare, "status": _status, "runners": _runners}
+    handlers = {
+        "run": _run,
+        "prepare-envs": _prepare,
+        "lock": _lock,
+        "status": _status,
+        "runners": _runners,
+    }
     try:
         return asyncio.run(handlers[args.command](args))
     except KeyboardInterrupt:

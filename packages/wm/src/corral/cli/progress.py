@@ -15,8 +15,9 @@ On a TTY, each environment being worked on has a live line (phase, elapsed time,
 redrawn in place with ANSI cursor movement; a finished environment's final line is
 printed above the live block, where it stays. Elsewhere (CI logs, pipes), only the final
 line of each environment is printed, as it finishes. :meth:`finish` then prints each
-failure's full error and one summary line::
+lock file the preparation wrote, each failure's full error and one summary line::
 
+    locked app:dev_no_runtime: created app/pylock.corral-dev_no_runtime.toml (commit it)
     3 environments: 1 created, 0 updated, 2 unchanged, 0 failed in 2.4 s
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -63,7 +65,25 @@ class PrepareOutcome(Protocol):
     @property
     def error(self) -> str | None: ...
 
+    @property
+    def lock(self) -> LockedEnv | None: ...
 
+
+class LockedEnv(Protocol):
+    """An env's lock file as a preparation left it (``corral.reports.LockReport``)."""
+
+    @property
+    def path(self) -> str | Path: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def changes(self) -> Sequence[str]: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+_ENV_PREFIX = re.compile(r"^environment '[^']*' of project .*?: ")
+"""How env errors begin (``environment 'dev' of project /p: ``): the label says it already."""
 _SPINNER = "|/-\\"
 _COLORS: dict[str, str] = {
     "created": "32",
@@ -81,6 +101,26 @@ def format_seconds(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     return f"{seconds:.0f} s"
+
+
+def lock_line(outcome: LockedEnv, label: str, root: Path) -> str:
+    """``<label>: created <lock path> (commit it)`` / ``updated ... (ruff 0.1 -> 0.2)`` /
+    ``unchanged ...`` / ``failed: <headline>`` for one lock outcome."""
+    try:
+        path = Path(outcome.path).relative_to(root).as_posix()
+    except ValueError:
+        path = str(outcome.path)
+    if outcome.status == "failed":
+        headline = (outcome.error or "unknown error").splitlines()[0]
+        return f"{label}: failed: {_ENV_PREFIX.sub('', headline, count=1)}"
+    line = f"{label}: {outcome.status} {path}"
+    if outcome.status == "created":
+        return f"{line} (commit it: it pins the versions this env installs)"
+    if outcome.changes:
+        shown = ", ".join(outcome.changes[:8])
+        more = len(outcome.changes) - 8
+        return f"{line} ({shown}{f', {more} more' if more > 0 else ''})"
+    return line
 
 
 def summary_line(results: Sequence[PrepareOutcome], elapsed: float) -> str:
@@ -229,6 +269,10 @@ class ProgressPrinter:
             self._active.clear()
             self._redraw(None)
         lines: list[str] = []
+        for result in results:
+            if result.lock is not None:
+                label = self._result_label(result)
+                lines.append(f"locked {lock_line(result.lock, label, self.root)}")
         for result in results:
             if result.status == "failed":
                 lines.append(f"{self._paint('error', 'failed')}: {self._result_label(result)}")

@@ -49,6 +49,7 @@ class EnvLayer(msgspec.Struct, frozen=True, kw_only=True):
     dependencies: tuple[str, ...] | UnsetType = UNSET
     python: str | UnsetType = UNSET
     runner: tuple[str, ...] | UnsetType = UNSET
+    install_project: bool | UnsetType = UNSET
     where: Where
     key: str
 

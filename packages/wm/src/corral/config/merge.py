@@ -87,6 +87,7 @@ def _merge_env(old: EnvLayer, new: EnvLayer) -> EnvLayer:
         dependencies=_later(old.dependencies, dependencies),
         python=_later(old.python, new.python),
         runner=_later(old.runner, new.runner),
+        install_project=_later(old.install_project, new.install_project),
     )
 
 
@@ -163,7 +164,14 @@ def _env(
                 dependencies.extend(handler.dependencies)
     python = None if env is None or isinstance(env.python, UnsetType) else env.python
     runner = None if env is None or isinstance(env.runner, UnsetType) else env.runner
-    return EnvSpec(name=name, dependencies=dedupe(dependencies), python=python, runner=runner)
+    install = env is not None and env.install_project is True
+    return EnvSpec(
+        name=name,
+        dependencies=dedupe(dependencies),
+        python=python,
+        runner=runner,
+        install_project=install,
+    )
 
 
 def layer_from_specs(
@@ -199,6 +207,7 @@ def layer_from_specs(
             dependencies=env.dependencies,
             python=UNSET if env.python is None else env.python,
             runner=UNSET if env.runner is None else env.runner,
+            install_project=env.install_project,
             where=where,
             key=child_key("envs", name),
         )

@@ -52,13 +52,16 @@ class EnvSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     ``python`` is an interpreter request (a version such as ``"3.12"`` or a path) or None
     for the default. ``runner`` is the argv of a non-Python runner, or None for Corral's
-    Python runner.
+    Python runner. ``install_project``: the project itself is installed too (editable,
+    with its runtime dependencies), for tools that import or analyse it (type checkers,
+    test runners).
     """
 
     name: str
     dependencies: tuple[str, ...] = ()
     python: str | None = None
     runner: tuple[str, ...] | None = None
+    install_project: bool = False
 
 
 class RestartSettings(msgspec.Struct, frozen=True, kw_only=True):

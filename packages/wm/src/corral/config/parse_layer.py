@@ -21,7 +21,7 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ENV_NAME_EXPECTED = f"an environment name matching {ENV_NAME.pattern}"
 ACTION_KEYS = ("mode", "handlers")
 HANDLER_KEYS = ("name", "source", "env", "config", "dependencies", "enabled")
-ENV_KEYS = ("dependencies", "python", "runner")
+ENV_KEYS = ("dependencies", "python", "runner", "install_project")
 SOURCE_EXPECTED = "a handler source string (module:attr or entrypoint:NAME)"
 _HANDLER_HINTS = {
     "deps": 'did you mean "dependencies"?',
@@ -138,6 +138,7 @@ def read_envs(table: Table) -> dict[str, EnvLayer]:
             runner=env.strings(
                 "runner", expected="a non-empty array of strings (an argv list)", nonempty=True
             ),
+            install_project=env.boolean("install_project"),
             where=table.where,
             key=key,
         )

@@ -2,8 +2,9 @@
 
 Layout (DESIGN.md, "Execution environments")::
 
-    <project>/.corral/envs/             everything this package ever writes in a project
-        .gitignore                      "*": environments are never committed
+    <project>/.corral/                  made by :func:`corral.statedir.ensure_state_dir`,
+                                        ignored by git and by tools (see there)
+      envs/                             everything this package writes in a project
         .<name>.lock                    cross-process lock held while <name> is prepared
         <name>/                         the virtual environment (made by ``uv venv``)
             .corral-stamp.json          inputs of the last successful preparation

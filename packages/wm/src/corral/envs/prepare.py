@@ -2,23 +2,29 @@
 
 Per environment (:meth:`EnvPreparer.prepare`):
 
-1. **skip** if the cheap status is ``ready`` (stamp digest equals the current inputs'),
-   unless ``recreate``: a few ``stat`` calls and one small JSON read, no subprocess;
+1. **skip** if the cheap status is ``ready`` (stamp digest equals the current inputs',
+   which include the lock file's digest), unless ``recreate``: a few ``stat`` calls and
+   small reads, no subprocess;
 2. otherwise, within a slot (at most ``jobs`` at once) and holding the env's cross-process
    lock (then re-checking, in case another process just finished it):
    - delete the stamp;
    - **create** (``uv venv``) when there is no usable venv, ``recreate`` was asked, the
      Python or the stamp schema changed, or the existing interpreter does not start;
      otherwise update in place;
-   - **install**: one ``uv pip install --exact`` of the dependencies plus the runner
-     (Python envs), so packages no longer wanted are removed;
+   - a **locked** env (:attr:`EnvRequest.locked`): **lock** (resolve its lock file) when
+     the lock is missing or stale, then **install** exactly the lock plus the wheels of
+     Corral's packages (:mod:`corral.envs.locking`); an unlocked env: one ``uv pip
+     install --exact`` of the dependencies plus those wheels. Either way packages no
+     longer wanted are removed;
    - **verify**: start the env's interpreter (``-I``) and import ``corral_runner``;
    - write the stamp.
 
-Local runner checkouts are built into wheels (``uv build``) at most once per preparer and
-source fingerprint, in a private temporary directory removed by :meth:`EnvPreparer.close`
-(or at garbage collection / exit), and installed from there: N environments cost one
-build, not N. Nothing is written outside ``<project>/.corral/envs/`` and that directory.
+The wheels of Corral's own packages (corral-runner for every Python env, see
+:mod:`corral.envs.own`) come from :class:`~corral.envs.wheels.OwnWheels`: made once per
+preparer, installed by path, never asked from a package index. Nothing is written outside
+``<project>/.corral/``, the project's lock files and a private temporary directory.
+
+:meth:`EnvPreparer.lock` resolves lock files without installing anything (``corral lock``).
 
 A failure of one environment (uv error, timeout, lock held, unexpected exception) becomes
 its :class:`PrepareResult` and never stops the others; only cancellation propagates (and
@@ -31,27 +37,23 @@ import asyncio
 import logging
 import os
 import shutil
-import tempfile
 import time
 import traceback
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
+from corral.envs.errors import ERROR_TAIL_LINES, EnvPrepareError, command_failure, what
 from corral.envs.lock import LockTimeoutError, env_lock
+from corral.envs.locking import LockOutcome, install_locked, write_lock
+from corral.envs.own import OwnPackages, missing_message
 from corral.envs.paths import base_interpreter, env_dir, env_python, envs_root, lock_path
+from corral.envs.project import project_metadata
+from corral.envs.pylock import lock_inputs, lock_state, locks, pylock_path
 from corral.envs.request import EnvRequest
-from corral.envs.source import RunnerSource, detect_runner_source
-from corral.envs.stamp import (
-    EnvInputs,
-    compute_inputs,
-    read_stamp,
-    remove_stamp,
-    write_stamp,
-)
+from corral.envs.stamp import EnvInputs, env_inputs, read_stamp, remove_stamp, write_stamp
 from corral.envs.status import (
     DEFAULT_CHECK_TIMEOUT,
     EnvStatus,
@@ -67,14 +69,16 @@ from corral.envs.uvtool import (
     run_command,
     uv_environment,
 )
+from corral.envs.wheels import OwnWheels
+from corral.statedir import ensure_state_dir
 
 logger = logging.getLogger(__name__)
 
-PreparePhase = Literal["skipped", "creating", "installing", "done", "failed"]
+PreparePhase = Literal["skipped", "creating", "locking", "installing", "done", "failed"]
 PrepareStatus = Literal["unchanged", "created", "updated", "failed"]
 
 DEFAULT_TIMEOUT = 600.0
-ERROR_TAIL_LINES = 40
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,8 @@ class PrepareEvent:
     """Progress of one environment.
 
     Phases per environment, in order: ``skipped`` alone (unchanged), or [``creating``]
-    ``installing`` then ``done`` or ``failed`` (``failed`` may also come before
-    ``installing``). ``elapsed`` is seconds since the environment's work started;
+    [``locking``] ``installing`` then ``done`` or ``failed`` (``failed`` may also come
+    earlier). ``elapsed`` is seconds since the environment's work started;
     ``status`` is set on the final event (``skipped``/``done``/``failed``).
     """
 
@@ -98,12 +102,14 @@ class PrepareEvent:
 @dataclass(frozen=True)
 class PrepareResult:
     """The outcome for one request. ``error`` (failures only) names the project and env,
-    says which step failed, the command, and ends with the last lines of uv's output."""
+    says which step failed, the command, and ends with the last lines of uv's output.
+    ``lock``: the env's lock file when this preparation wrote it (created or updated)."""
 
     request: EnvRequest
     status: PrepareStatus
     duration: float
     error: str | None = None
+    lock: LockOutcome | None = None
 
     @property
     def project(self) -> Path:
@@ -114,39 +120,9 @@ class PrepareResult:
         return self.request.name
 
 
-class EnvPrepareError(Exception):
-    """One environment could not be prepared; ``str()`` is the full report."""
-
-
 def default_jobs() -> int:
     """``min(4, cpu count)``."""
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def _what(request: EnvRequest) -> str:
-    return f"environment {request.name!r} of project {request.project}"
-
-
-def _error_line(output: str) -> str | None:
-    """uv's own one-line diagnosis (its first ``error: ...`` line), if any."""
-    for line in output.splitlines():
-        if line.startswith("error:"):
-            return line.removeprefix("error:").strip() or None
-    return None
-
-
-def _command_failure(request: EnvRequest, step: str, result: CommandResult, why: str) -> str:
-    tail = result.tail(ERROR_TAIL_LINES) or "(no output)"
-    indented = "\n".join(f"  {line}" for line in tail.splitlines())
-    diagnosis = _error_line(result.output)
-    headline = f"{_what(request)}: {step} failed ({why})"
-    if diagnosis:
-        headline += f": {diagnosis}"
-    return (
-        f"{headline}\n"
-        f"command: {format_command(list(result.argv))}\n"
-        f"output (last {ERROR_TAIL_LINES} lines):\n{indented}"
-    )
 
 
 @dataclass
@@ -157,17 +133,13 @@ class _Run:
     progress: Callable[[PrepareEvent], None] | None
     slots: asyncio.Semaphore
     interpreter: Path
-    runner_identity: str
+    own: OwnPackages
     uv_version: str
-    wheel_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    wheel_error: str | None = None
+    wheel_errors: dict[str, str] = field(default_factory=dict)
 
     def inputs(self, request: EnvRequest) -> EnvInputs:
-        return compute_inputs(
-            request,
-            runner_identity=self.runner_identity,
-            uv_version=self.uv_version,
-            interpreter=self.interpreter,
+        return env_inputs(
+            request, self.own, uv_version=self.uv_version, interpreter=self.interpreter
         )
 
     def emit(
@@ -192,19 +164,20 @@ class _Run:
 class EnvPreparer:
     """Prepares environments with uv. Reusable across calls and event loops.
 
-    - ``source``: how corral-runner is installed (default :func:`detect_runner_source`);
+    - ``own``: Corral's own packages, installed from these files (default
+      :meth:`OwnPackages.detect`: the installation the WM runs from);
     - ``jobs``: environments prepared at once (default ``min(4, cpu count)``);
     - ``uv``: a uv binary (default: the one from corral's ``uv`` dependency; never PATH);
     - ``timeout``: deadline in seconds for each uv command (and for waiting on another
       process's lock); past it the command's process group is killed;
     - ``check_timeout``: deadline for starting the env's interpreter to verify it.
 
-    Call :meth:`close` (or use ``with``) to delete the locally built runner wheels early.
+    Call :meth:`close` (or use ``with``) to delete the wheels of Corral's packages early.
     """
 
     def __init__(
         self,
-        source: RunnerSource | None = None,
+        own: OwnPackages | None = None,
         *,
         jobs: int | None = None,
         uv: Path | None = None,
@@ -215,53 +188,41 @@ class EnvPreparer:
             raise ValueError(f"jobs must be at least 1, not {jobs}")
         if timeout <= 0 or check_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        self.source = source if source is not None else detect_runner_source()
+        self.own = own if own is not None else OwnPackages.detect()
         self.jobs = jobs if jobs is not None else default_jobs()
         self.uv = UvTool.bundled() if uv is None else UvTool.at(uv)
         self.timeout = timeout
         self.check_timeout = check_timeout
-        self._wheels: dict[str, tuple[Path, ...]] = {}
-        self._wheel_root: Path | None = None
-        self._finalizer: weakref.finalize[[str, bool], EnvPreparer] | None = None
+        self._wheels = OwnWheels(self.uv, self._uv)
 
     # -- status ----------------------------------------------------------------------
 
     def status(self, request: EnvRequest) -> EnvStatus:
-        """The cheap status of ``request`` as this preparer sees it (its source and uv)."""
+        """The cheap status of ``request`` as this preparer sees it (its packages and uv)."""
         return self.statuses([request])[0]
 
     def statuses(self, requests: Sequence[EnvRequest]) -> list[EnvStatus]:
-        """:meth:`status` of many requests, computing the runner source identity once."""
-        identity = self.source.identity() if any(r.is_python for r in requests) else "none"
+        """:meth:`status` of many requests."""
         interpreter = base_interpreter()
         return [
             status_for_inputs(
                 request,
-                compute_inputs(
-                    request,
-                    runner_identity=identity,
-                    uv_version=self.uv.version,
-                    interpreter=interpreter,
-                ),
+                env_inputs(request, self.own, uv_version=self.uv.version, interpreter=interpreter),
             )
             for request in requests
         ]
 
     async def check(self, request: EnvRequest) -> EnvStatus:
-        """The deeper check (:func:`check_env`) with this preparer's source and uv."""
+        """The deeper check (:func:`check_env`) with this preparer's packages and uv."""
         return await check_env(
-            request, self.source, uv_version=self.uv.version, timeout=self.check_timeout
+            request, self.own, uv_version=self.uv.version, timeout=self.check_timeout
         )
 
     # -- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Delete the runner wheels built so far (they are rebuilt when needed again)."""
-        if self._finalizer is not None:
-            self._finalizer()
-        self._finalizer = None
-        self._wheel_root = None
-        self._wheels.clear()
+        """Delete the wheels made so far (they are made again when needed)."""
+        self._wheels.close()
 
     def __enter__(self) -> EnvPreparer:
         return self
@@ -291,27 +252,49 @@ class EnvPreparer:
         rebuilds every env from scratch. ``progress`` receives :class:`PrepareEvent` on the
         event loop's thread; an exception it raises is logged and ignored.
         """
+        run = self._new_run(recreate=recreate, progress=progress)
+        return await self._each(requests, lambda request: self._prepare_one(run, request))
+
+    async def lock(
+        self, requests: Sequence[EnvRequest], *, upgrade: bool = False
+    ) -> list[LockOutcome]:
+        """Resolve the lock file of every locked request (nothing is installed).
+
+        A fresh lock is left alone unless ``upgrade``, which resolves every lock afresh
+        (newest versions the requirements allow) instead of keeping its pins. One outcome
+        per request, in order; requests that are not locked (or have nothing to lock) are
+        ``unchanged``. Duplicates and conflicts as in :meth:`prepare`.
+        """
+        run = self._new_run(recreate=False, progress=None)
+        return await self._each(requests, lambda request: self._lock_one(run, request, upgrade))
+
+    def _new_run(self, *, recreate: bool, progress: Callable[[PrepareEvent], None] | None) -> _Run:
+        return _Run(
+            recreate=recreate,
+            progress=progress,
+            slots=asyncio.Semaphore(self.jobs),
+            interpreter=base_interpreter(),
+            own=self.own,
+            uv_version=self.uv.version,
+        )
+
+    async def _each(
+        self,
+        requests: Sequence[EnvRequest],
+        work: Callable[[EnvRequest], Coroutine[Any, Any, T]],
+    ) -> list[T]:
+        """``work`` on each distinct request concurrently; results in request order."""
         unique: dict[tuple[Path, str], EnvRequest] = {}
         for request in requests:
             key = (request.project, request.name)
             known = unique.setdefault(key, request)
             if _definition(known) != _definition(request):
                 raise ValueError(
-                    f"conflicting definitions of {_what(request)}: {known!r} and {request!r}"
+                    f"conflicting definitions of {what(request)}: {known!r} and {request!r}"
                 )
-        needs_runner = any(r.is_python for r in unique.values())
-        run = _Run(
-            recreate=recreate,
-            progress=progress,
-            slots=asyncio.Semaphore(self.jobs),
-            interpreter=base_interpreter(),
-            runner_identity=self.source.identity() if needs_runner else "none",
-            uv_version=self.uv.version,
-        )
         async with asyncio.TaskGroup() as group:
-            tasks = {
-                key: group.create_task(self._prepare_one(run, request))
-                for key, request in unique.items()
+            tasks: dict[tuple[Path, str], asyncio.Task[T]] = {
+                key: group.create_task(work(request)) for key, request in unique.items()
             }
         return [tasks[(r.project, r.name)].result() for r in requests]
 
@@ -324,41 +307,70 @@ class EnvPreparer:
         async with run.slots:
             start = time.monotonic()
             try:
-                return await self._rebuild(run, request, inputs, start)
+                return await self._holding(
+                    request, lambda: self._rebuild_locked(run, request, inputs, start)
+                )
             except EnvPrepareError as exc:
                 error = str(exc)
             except OSError as exc:  # the file system refused (permissions, a file in the way)
                 where = f" {exc.filename}" if exc.filename else ""
-                error = f"{_what(request)}: cannot write{where}: {exc.strerror or exc}"
+                error = f"{what(request)}: cannot write{where}: {exc.strerror or exc}"
             except Exception as exc:  # one env's failure never stops the others
-                error = (
-                    f"{_what(request)}: internal error: {type(exc).__name__}: {exc}\n"
-                    + "".join(traceback.format_exception(exc)[-ERROR_TAIL_LINES:])
-                )
-            headline = error.splitlines()[0].removeprefix(f"{_what(request)}: ")
+                error = _internal_error(request, exc)
+            headline = error.splitlines()[0].removeprefix(f"{what(request)}: ")
             run.emit(request, "failed", start, headline, "failed")
             return PrepareResult(request, "failed", time.monotonic() - start, error)
 
-    async def _rebuild(
-        self, run: _Run, request: EnvRequest, inputs: EnvInputs, start: float
-    ) -> PrepareResult:
+    async def _lock_one(self, run: _Run, request: EnvRequest, upgrade: bool) -> LockOutcome:
+        async with run.slots:
+            try:
+                return await self._holding(
+                    request, lambda: self._write_lock(run, request, upgrade=upgrade)
+                )
+            except EnvPrepareError as exc:
+                error = str(exc)
+            except Exception as exc:  # one env's failure never stops the others
+                error = _internal_error(request, exc)
+            return LockOutcome(request, pylock_path(request), "failed", error=error)
+
+    async def _holding(self, request: EnvRequest, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()`` while holding the env's cross-process lock (``.corral/`` made first)."""
         if not request.project.is_dir():
             raise EnvPrepareError(
-                f"{_what(request)}: the project directory {request.project} does not exist"
+                f"{what(request)}: the project directory {request.project} does not exist"
             )
-        root = envs_root(request.project)
-        root.mkdir(parents=True, exist_ok=True)
-        gitignore = root / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# Created by corral: environments are never committed.\n*\n")
+        ensure_state_dir(request.project)  # .corral/ first, with its VCS and tool markers
+        envs_root(request.project).mkdir(parents=True, exist_ok=True)
         try:
             async with env_lock(lock_path(request.project, request.name), timeout=self.timeout):
-                return await self._rebuild_locked(run, request, inputs, start)
+                return await work()
         except LockTimeoutError as exc:
             raise EnvPrepareError(
-                f"{_what(request)}: another process kept preparing it for more than "
+                f"{what(request)}: another process kept preparing it for more than "
                 f"{self.timeout:g} s ({exc})"
             ) from exc
+
+    async def _write_lock(self, run: _Run, request: EnvRequest, *, upgrade: bool) -> LockOutcome:
+        """Resolve ``request``'s lock when it is missing or stale (or ``upgrade``)."""
+        inputs = lock_inputs(request, self.own)
+        state = lock_state(request, inputs)
+        path = pylock_path(request)
+        if not locks(request, self.own) or (state.status == "fresh" and not upgrade):
+            return LockOutcome(request, path, "unchanged")
+        wheels = await self._own_wheels(run, request)
+        return await write_lock(
+            self.uv, self._uv, request, inputs, wheels, interpreter=run.interpreter, upgrade=upgrade
+        )
+
+    async def _own_wheels(self, run: _Run, request: EnvRequest) -> list[Path]:
+        names = self.own.needed(request)
+        missing = self.own.missing(names)
+        if missing:
+            raise EnvPrepareError(f"{what(request)}: {missing_message(missing[0])}")
+        packages = [p for name in names if (p := self.own.get(name)) is not None]
+        return await self._wheels.wheels(
+            request, packages, interpreter=run.interpreter, errors=run.wheel_errors
+        )
 
     async def _rebuild_locked(
         self, run: _Run, request: EnvRequest, inputs: EnvInputs, start: float
@@ -375,7 +387,10 @@ class EnvPreparer:
                 stored.get(key) != getattr(inputs, key)
                 for key in ("python_request", "python_interpreter", "python_version")
             )
-        has_packages = request.is_python or bool(request.dependencies)
+        own = self.own.needed(request)
+        wheels = await self._own_wheels(run, request) if own else []
+        editable = request.install_project and project_metadata(request.project).installable
+        has_packages = bool(own) or bool(request.dependencies) or editable
         # An env with nothing to install is emptied by making it anew.
         create = create or not has_packages
         if not create:
@@ -386,34 +401,40 @@ class EnvPreparer:
             python = request.python or str(run.interpreter)
             run.emit(request, "creating", start, f"creating virtual environment (python {python})")
             await self._create_venv(request, python)
-        if has_packages:
-            count = len(set(request.dependencies)) + (1 if request.is_python else 0)
+        written: LockOutcome | None = None
+        if has_packages and locks(request, self.own):
+            if lock_state(request, lock_inputs(request, self.own)).status != "fresh":
+                run.emit(request, "locking", start, f"resolving {pylock_path(request).name}")
+                written = await self._write_lock(run, request, upgrade=False)
+            run.emit(request, "installing", start, f"installing {pylock_path(request).name}")
+            await install_locked(self.uv, self._uv, request, wheels, list(own))
+        elif has_packages:
+            count = len(set(request.dependencies) | set(own)) + editable
             run.emit(request, "installing", start, f"installing {count} requirement(s)")
-            packages = sorted(set(request.dependencies))
-            if request.is_python:
-                packages += await self._runner_packages(run, request)
-            await self._install(request, packages)
+            packages = [*sorted(set(request.dependencies)), *(str(w) for w in wheels)]
+            await self._install(request, packages, own, editable=editable)
         else:
             run.emit(request, "installing", start, "nothing to install")
         verified = await probe(request, timeout=self.check_timeout)
         if not verified.ok:
             raise EnvPrepareError(
-                f"{_what(request)}: the installed environment does not work: {verified.error}\n"
+                f"{what(request)}: the installed environment does not work: {verified.error}\n"
                 f"command: {format_command(list(verified.argv[:3]))} <probe>"
             )
         write_stamp(
             request,
-            inputs,
+            run.inputs(request) if written is not None else inputs,  # the lock changed
             python={
                 "executable": verified.info.get("executable"),
                 "version": verified.info.get("version"),
             },
-            source=self.source.describe() if request.is_python else "none",
+            source=", ".join(p.describe() for n in own if (p := self.own.get(n))) or "none",
         )
         outcome: PrepareStatus = "created" if create else "updated"
         duration = time.monotonic() - start
         run.emit(request, "done", start, outcome, outcome)
-        return PrepareResult(request, outcome, duration)
+        lock = written if written is not None and written.status != "unchanged" else None
+        return PrepareResult(request, outcome, duration, lock=lock)
 
     # -- steps -----------------------------------------------------------------------
 
@@ -425,16 +446,16 @@ class EnvPreparer:
             )
         except CommandTimeoutError as exc:
             raise EnvPrepareError(
-                _command_failure(request, step, exc.result, f"timed out after {exc.timeout:g} s")
+                command_failure(request, step, exc.result, f"timed out after {exc.timeout:g} s")
             ) from exc
         except OSError as exc:
             raise EnvPrepareError(
-                f"{_what(request)}: {step} failed: cannot run {argv[0]}: {exc}\n"
+                f"{what(request)}: {step} failed: cannot run {argv[0]}: {exc}\n"
                 f"command: {format_command(argv)}"
             ) from exc
         if result.returncode != 0:
             raise EnvPrepareError(
-                _command_failure(request, step, result, f"exit status {result.returncode}")
+                command_failure(request, step, result, f"exit status {result.returncode}")
             )
         return result
 
@@ -446,16 +467,16 @@ class EnvPreparer:
         )
         await self._uv(request, "creating the virtual environment", argv)
 
-    async def _install(self, request: EnvRequest, packages: list[str]) -> None:
+    async def _install(
+        self, request: EnvRequest, packages: list[str], own: Sequence[str], *, editable: bool
+    ) -> None:
         python = env_python(request.project, request.name)
-        reinstall: list[str] = []
-        if request.is_python and self.source.kind == "local":
-            # Locally built wheels keep their version across edits: always replace them.
-            for name in self.source.dist_names():
-                reinstall += ["--reinstall-package", name]
-        # --no-sources: a dependency given as a path inside a uv workspace (e.g. this
-        # checkout's corral-python) must not pull the workspace's editable members; its
-        # requirements resolve against the packages of this very command (the runner wheels).
+        # Wheels of Corral's packages keep their version across changes (a new checkout
+        # build, a reinstalled corral): always replace them.
+        reinstall = [arg for name in own for arg in ("--reinstall-package", name)]
+        # --no-sources: a dependency given as a path inside a uv workspace must not pull
+        # the workspace's editable members; its requirements resolve against the packages
+        # of this very command (e.g. the wheels of Corral's packages).
         # --compile-bytecode: runners start often; without .pyc files every start recompiles
         # its imports wherever bytecode cannot be cached (PYTHONDONTWRITEBYTECODE, read-only
         # site-packages): measured 0.27 s -> 0.12 s to import the runner and its handlers.
@@ -468,70 +489,28 @@ class EnvPreparer:
             "--no-sources",
             "--compile-bytecode",
             *reinstall,
+            *(("--editable", str(request.project)) if editable else ()),
             "--",
             *packages,
         )
         await self._uv(request, "installing packages", argv)
 
-    async def _runner_packages(self, run: _Run, request: EnvRequest) -> list[str]:
-        """What to install for corral-runner: the requirement, or the built local wheels."""
-        if self.source.kind == "registry":
-            return [self.source.requirement or "corral-runner"]
-        async with run.wheel_lock:
-            if run.wheel_error is not None:
-                raise EnvPrepareError(f"{_what(request)}: {run.wheel_error}")
-            wheels = self._wheels.get(run.runner_identity)
-            if wheels is None or not all(w.is_file() for w in wheels):
-                try:
-                    wheels = await self._build_wheels(run, request)
-                except EnvPrepareError as exc:
-                    run.wheel_error = f"building corral-runner failed:\n{exc}"
-                    raise
-                self._wheels[run.runner_identity] = wheels
-        return [str(w) for w in wheels]
 
-    async def _build_wheels(self, run: _Run, request: EnvRequest) -> tuple[Path, ...]:
-        if self._wheel_root is None:
-            root = Path(tempfile.mkdtemp(prefix="corral-runner-wheels-"))
-            self._finalizer = weakref.finalize(self, shutil.rmtree, str(root), True)
-            self._wheel_root = root
-        build_dir = Path(tempfile.mkdtemp(dir=self._wheel_root))
-
-        async def build(index: int, checkout: Path) -> Path:
-            out = build_dir / str(index)
-            argv = self.uv.argv(
-                "build",
-                "--wheel",
-                "--no-create-gitignore",
-                "--python",
-                str(run.interpreter),
-                "--out-dir",
-                str(out),
-                str(checkout),
-            )
-            await self._uv(request, f"building a wheel of {checkout}", argv)
-            found = sorted(out.glob("*.whl"))
-            if len(found) != 1:
-                raise EnvPrepareError(
-                    f"{_what(request)}: building {checkout} produced {len(found)} wheels"
-                )
-            return found[0]
-
-        results = await asyncio.gather(
-            *(build(i, path) for i, path in enumerate(self.source.paths)),
-            return_exceptions=True,
-        )
-        wheels: list[Path] = []
-        for outcome in results:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            wheels.append(outcome)
-        return tuple(wheels)
+def _internal_error(request: EnvRequest, exc: Exception) -> str:
+    return f"{what(request)}: internal error: {type(exc).__name__}: {exc}\n" + "".join(
+        traceback.format_exception(exc)[-ERROR_TAIL_LINES:]
+    )
 
 
 def _definition(request: EnvRequest) -> tuple[object, ...]:
     """What makes two requests for one (project, name) the same environment."""
-    return (frozenset(request.dependencies), request.python, request.runner)
+    return (
+        frozenset(request.dependencies),
+        request.python,
+        request.runner,
+        request.install_project,
+        request.locked,
+    )
 
 
 def _remove_env_dir(directory: Path) -> None:

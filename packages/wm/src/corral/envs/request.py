@@ -28,6 +28,11 @@ class EnvRequest:
       and is started with ``<env python> -m corral_runner``; otherwise the argv of another
       runner (e.g. ``("node", "runner.js")``), used as given: the environment is still
       created and its ``dependencies`` installed, but corral-runner is not.
+    - ``install_project``: the project itself is installed too, editable, with its
+      runtime dependencies (when it is installable, see :mod:`corral.envs.project`).
+    - ``locked``: the env is installed from its lock file
+      (``<project>/pylock.corral-<name>.toml``, see :mod:`corral.envs.pylock`), which
+      preparation creates or updates when it is missing or stale.
 
     Construction validates and normalises (``ValueError`` on bad input); instances are
     immutable and hashable.
@@ -38,6 +43,8 @@ class EnvRequest:
     dependencies: tuple[str, ...] = ()
     python: str | None = None
     runner: tuple[str, ...] | None = None
+    install_project: bool = False
+    locked: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "project", absolute(Path(self.project)))

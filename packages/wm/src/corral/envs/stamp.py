@@ -21,13 +21,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from corral.envs.own import OwnPackages
 from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
+from corral.envs.project import ProjectMetadata, project_metadata
+from corral.envs.pylock import lock_inputs, lock_state, locks
 from corral.envs.request import EnvRequest
 from corral.envs.source import source_fingerprint
 
 # Bump when the stamp format or the way environments are built changes incompatibly:
 # every environment is then recreated.
-SCHEMA = 2  # 2: envs are installed with precompiled bytecode
+SCHEMA = 3  # 2: envs are installed with precompiled bytecode; 3: Corral's packages by identity
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,17 @@ class EnvInputs:
       real interpreter path and ``X.Y.Z`` (so running the WM on another Python makes envs
       stale); None for explicit requests (uv resolves those; the result is recorded in
       the stamp's ``python`` entry, not compared);
-    - ``runner``: :meth:`RunnerSource.identity` for Python envs, ``"none"`` otherwise;
+    - ``corral_packages``: :meth:`~corral.envs.own.OwnPackages.identity` of the Corral
+      packages the env gets (corral-runner for a Python env, and any named in its
+      dependencies), ``"none"`` if it gets none;
     - ``uv_version``: the uv that builds it;
     - ``local_sources``: ``<path>=<fingerprint>`` of every dependency that is a local
-      directory (e.g. a checkout's corral-python), so editing its source makes the env stale;
+      directory, so editing its source makes the env stale;
+    - ``project``: the project's :attr:`~corral.envs.project.ProjectMetadata.identity` for
+      an env that installs it, ``"no"`` otherwise;
+    - ``lock``: for a locked env the sha256 of its lock file when that is fresh, else
+      ``"missing"`` or ``"stale"`` (:meth:`~corral.envs.pylock.LockState.stamp_value`);
+      ``"none"`` for an env without a lock;
     - ``schema``: :data:`SCHEMA`.
     """
 
@@ -51,9 +61,11 @@ class EnvInputs:
     python_request: str | None
     python_interpreter: str | None
     python_version: str | None
-    runner: str
+    corral_packages: str
     uv_version: str
     local_sources: tuple[str, ...] = ()
+    project: str = "no"
+    lock: str = "none"
     schema: int = SCHEMA
 
     def as_json(self) -> dict[str, Any]:
@@ -72,14 +84,17 @@ class EnvInputs:
 def compute_inputs(
     request: EnvRequest,
     *,
-    runner_identity: str,
+    own_identity: str,
     uv_version: str,
     interpreter: Path | None = None,
     fingerprint: Callable[[Path], str] = source_fingerprint,
+    lock: str = "none",
+    meta: ProjectMetadata | None = None,
 ) -> EnvInputs:
     """The inputs of ``request``. Cheap (no subprocess).
 
-    ``runner_identity`` is the source's identity (ignored for non-Python envs);
+    ``own_identity`` is the identity of the Corral packages it gets
+    (:meth:`~corral.envs.own.OwnPackages.identity`);
     ``interpreter`` overrides :func:`base_interpreter` (pass it when computing many);
     ``fingerprint`` fingerprints local-directory dependencies.
     """
@@ -99,8 +114,37 @@ def compute_inputs(
         python_request=request.python,
         python_interpreter=python_interpreter,
         python_version=python_version,
-        runner=runner_identity if request.is_python else "none",
+        corral_packages=own_identity,
+        project=(meta or project_metadata(request.project)).identity
+        if request.install_project
+        else "no",
+        lock=lock,
         uv_version=uv_version,
+    )
+
+
+def env_inputs(
+    request: EnvRequest,
+    own: OwnPackages,
+    *,
+    uv_version: str,
+    interpreter: Path | None = None,
+    fingerprint: Callable[[Path], str] = source_fingerprint,
+) -> EnvInputs:
+    """:func:`compute_inputs` with the identity of the Corral packages ``request`` gets
+    from ``own`` and the state of its lock file. Cheap (a few small reads)."""
+    meta = project_metadata(request.project) if request.install_project or request.locked else None
+    lock = "none"
+    if locks(request, own, meta):
+        lock = lock_state(request, lock_inputs(request, own, meta)).stamp_value
+    return compute_inputs(
+        request,
+        meta=meta,
+        own_identity=own.identity(own.needed(request), fingerprint),
+        uv_version=uv_version,
+        interpreter=interpreter,
+        fingerprint=fingerprint,
+        lock=lock,
     )
 
 
@@ -142,7 +186,7 @@ def write_stamp(
     """Atomically write the stamp for a successfully prepared environment; return its path.
 
     ``python`` records the interpreter the environment was built on (``executable``,
-    ``version``), ``source`` a human description of the runner source.
+    ``version``), ``source`` a human description of where its Corral packages came from.
     """
     path = stamp_path(request.project, request.name)
     payload = {
@@ -150,7 +194,7 @@ def write_stamp(
         "digest": inputs.digest(),
         "inputs": inputs.as_json(),
         "python": python,
-        "runner_source": source,
+        "corral_packages_from": source,
         "prepared_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -169,7 +213,7 @@ def describe_changes(stored: dict[str, Any], current: EnvInputs) -> list[str]:
     """Human phrases naming what differs between stored and current inputs.
 
     E.g. ``"dependencies changed (+six, -iniconfig)"``, ``"python changed (3.11.7 → 3.12.1)"``,
-    ``"runner source changed"``, ``"uv changed (0.13.8 → 0.14.0)"``. Empty if nothing
+    ``"Corral's packages changed (...)"``, ``"uv changed (0.13.8 → 0.14.0)"``. Empty if nothing
     recognisable differs.
     """
     now = current.as_json()
@@ -185,13 +229,32 @@ def describe_changes(stored: dict[str, Any], current: EnvInputs) -> list[str]:
     python_keys = ("python_request", "python_interpreter", "python_version")
     if any(stored.get(k) != now[k] for k in python_keys):
         changes.append(f"python changed ({_python(stored)} → {_python(now)})")
-    if stored.get("runner") != now["runner"]:
-        changes.append(f"runner source changed ({_runner(stored)} → {_runner(now)})")
+    if stored.get("corral_packages") != now["corral_packages"]:
+        changes.append(f"Corral's packages changed ({_own(stored)} → {_own(now)})")
     if stored.get("local_sources", []) != now["local_sources"]:
         changes.append("local package source changed")
+    if stored.get("project", "no") != now["project"]:
+        changes.append("the project's dependencies or build settings changed")
+    note = lock_note(now["lock"])
+    if note is not None:
+        changes.append(note)
+    elif stored.get("lock", "none") != now["lock"]:
+        changes.append("its lock file changed")
     if stored.get("uv_version") != now["uv_version"]:
         changes.append(f"uv changed ({stored.get('uv_version')} → {now['uv_version']})")
     return changes
+
+
+def lock_note(lock: str) -> str | None:
+    """What an env's ``lock`` input says about its lock file when that needs work."""
+    if lock == "missing":
+        return "it has no lock file yet (preparing it creates one)"
+    if lock == "stale":
+        return (
+            "its lock file was resolved for other requirements (preparing it, or "
+            "'corral lock', updates the lock)"
+        )
+    return None
 
 
 def _python(inputs: dict[str, Any]) -> str:
@@ -201,12 +264,11 @@ def _python(inputs: dict[str, Any]) -> str:
     return f"{inputs.get('python_version')} at {inputs.get('python_interpreter')}"
 
 
-def _runner(inputs: dict[str, Any]) -> str:
-    runner = inputs.get("runner")
-    if not isinstance(runner, str):
+def _own(inputs: dict[str, Any]) -> str:
+    """``corral-runner==0.1.0 installed, ...`` (names, versions, origins; no digests)."""
+    value = inputs.get("corral_packages")
+    if not isinstance(value, str):
         return "unknown"
-    if runner == "none":
-        return "no Python runner"
-    if runner.startswith("local:"):
-        return f"local checkout {runner[6:18]}"
-    return runner.removeprefix("registry:")
+    if value == "none":
+        return "none"
+    return ", ".join(" ".join(part.split()[:2]) for part in value.split("; "))

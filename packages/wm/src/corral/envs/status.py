@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from corral.envs.own import OwnPackages
 from corral.envs.paths import env_dir, env_python
 from corral.envs.request import EnvRequest
-from corral.envs.source import RunnerSource, source_fingerprint
-from corral.envs.stamp import EnvInputs, compute_inputs, describe_changes, read_stamp
+from corral.envs.source import source_fingerprint
+from corral.envs.stamp import EnvInputs, describe_changes, env_inputs, lock_note, read_stamp
 from corral.envs.uvtool import (
     CommandTimeoutError,
     bundled_uv_version,
@@ -82,25 +83,27 @@ def _problem(request: EnvRequest, state: EnvState, problem: str, **extra: Any) -
     return EnvStatus(state, message, fix, **extra)
 
 
-def structural_status(request: EnvRequest) -> EnvStatus | None:
-    """``no_venv``/``broken`` from the file system alone (stat calls), else None."""
+def structural_status(request: EnvRequest, note: str | None = None) -> EnvStatus | None:
+    """``no_venv``/``broken`` from the file system alone (stat calls), else None.
+    ``note`` (e.g. about the env's lock file) is added to the problem's description."""
     directory = env_dir(request.project, request.name)
-    if not directory.is_dir():
-        return _problem(request, "no_venv", f"does not exist yet ({directory})")
     python = env_python(request.project, request.name)
-    if not os.path.lexists(python):
-        return _problem(request, "no_venv", f"has no interpreter ({python} is missing)")
-    if not python.exists():
+    if not directory.is_dir():
+        state: EnvState = "no_venv"
+        problem = f"does not exist yet ({directory})"
+    elif not os.path.lexists(python):
+        state, problem = "no_venv", f"has no interpreter ({python} is missing)"
+    elif not python.exists():
         target = os.path.realpath(python)
-        return _problem(
-            request, "broken", f"is broken: its interpreter {python} points to missing {target}"
-        )
-    return None
+        state, problem = "broken", f"is broken: its interpreter {python} points to missing {target}"
+    else:
+        return None
+    return _problem(request, state, problem if note is None else f"{problem}; {note}")
 
 
 def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
     """The cheap status of ``request`` given its current inputs (stat + stamp read)."""
-    problem = structural_status(request)
+    problem = structural_status(request, note=lock_note(inputs.lock))
     if problem is not None:
         return problem
     stamp = read_stamp(request)
@@ -119,7 +122,7 @@ def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
 
 def env_status(
     request: EnvRequest,
-    source: RunnerSource,
+    own: OwnPackages,
     *,
     uv_version: str | None = None,
     fingerprint: Callable[[Path], str] = source_fingerprint,
@@ -127,16 +130,13 @@ def env_status(
     """The cheap status: ``no_venv``, ``stale``, ``ready`` (or ``broken`` for a dangling
     interpreter link), from ``stat`` calls and one stamp read. No subprocess.
 
-    ``source`` is the runner source the WM would install (ignored for non-Python envs);
+    ``own`` are the Corral packages the WM installs (:meth:`OwnPackages.detect`);
     ``uv_version`` defaults to the bundled uv's (pass the preparer's if it uses another
     uv, or use :meth:`EnvPreparer.status`); ``fingerprint`` fingerprints local checkouts
     (a :class:`~corral.envs.source.Fingerprints` shares the walks of many checks).
     """
-    inputs = compute_inputs(
-        request,
-        runner_identity=source.identity(fingerprint) if request.is_python else "none",
-        uv_version=uv_version or bundled_uv_version(),
-        fingerprint=fingerprint,
+    inputs = env_inputs(
+        request, own, uv_version=uv_version or bundled_uv_version(), fingerprint=fingerprint
     )
     return status_for_inputs(request, inputs)
 
@@ -207,7 +207,7 @@ async def probe(
 
 async def check_env(
     request: EnvRequest,
-    source: RunnerSource,
+    own: OwnPackages,
     *,
     uv_version: str | None = None,
     timeout: float = DEFAULT_CHECK_TIMEOUT,  # noqa: ASYNC109  (a hang means "broken")
@@ -218,7 +218,7 @@ async def check_env(
     Returns ``broken`` (with the interpreter's last error line) when that fails, else the
     cheap status. Costs one interpreter start (tens of ms).
     """
-    status = env_status(request, source, uv_version=uv_version)
+    status = env_status(request, own, uv_version=uv_version)
     if status.state in ("no_venv", "broken"):
         return status
     result = await probe(request, timeout=timeout)
