@@ -54,5 +54,6 @@ def test_the_architecture_page_has_its_stable_anchors() -> None:
         "lifecycle",
         "execution-scopes",
         "wal-streams",
+        "server",
         "layers",
     ]

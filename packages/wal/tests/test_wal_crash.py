@@ -48,14 +48,19 @@ class Output:
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        self._fd = proc.stdout.fileno()
+        # Our own copy of the pipe: the Popen may close its stdout while this thread reads
+        # (seen as EBADF in a loaded run); the copy lives until the pump ends.
+        self._fd = os.dup(proc.stdout.fileno())
         self.data = b""
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
 
     def _pump(self) -> None:
-        while chunk := os.read(self._fd, 65536):
-            self.data += chunk
+        try:
+            while chunk := os.read(self._fd, 65536):
+                self.data += chunk
+        finally:
+            os.close(self._fd)
 
     def wait_for(self, marker: bytes, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -6,7 +6,8 @@ runner protocol's (§5, §6); the methods, their params and results are these. F
 snake_case in Python and camelCase on the wire; defaults are left out when encoded.
 
 What a run returns (:class:`ProjectReport`, :class:`WorkspaceReport`) is exactly what
-``corral run --format json`` prints, whether the WM runs embedded or as a server.
+``corral run --format json`` prints, whether the WM runs embedded or as a server; those two
+always carry every member (an empty ``output`` too), so scripts need no defaults.
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ class RunRequest(_Message):
     workspace: bool = False
     run_id: RunId | UnsetType = UNSET
     source: NonEmptyStr = "cli"
+    jobs: Annotated[int, Meta(ge=1)] | None = None
+    """Projects run at once (default: the server's setting, twice the cores)."""
 
     def __post_init__(self) -> None:
         scopes = (self.project is not None) + (self.paths is not None) + self.workspace
@@ -163,7 +166,7 @@ class OutputRecord(_Snapshot, frozen=True):
     """The log level of a ``log`` record."""
 
 
-class ProjectReport(_Snapshot, frozen=True, tag_field="scope", tag="project"):
+class ProjectReport(_Snapshot, frozen=True, omit_defaults=False, tag_field="scope", tag="project"):
     """The outcome of an action in one project.
 
     ``status``: ``ok``; ``failed`` (it ran and handlers failed: ``handlers`` says which and
@@ -184,7 +187,9 @@ class ProjectReport(_Snapshot, frozen=True, tag_field="scope", tag="project"):
     output_dropped: NonNegativeInt = 0
 
 
-class WorkspaceReport(_Snapshot, frozen=True, tag_field="scope", tag="workspace"):
+class WorkspaceReport(
+    _Snapshot, frozen=True, omit_defaults=False, tag_field="scope", tag="workspace"
+):
     """The outcome of an action across projects (``workspace`` or ``paths`` scope).
 
     ``status`` is ``ok`` exactly when every project's is. ``skipped``: projects that do not

@@ -25,6 +25,7 @@ from .config import (
     parse_preset,
 )
 from .errors import UnknownProjectError
+from .locate import innermost_project
 from .preset_cache import CachedPreset, PresetCache
 
 __all__ = ["FetchPresets", "ProjectCatalog"]
@@ -67,14 +68,7 @@ class ProjectCatalog:
 
     def project_of(self, path: Path) -> Path | None:
         """The innermost project containing ``path`` (a file or directory), if any."""
-        path = path.resolve()
-        best: Path | None = None
-        for root in self.roots():
-            if (path == root or root in path.parents) and (
-                best is None or len(root.parts) > len(best.parts)
-            ):
-                best = root
-        return best
+        return innermost_project(path, self.roots())
 
     def current(self, root: Path) -> ProjectConfig | None:
         """The best configuration known now without resolving anything: with presets

@@ -15,8 +15,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Final
 
 __all__ = [
+    "USER_FAULT_CODES",
     "CorralError",
     "DepthLimitError",
     "EnvNotReadyError",
@@ -27,6 +29,12 @@ __all__ = [
     "UsageError",
     "closest",
 ]
+
+
+USER_FAULT_CODES: Final = frozenset({-32602, -32010, -32014})
+"""JSON-RPC codes (SPEC.md §6.7) of errors only the user can fix: invalid params (a
+configuration or usage error), an action or a project that does not exist. A front end
+reporting such an error exits as for a usage error."""
 
 
 def closest(word: str, candidates: Iterable[str], *, count: int = 3) -> list[str]:

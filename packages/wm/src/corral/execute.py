@@ -280,12 +280,14 @@ async def run_workspace(
     source: str = "wm",
     params_for: dict[Path, Any] | None = None,
     run_id: str | None = None,
+    jobs: int | None = None,
 ) -> WorkspaceRun:
     """Run ``action`` in many projects (default: every project that has it).
 
     ``params_for`` gives per-project params (e.g. the paths of that project) instead of
-    ``params``. Raises :class:`~corral.errors.DepthLimitError` and
-    :class:`~corral.errors.FanOutLimitError` before anything runs. With ``projects`` None
+    ``params``; ``jobs`` how many projects run at once (default: the limits'). Raises
+    :class:`~corral.errors.DepthLimitError` and :class:`~corral.errors.FanOutLimitError`
+    before anything runs. With ``projects`` None
     and no project defining the action, nothing runs and the result is ``ok`` with no
     outcomes (SPEC.md §9.13); front ends refuse that case first
     (:meth:`ProjectSelection.require`).
@@ -309,7 +311,7 @@ async def run_workspace(
     )
     record(RUN_ACCEPTED, {"scope": "workspace", "source": source, "depth": depth})
     started = time.perf_counter()
-    semaphore = asyncio.Semaphore(ctx.limits.jobs)
+    semaphore = asyncio.Semaphore(jobs or ctx.limits.jobs)
 
     async def one(root: Path) -> tuple[ProjectOutcome, ProjectRunResult | None]:
         async with semaphore:

@@ -19,8 +19,6 @@ The codes and ``data`` shapes are SPEC.md §6.7's; ``data`` is always the typed 
 
 from __future__ import annotations
 
-from typing import Final
-
 from corral_protocol import ErrorCode, RpcError
 from corral_protocol.errordata import (
     ActionNotFoundData,
@@ -47,11 +45,7 @@ from .errors import (
 )
 from .supervisor import RunnerUnavailableError
 
-__all__ = ["USER_ERROR_CODES", "error_object", "to_rpc_error"]
-
-USER_ERROR_CODES: Final = frozenset({ErrorCode.INVALID_PARAMS, ErrorCode.ACTION_NOT_FOUND})
-"""Codes that mean the request or a configuration must change (the CLI exits 2), as opposed
-to something that failed while running (exit 3)."""
+__all__ = ["error_object", "to_rpc_error"]
 
 
 def to_rpc_error(exc: CorralError) -> RpcError:

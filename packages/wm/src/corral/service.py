@@ -23,6 +23,7 @@ from corral_protocol.client import (
     ReloadResult,
     RestartOutcome,
     RestartRequest,
+    RunnerStateParams,
     RunOutputParams,
     RunProgressParams,
     RunRequest,
@@ -32,29 +33,13 @@ from corral_protocol.client import (
 )
 
 from .errors import UsageError
+from .reports import runner_snapshot
 from .runids import new_run_id
-from .supervisor import EventBus
+from .sinks import RunSinks
+from .supervisor import EventBus, RunnerStateChanged
 from .workspace import WorkspaceManager
 
 __all__ = ["RunSinks", "WorkspaceService"]
-
-
-class RunSinks:
-    """Where a run's notifications go (each optional): progress values, output records and
-    env preparation progress, already in their wire shapes."""
-
-    def __init__(
-        self,
-        *,
-        progress: Callable[[RunProgressParams], None] | None = None,
-        output: Callable[[RunOutputParams], None] | None = None,
-        prepare: Callable[[PrepareProgress], None] | None = None,
-        note: Callable[[str], None] | None = None,
-    ) -> None:
-        self.progress = progress
-        self.output = output
-        self.prepare = prepare
-        self.note = note
 
 
 class WorkspaceService:
@@ -122,12 +107,11 @@ class WorkspaceService:
         return by_project
 
     async def ensure_envs(self, projects: list[Path] | None, sinks: RunSinks) -> None:
-        """Prepare missing or stale envs first (a note, then progress). Envs that cannot be
-        prepared fail their projects' runs later, with the reason; the others run."""
+        """Prepare missing or stale envs first (their progress to ``sinks.prepare``). Envs
+        that cannot be prepared fail their projects' runs later, with the reason; the others
+        run."""
         if all(info.state == "ready" for info in self.wm.env_infos(projects)):
             return
-        if sinks.note is not None:
-            sinks.note("preparing environments first (later runs reuse them)")
         await self.wm.prepare_envs(projects, progress=sinks.prepare)
 
     async def _run_watched(
@@ -172,6 +156,7 @@ class WorkspaceService:
                 request.params,
                 source=request.source,
                 run_id=run_id,
+                jobs=request.jobs,
                 **scope,
             )
         finally:
@@ -211,6 +196,25 @@ class WorkspaceService:
             project, request.env, include_stopped=request.include_stopped
         )
         return RestartOutcome(runners=runners)
+
+    def watch_runners(self, listener: Callable[[RunnerStateParams], None]) -> Callable[[], None]:
+        """Call ``listener`` with every runner state change from now on; returns the
+        function that stops it."""
+
+        def changed(event: RunnerStateChanged) -> None:
+            listener(
+                RunnerStateParams(
+                    project=str(event.key.project),
+                    env=event.key.env,
+                    old=event.old.value,
+                    new=event.new.value,
+                    reason=event.reason,
+                    runner=runner_snapshot(event.status),
+                )
+            )
+
+        self.wm.bus.add_listener(changed)
+        return lambda: self.wm.bus.remove_listener(changed)
 
     async def reload(self) -> ReloadResult:
         """``workspace/reload``: re-read every project's configuration; runners whose

@@ -512,10 +512,12 @@ class WorkspaceManager:
         params_for: dict[Path, Any] | None = None,
         source: str = "cli",
         run_id: str | None = None,
+        jobs: int | None = None,
     ) -> ProjectReport | WorkspaceReport:
         """Run ``action`` in one project (``project=``), or across projects (``projects``,
         default: every project); ``params_for`` gives per-project params (e.g. the paths of
-        that project) instead of ``params``.
+        that project) instead of ``params``; ``jobs``: projects run at once (default: the
+        limits').
 
         ``run_id`` (default: a new one) is what :meth:`cancel` takes; progress is published
         on :meth:`progress`, output on :meth:`output` and kept in the report. Raises
@@ -543,6 +545,7 @@ class WorkspaceManager:
                 source=source,
                 params_for=params_for,
                 run_id=run_id,
+                jobs=jobs,
             ),
         )
         return workspace_report(

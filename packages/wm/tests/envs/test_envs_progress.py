@@ -144,8 +144,7 @@ def test_tty_output_redraws_live_lines_in_place(
 
 
 def test_summary_line_grammar(tmp_path: Path) -> None:
-    one = [PrepareResult(EnvRequest(tmp_path, "dev", ()), "updated", 0.5)]
-    assert summary_line(one, 0.04) == (
+    assert summary_line(["updated"], 0.04) == (
         "1 environment: 0 created, 1 updated, 0 unchanged, 0 failed in 0.04 s"
     )
     assert summary_line([], 75.2) == (

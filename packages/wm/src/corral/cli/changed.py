@@ -1,11 +1,12 @@
 """``corral run --changed [REF]`` and ``--staged``: act on the files git says changed.
 
 The run's scope is chosen first as without these options (``--project``, ``PATHS``, the
-project around the current directory, or the workspace); :func:`narrow_to_changed` then
-keeps, of the files git lists (:mod:`corral.vcs`), those inside the scope's projects (and
-under ``PATHS`` when given), and turns the run into one over exactly the projects that have
-some, each given its files as the ``paths`` param. A project with no changed file does not
-run at all; when no project has one, the command prints that nothing changed and exits 0.
+project around the current directory, or the workspace: :mod:`.scope`);
+:func:`narrow_to_changed` then keeps, of the files git lists (:mod:`corral.vcs`), those
+inside the scope's projects (and under ``PATHS`` when given), and turns the run into one
+over exactly those files (the projects that hold them run, each given its own files). A
+project with no changed file does not run at all; when no project has one, the command
+prints that nothing changed and exits 0.
 
 Each project is asked about the git repository holding it, so a workspace may be one
 repository or several. Projects outside any repository are skipped with a note, unless no
@@ -24,7 +25,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+from corral_protocol.client import RunRequest
 
+from ..locate import ProjectTree
 from ..vcs import (
     Base,
     VcsError,
@@ -34,7 +37,6 @@ from ..vcs import (
     resolve_base,
     staged_files,
 )
-from ..workspace import WorkspaceManager
 
 __all__ = ["DEFAULT_BASE", "Changed", "add_changed_options", "narrow_to_changed", "select"]
 
@@ -45,9 +47,6 @@ CORRAL_DIRECTORY: Final = ".corral"
 where no ignore file says so."""
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
-
-Scope = tuple[Path | None, list[Path] | None, dict[Path, Any] | None]
-"""(project, projects, params_for) as ``corral run`` passes them to ``WorkspaceManager.run``."""
 
 
 def add_changed_options(run: argparse.ArgumentParser) -> None:
@@ -138,30 +137,28 @@ def select(
 
 
 async def narrow_to_changed(
-    args: argparse.Namespace,
-    wm: WorkspaceManager,
-    params: dict[str, Any],
-    scope: Scope,
-) -> Scope | int:
-    """The scope narrowed to the changed files (see the module docstring), or the exit
+    args: argparse.Namespace, tree: ProjectTree, request: RunRequest
+) -> RunRequest | int:
+    """The request narrowed to the changed files (see the module docstring), or the exit
     code when the command ends here (nothing changed: 0; a git problem: 2, said on
-    stderr). Without ``--changed``/``--staged``: ``scope`` unchanged."""
+    stderr). Without ``--changed``/``--staged``: ``request`` unchanged."""
     if args.changed is None and not args.staged:
-        return scope
-    project, projects, params_for = scope
+        return request
     limits: list[Path] = []
-    if project is not None:
-        targets = [project]
-    elif params_for:
-        targets = sorted(params_for)
-        limits = [Path(p) for entry in params_for.values() for p in entry.get("paths", [])]
+    if request.project is not None:
+        targets = [Path(request.project)]
+    elif request.paths is not None:
+        limits = [Path(p) for p in request.paths]
+        owners = {tree.project_of(p) for p in limits}
+        inside = {r for r in tree.roots for p in limits if r.is_relative_to(p)}
+        targets = sorted({o for o in owners if o is not None} | inside)
     else:
-        targets = list(projects) if projects else wm.project_roots()
+        targets = list(tree.roots)
     try:
         changed = await asyncio.to_thread(
             select,
             targets,
-            wm.project_of,
+            tree.project_of,
             ref=args.changed,
             staged=args.staged,
             limits=limits,
@@ -186,8 +183,5 @@ async def narrow_to_changed(
     sys.stderr.write(
         f"note: {args.action} on {count} file{'s' if count != 1 else ''} {changed.what}\n"
     )
-    narrowed = {
-        owner: {**params, "paths": [str(f) for f in files]}
-        for owner, files in changed.files.items()
-    }
-    return None, sorted(narrowed), narrowed
+    files = sorted(str(f) for listed in changed.files.values() for f in listed)
+    return msgspec.structs.replace(request, project=None, workspace=False, paths=files)

@@ -123,14 +123,16 @@ def lock_line(outcome: LockedEnv, label: str, root: Path) -> str:
     return line
 
 
-def summary_line(results: Sequence[PrepareOutcome], elapsed: float) -> str:
-    """``N environments: a created, b updated, c unchanged, d failed in X s``."""
+def summary_line(statuses: Sequence[str], elapsed: float) -> str:
+    """``N environments: a created, b updated, c unchanged, d failed in X s`` for the
+    envs' final statuses."""
     counts = dict.fromkeys(("created", "updated", "unchanged", "failed"), 0)
-    for result in results:
-        counts[result.status] += 1
-    noun = "environment" if len(results) == 1 else "environments"
+    for status in statuses:
+        if status in counts:
+            counts[status] += 1
+    noun = "environment" if len(statuses) == 1 else "environments"
     parts = ", ".join(f"{count} {status}" for status, count in counts.items())
-    return f"{len(results)} {noun}: {parts} in {format_seconds(elapsed)}"
+    return f"{len(statuses)} {noun}: {parts} in {format_seconds(elapsed)}"
 
 
 class ProgressPrinter:
@@ -278,8 +280,18 @@ class ProgressPrinter:
                 lines.append(f"{self._paint('error', 'failed')}: {self._result_label(result)}")
                 lines += [f"  {line}" for line in (result.error or "").splitlines()]
         spent = self.clock() - self.started if elapsed is None else elapsed
-        lines.append(summary_line(results, spent))
+        lines.append(summary_line([r.status for r in results], spent))
         self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def finish_events(self, finals: Sequence[ProgressEvent]) -> None:
+        """:meth:`finish` for a preparation known only by its final events (what a run's
+        ``envs/progress`` carries): the summary line (each failure was already printed)."""
+        if self.is_tty and self._drawn:
+            self._active.clear()
+            self._redraw(None)
+        statuses = [event.status or "failed" for event in finals]
+        self.stream.write(summary_line(statuses, self.clock() - self.started) + "\n")
         self.stream.flush()
 
     def _result_label(self, result: PrepareOutcome) -> str:

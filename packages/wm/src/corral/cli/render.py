@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 import msgspec
+from corral_protocol.client import ProjectReport, RunnerSnapshot, WorkspaceReport
 from corral_protocol.messages import HandlerOutcome
 from corral_protocol.results import Diagnostic, Fix, ToolNote, ToolResult, as_tool_result
 
-from ..reports import ProjectReport, RunnerSnapshot, WorkspaceReport
-from ..rpcerrors import USER_ERROR_CODES
+from ..errors import USER_FAULT_CODES
 from .diff import edit_diff, styled_diff_line
 from .style import Style, printable
 
@@ -148,7 +148,7 @@ def summarize(outcome: ProjectReport | WorkspaceReport) -> Summary:
         if report.status == "error":
             error = report.error
             summary.errors.append((report.project, error.message if error else "unknown error"))
-            if error is not None and error.code in USER_ERROR_CODES:
+            if error is not None and error.code in USER_FAULT_CODES:
                 summary.usage_errors += 1
             continue
         for handler in report.handlers:

@@ -15,7 +15,6 @@ key, what was found and what was expected. The file format is documented in
 
 from corral_protocol.messages import ActionMode
 
-from corral.config.discovery import SKIPPED_DIRS, discover_projects
 from corral.config.errors import ConfigError
 from corral.config.model import (
     DEFAULT_ENV,
@@ -30,6 +29,7 @@ from corral.config.model import (
 )
 from corral.config.presets import PRESET_FILE, apply_presets, check_presets, parse_preset
 from corral.config.project import CONFIG_FILE_NAMES, is_project, load_project
+from corral.locate import SKIPPED_DIRS, discover_projects
 
 __all__ = [
     "CONFIG_FILE_NAMES",

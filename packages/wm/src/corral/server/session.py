@@ -26,7 +26,6 @@ from corral_protocol.client import (
     PrepareProgress,
     PrepareRequest,
     RestartRequest,
-    RunnerStateParams,
     RunRequest,
     ServerInfo,
     ServerStatus,
@@ -39,10 +38,8 @@ from corral_protocol.messages import PingParams, PingResult
 from corral_protocol.versions import negotiate
 
 from ..errors import CorralError
-from ..reports import runner_snapshot
 from ..rpcerrors import to_rpc_error
 from ..service import RunSinks, WorkspaceService
-from ..supervisor import RunnerStateChanged
 
 __all__ = ["MAX_QUEUED_BYTES", "Session", "SessionHost"]
 
@@ -79,7 +76,7 @@ class Session:
         self.client: tuple[str, str] | None = None
         self.connected = time.monotonic()
         self.runs = 0
-        self._subscribed = False
+        self._unsubscribe: Callable[[], None] | None = None
         router = conn.router
         router.gate = self._gate
         requests: dict[str, tuple[Callable[..., Awaitable[Any]], type | None]] = {
@@ -198,29 +195,17 @@ class Session:
         return await self.host.service.restart(request)
 
     async def _subscribe(self, params: None) -> None:
-        if not self._subscribed:
-            self._subscribed = True
-            self.host.service.wm.bus.add_listener(self._state_changed)  # until close()
-
-    def _state_changed(self, event: RunnerStateChanged) -> None:
-        self.notify(
-            "runner/state",
-            RunnerStateParams(
-                project=str(event.key.project),
-                env=event.key.env,
-                old=event.old.value,
-                new=event.new.value,
-                reason=event.reason,
-                runner=runner_snapshot(event.status),
-            ),
-        )
+        if self._unsubscribe is None:
+            self._unsubscribe = self.host.service.watch_runners(
+                lambda change: self.notify("runner/state", change)
+            )
 
     async def _stop(self, request: StopRequest) -> None:
         self.host.stop(when_idle=request.when_idle)
 
     def close(self) -> None:
         """Forget the session (the connection is closed or closing)."""
-        if self._subscribed:
-            self.host.service.wm.bus.remove_listener(self._state_changed)
-            self._subscribed = False
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         asyncio.get_running_loop().call_soon(self.conn.close)
