@@ -11,6 +11,4 @@ import os
 import tempfile
 
 os.environ["CORRAL_SERVER"] = "0"
-os.environ.setdefault(
-    "CORRAL_RUNTIME_DIR", tempfile.mkdtemp(prefix="corral-test-runtime-")
-)
+os.environ.setdefault("CORRAL_RUNTIME_DIR", tempfile.mkdtemp(prefix="corral-test-runtime-"))
