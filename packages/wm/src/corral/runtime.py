@@ -9,7 +9,8 @@ reads this before anything else.
 * Per workspace (keyed by the first 32 hex digits of the sha256 of the canonical root):
   ``<key>.json`` the record (0600), ``<key>.sock`` the Unix socket, ``<key>.lock`` held
   exclusively by the running server, ``<key>.start.lock`` held by whoever is starting one,
-  ``<key>.log`` the server's log.
+  ``<key>.log`` the server's log. A socket whose path would be too long for the OS goes to
+  ``<temp dir>/corral-<uid>/`` (0700, checked the same way); the record names it.
 * A record is trusted only while its pid is alive *and* the process's start time is the one
   recorded (a pid reused by another process is a stale record).
 """
@@ -27,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Final
 
 __all__ = [
     "Record",
@@ -58,10 +60,26 @@ def _default_base() -> Path:
     return Path(cache) / "corral" / "run"
 
 
+MAX_SOCKET_PATH: Final = 100
+"""Unix socket paths longer than this (the OS limit is 104-108 bytes) go to
+:func:`short_socket_dir` instead of the runtime directory."""
+
+
 def runtime_dir(create: bool = True) -> Path:
     """The per-user runtime directory (see the module docstring); raises
     :class:`RuntimeDirError` when it is unsafe."""
-    path = _default_base()
+    return _private_dir(_default_base(), create=create)
+
+
+def short_socket_dir() -> Path:
+    """``<temp dir>/corral-<uid>``: where a socket goes when the runtime directory's path
+    is too long for one (same rules: created 0700, refused when not ours)."""
+    base = Path(os.environ.get("TMPDIR") or "/tmp")  # noqa: S108  (checked like any runtime dir)
+    uid = os.getuid() if sys.platform != "win32" else 0
+    return _private_dir(base / f"corral-{uid}", create=True)
+
+
+def _private_dir(path: Path, *, create: bool) -> Path:
     if create:
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -103,10 +121,13 @@ def server_paths(root: Path, directory: Path | None = None) -> ServerPaths:
     """The paths for the workspace at ``root`` (in ``directory``, default the runtime dir)."""
     base = directory if directory is not None else runtime_dir()
     key = workspace_key(root)
+    socket = base / f"{key}.sock"
+    if len(os.fsencode(socket)) > MAX_SOCKET_PATH:
+        socket = short_socket_dir() / f"{key}.sock"
     return ServerPaths(
         root=root.resolve(),
         record=base / f"{key}.json",
-        socket=base / f"{key}.sock",
+        socket=socket,
         lock=base / f"{key}.lock",
         start_lock=base / f"{key}.start.lock",
         log=base / f"{key}.log",

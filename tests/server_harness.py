@@ -1,0 +1,147 @@
+"""Shared by the WM server tests: real ``corral`` processes against a real server.
+
+Every test gets its own runtime directory (records, sockets, logs) and a workspace copy;
+at teardown the server is stopped and the test fails if any process started for its
+workspace (server, runner, fork server, tool) is still alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+CORRAL = [sys.executable, "-m", "corral"]
+
+
+@dataclass
+class ServerWorld:
+    """A workspace and a runtime directory of its own, and how to run ``corral`` there."""
+
+    root: Path
+    runtime: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, "CORRAL_RUNTIME_DIR": str(self.runtime), "NO_COLOR": "1"}
+        env["CORRAL_SERVER"] = "1"
+        env.pop("CI", None)
+        env.update(extra)
+        return env
+
+    def corral(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CORRAL, "-C", str(self.root), *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            timeout=timeout,
+            env=env or self.env(),
+        )
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*CORRAL, "-C", str(self.root), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.root,
+            env=env or self.env(),
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        found = []
+        for path in self.runtime.glob("*.json"):
+            try:
+                found.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def socket(self) -> Path:
+        """The server's socket, as its record names it."""
+        (record,) = self.records()
+        endpoint: str = record["endpoint"]
+        assert endpoint.startswith("unix:"), endpoint
+        return Path(endpoint.removeprefix("unix:"))
+
+    def server_pid(self) -> int | None:
+        status = self.corral("server", "status", "--format", "json")
+        if status.returncode != 0:
+            return None
+        data = msgspec.json.decode(status.stdout)
+        server = data.get("server")
+        return None if server is None else int(server["pid"])
+
+    def status(self) -> dict[str, Any]:
+        result = self.corral("server", "status", "--format", "json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        data: dict[str, Any] = msgspec.json.decode(result.stdout)
+        return data
+
+
+def processes_mentioning(*needles: str) -> dict[int, str]:
+    """{pid: command line} of live processes whose command line or working directory
+    mentions one of ``needles`` (zombies excluded)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if state == "Z":
+            continue
+        if any(n in cmdline or cwd.startswith(n) for n in needles):
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@contextlib.contextmanager
+def no_leftovers(world: ServerWorld) -> Iterator[ServerWorld]:
+    """The world for the ``with`` body; then stop its server and require that nothing of
+    it (server, runner, fork server, tool) still runs."""
+    try:
+        yield world
+    finally:
+        world.corral("server", "stop", timeout=60)
+        needles = (str(world.root), str(world.runtime))
+        try:
+            wait_until(lambda: not processes_mentioning(*needles), "no process left", 15)
+        except AssertionError:
+            pass
+        left = processes_mentioning(*needles)
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert left == {}, f"processes left behind: {left}"
