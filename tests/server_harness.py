@@ -137,10 +137,8 @@ def no_leftovers(world: ServerWorld) -> Iterator[ServerWorld]:
     finally:
         world.corral("server", "stop", timeout=60)
         needles = (str(world.root), str(world.runtime))
-        try:
+        with contextlib.suppress(AssertionError):  # what is left is named just below
             wait_until(lambda: not processes_mentioning(*needles), "no process left", 15)
-        except AssertionError:
-            pass
         left = processes_mentioning(*needles)
         for pid in left:
             os.kill(pid, signal.SIGKILL)
