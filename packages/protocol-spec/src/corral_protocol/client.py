@@ -16,11 +16,13 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from .errors import ErrorCode
 from .messages import (
     AbsolutePath,
     ClientInfo,
     ErrorObject,
     HandlerOutcome,
+    LogLevel,
     NonEmptyStr,
     NonNegativeInt,
     ProgressValue,
@@ -86,6 +88,9 @@ RunnerStateName = Literal[
 ]
 EnvState = Literal["ready", "no_venv", "stale", "broken"]
 Seconds = Annotated[float, Meta(ge=0)]
+Pid = Annotated[int, Meta(ge=1)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+PrepareStatus = Literal["unchanged", "created", "updated", "failed"]
 
 
 class _Snapshot(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
@@ -112,7 +117,7 @@ class ServerInfo(_Message):
 
     name: NonEmptyStr
     version: NonEmptyStr
-    pid: Annotated[int, Meta(ge=1)]
+    pid: Pid
     root: AbsolutePath
     started: NonEmptyStr
     """When the server started (RFC 3339, UTC)."""
@@ -140,7 +145,7 @@ class RunRequest(_Message):
     action: NonEmptyStr
     params: Any = msgspec.field(default_factory=dict)
     project: AbsolutePath | None = None
-    paths: list[AbsolutePath] | None = None
+    paths: Annotated[list[AbsolutePath], Meta(min_length=1)] | None = None
     workspace: bool = False
     run_id: RunId | UnsetType = UNSET
     source: NonEmptyStr = "cli"
@@ -154,33 +159,50 @@ class RunRequest(_Message):
 class OutputRecord(_Snapshot, frozen=True):
     """One piece of text a handler printed (``stdout``/``stderr``) or logged (``log``)."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     stream: Literal["stdout", "stderr", "log"]
     text: str
-    level: str | UnsetType = UNSET
-    """The log level of a ``log`` record."""
+    level: LogLevel | UnsetType = UNSET
+    """The log level of a ``log`` record (present exactly on those)."""
+
+    def __post_init__(self) -> None:
+        if (self.stream == "log") != (self.level is not UNSET):
+            raise ValueError("`level` must be given exactly when `stream` is `log`")
 
 
 class ProjectReport(_Snapshot, frozen=True, tag_field="scope", tag="project"):
     """The outcome of an action in one project.
 
-    ``status``: ``ok``; ``failed`` (it ran and handlers failed: ``handlers`` says which and
-    why); ``error`` (it could not run: ``error`` is a JSON-RPC error object, SPEC.md §6.7:
-    -32602 a configuration error, -32010 the action is not defined there, -32015 a runner or
-    environment problem). ``output``: what its handlers printed and logged, bounded
-    (``outputDropped`` records beyond the bound). ``result`` is the action's result;
-    lint/format-family results are ToolResults (SPEC.md §13).
+    ``status``: ``ok`` (every handler ok, ``error`` null); ``failed`` (it ran and handlers
+    failed: ``handlers`` says which and why; ``error`` null, or -32011 HandlerFailed inside
+    a workspace run); ``error`` (it could not run: ``error`` is a JSON-RPC error object,
+    SPEC.md §6.7: -32602 a configuration error, -32010 the action is not defined there,
+    -32015 a runner or environment problem). ``output``: what its handlers printed and
+    logged, bounded (``outputDropped`` records beyond the bound). ``result`` is the action's
+    result; lint/format-family results are ToolResults (SPEC.md §13).
     """
 
     run_id: RunId | None
-    project: str
+    project: AbsolutePath
     status: Literal["ok", "failed", "error"]
     result: Any = None
     handlers: list[HandlerOutcome] = msgspec.field(default_factory=list)
     error: ErrorObject | None = None
     output: list[OutputRecord] = msgspec.field(default_factory=list)
     output_dropped: NonNegativeInt = 0
+
+    def __post_init__(self) -> None:
+        if self.status == "ok":
+            if self.error is not None:
+                raise ValueError("`error` must be null when `status` is `ok`")
+            if any(outcome.status != "ok" for outcome in self.handlers):
+                raise ValueError("`status` is `ok` but a handler outcome is not `ok`")
+        elif self.status == "error":
+            if self.error is None:
+                raise ValueError("`error` must not be null when `status` is `error`")
+        elif self.error is not None and self.error.code != ErrorCode.HANDLER_FAILED:
+            raise ValueError("`error` of a `failed` project must be null or -32011")
 
 
 class WorkspaceReport(_Snapshot, frozen=True, tag_field="scope", tag="workspace"):
@@ -194,9 +216,13 @@ class WorkspaceReport(_Snapshot, frozen=True, tag_field="scope", tag="workspace"
     run_id: RunId
     status: Literal["ok", "failed"]
     projects: list[ProjectReport]
-    skipped: list[str] = msgspec.field(default_factory=list)
+    skipped: list[AbsolutePath] = msgspec.field(default_factory=list)
     output: list[OutputRecord] = msgspec.field(default_factory=list)
     output_dropped: NonNegativeInt = 0
+
+    def __post_init__(self) -> None:
+        if (self.status == "ok") != all(p.status == "ok" for p in self.projects):
+            raise ValueError("`status` must be `ok` exactly when every project's is `ok`")
 
 
 RunReport = ProjectReport | WorkspaceReport
@@ -208,8 +234,8 @@ class RunProgressParams(_Message):
     the client's run ``runId``, from the runner of (``project``, ``env``)."""
 
     run_id: RunId
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     value: ProgressValue
 
 
@@ -227,8 +253,8 @@ class EnvInfo(_Snapshot, frozen=True):
     """One environment of one project and whether it is ready; ``message`` says what is
     wrong and ``fix`` is the command that fixes it (absent when ready)."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     state: EnvState
     message: str
     fix: list[str] | None = None
@@ -248,23 +274,33 @@ class PrepareProgress(_Snapshot, frozen=True):
     (``skipped``; or [``creating``] ``installing`` then ``done`` or ``failed``), seconds
     since its work started, and on the final event its ``status``."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     phase: Literal["skipped", "creating", "installing", "done", "failed"]
     elapsed: Seconds
     message: str
-    status: Literal["unchanged", "created", "updated", "failed"] | None = None
+    status: PrepareStatus | None = None
+
+    def __post_init__(self) -> None:
+        if (self.status is None) != (self.phase in ("creating", "installing")):
+            raise ValueError("`status` must be null exactly when `phase` is not final")
+        if (self.status == "failed") != (self.phase == "failed"):
+            raise ValueError("`status` must be `failed` exactly when `phase` is `failed`")
 
 
 class PrepareReport(_Snapshot, frozen=True):
     """The outcome of preparing one environment (``error`` names the step, the command and
     the end of its output when ``failed``)."""
 
-    project: str
-    env: str
-    status: Literal["unchanged", "created", "updated", "failed"]
+    project: AbsolutePath
+    env: NonEmptyStr
+    status: PrepareStatus
     duration: Seconds
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.status == "failed") != (self.error is not None):
+            raise ValueError("`error` must be non-null exactly when `status` is `failed`")
 
 
 class PrepareOutcome(_Snapshot, frozen=True):
@@ -279,8 +315,8 @@ class PrepareOutcome(_Snapshot, frozen=True):
 class ProjectInfo(_Snapshot, frozen=True):
     """One project: its actions and envs, or the configuration error that hides them."""
 
-    project: str
-    config_file: str | None
+    project: AbsolutePath
+    config_file: AbsolutePath | None
     actions: list[str]
     envs: list[str]
     presets: list[str]
@@ -290,11 +326,11 @@ class ProjectInfo(_Snapshot, frozen=True):
 class RunnerSnapshot(_Snapshot, frozen=True):
     """One runner (project, env) as it is now."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     state: RunnerStateName
-    pid: int | None = None
-    port: int | None = None
+    pid: Pid | None = None
+    port: Port | None = None
     uptime: Seconds | None = None
     restarts: NonNegativeInt = 0
     crashes_in_window: NonNegativeInt = 0
@@ -305,8 +341,8 @@ class RunnerSnapshot(_Snapshot, frozen=True):
 class RunnerStateParams(_Message):
     """``runner/state`` (server → client, after ``runners/subscribe``): one transition."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     old: RunnerStateName
     new: RunnerStateName
     reason: str
@@ -342,7 +378,7 @@ class ClientSummary(_Snapshot, frozen=True):
 class ServerStatus(_Snapshot, frozen=True):
     """The server itself."""
 
-    pid: int
+    pid: Pid
     version: str
     protocol: VersionList
     endpoint: str
