@@ -251,13 +251,17 @@ class RunOutputParams(_Message):
 
 class EnvInfo(_Snapshot, frozen=True):
     """One environment of one project and whether it is ready; ``message`` says what is
-    wrong and ``fix`` is the command that fixes it (absent when ready)."""
+    wrong and ``fix`` is the command that fixes it (null exactly when ready)."""
 
     project: AbsolutePath
     env: NonEmptyStr
     state: EnvState
     message: str
     fix: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.state == "ready") != (self.fix is None):
+            raise ValueError("`fix` must be null exactly when `state` is `ready`")
 
 
 class PrepareRequest(_Message):
