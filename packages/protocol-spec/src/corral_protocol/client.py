@@ -61,6 +61,7 @@ __all__ = [
     "SessionResult",
     "StatusResult",
     "StopRequest",
+    "WorkspaceReport",
 ]
 
 CLIENT_PROTOCOL_VERSION: Final = "1.0"
