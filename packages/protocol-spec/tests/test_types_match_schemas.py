@@ -10,15 +10,15 @@ table in :mod:`corral_protocol.methods` must list the same methods with the same
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-import jsonschema
 import msgspec
 import pytest
 from corral_protocol import messages, results
 from corral_protocol.errordata import ERROR_DATA
 from corral_protocol.methods import METHODS
-from corral_protocol.schemas import load_index, load_schema, schema_registry
+from corral_protocol.schemas import load_index, load_schema
+from schema_checks import round_trips, validator
 
 # Envelope shapes are handled by the JSON-RPC core, not by a message type.
 ENVELOPES = {"RequestMessage", "NotificationMessage", "ResponseMessage"}
@@ -32,11 +32,6 @@ def structures() -> list[tuple[str, str]]:
     ]
 
 
-def validator(schema_file: str) -> jsonschema.protocols.Validator:
-    schema = load_schema(schema_file)
-    return jsonschema.Draft202012Validator(schema, registry=schema_registry())
-
-
 TYPE_MODULES = (messages, results)
 
 
@@ -45,71 +40,6 @@ def python_type(name: str) -> Any:
         if name in module.__all__:
             return getattr(module, name)
     return None
-
-
-def canonical(value: Any, info: msgspec.inspect.Type) -> Any:
-    """``value`` as the type encodes it: unknown members and members equal to their default
-    are left out (the protocol ignores the former and lets senders omit the latter)."""
-    if isinstance(info, msgspec.inspect.StructType) and isinstance(value, dict):
-        out = {}
-        for field in info.fields:
-            if field.encode_name not in value:
-                continue
-            item = value[field.encode_name]
-            if not field.required:
-                if field.default is not msgspec.NODEFAULT:
-                    default = field.default
-                elif field.default_factory is not msgspec.NODEFAULT:
-                    default = field.default_factory()
-                else:
-                    default = msgspec.UNSET  # `X | UnsetType = UNSET`: never equal to data
-                if item == default:
-                    continue
-            out[field.encode_name] = canonical(item, field.type)
-        if info.tag_field is not None and info.tag_field in value:
-            out[info.tag_field] = value[info.tag_field]
-        return out
-    if isinstance(info, msgspec.inspect.UnionType):
-        for option in info.types:
-            try:
-                msgspec.convert(value, _python(option))
-            except (msgspec.ValidationError, TypeError):
-                continue
-            return canonical(value, option)
-        return value
-    if isinstance(info, (msgspec.inspect.ListType,)) and isinstance(value, list):
-        return [canonical(item, info.item_type) for item in value]
-    if isinstance(info, msgspec.inspect.DictType) and isinstance(value, dict):
-        return {key: canonical(item, info.value_type) for key, item in value.items()}
-    if isinstance(info, msgspec.inspect.Metadata):
-        return canonical(value, info.type)
-    return value
-
-
-def _python(info: msgspec.inspect.Type) -> Any:
-    """The Python type behind a type_info node, enough to test-convert a union member."""
-    if isinstance(info, msgspec.inspect.StructType):
-        return info.cls
-    if isinstance(info, msgspec.inspect.Metadata):
-        return _python(info.type)
-    simple = {
-        msgspec.inspect.StrType: str,
-        msgspec.inspect.IntType: int,
-        msgspec.inspect.FloatType: float,
-        msgspec.inspect.BoolType: bool,
-        msgspec.inspect.NoneType: type(None),
-        msgspec.inspect.AnyType: Any,
-    }
-    for node, python in simple.items():
-        if isinstance(info, node):
-            return python
-    if isinstance(info, msgspec.inspect.ListType):
-        return list[_python(info.item_type)]  # type: ignore[misc]
-    if isinstance(info, msgspec.inspect.DictType):
-        return dict[str, _python(info.value_type)]  # type: ignore[misc]
-    if isinstance(info, msgspec.inspect.LiteralType):
-        return Literal[tuple(info.values)]
-    return Any
 
 
 def test_every_structure_has_a_python_type() -> None:
@@ -134,9 +64,7 @@ def test_examples_round_trip_through_the_type(name: str, schema_file: str) -> No
     kind = python_type(name)
     assert schema["examples"], f"{schema_file} has no examples"
     for example in schema["examples"]:
-        decoded = msgspec.convert(example, kind)
-        encoded = msgspec.json.decode(msgspec.json.encode(decoded))
-        expected = canonical(example, msgspec.inspect.type_info(kind))
+        encoded, expected = round_trips(kind, example)
         assert encoded == expected, f"{name}: {example} re-encoded as {encoded}"
         validator(schema_file).validate(encoded)
 

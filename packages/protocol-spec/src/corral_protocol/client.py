@@ -17,11 +17,13 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from .errors import ErrorCode
 from .messages import (
     AbsolutePath,
     ClientInfo,
     ErrorObject,
     HandlerOutcome,
+    LogLevel,
     NonEmptyStr,
     NonNegativeInt,
     ProgressValue,
@@ -61,6 +63,7 @@ __all__ = [
     "SessionResult",
     "StatusResult",
     "StopRequest",
+    "WorkspaceReport",
 ]
 
 CLIENT_PROTOCOL_VERSION: Final = "1.0"
@@ -88,6 +91,9 @@ RunnerStateName = Literal[
 ]
 EnvState = Literal["ready", "no_venv", "stale", "broken"]
 Seconds = Annotated[float, Meta(ge=0)]
+Pid = Annotated[int, Meta(ge=1)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+PrepareStatus = Literal["unchanged", "created", "updated", "failed"]
 
 
 class _Snapshot(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
@@ -114,7 +120,7 @@ class ServerInfo(_Message):
 
     name: NonEmptyStr
     version: NonEmptyStr
-    pid: Annotated[int, Meta(ge=1)]
+    pid: Pid
     root: AbsolutePath
     started: NonEmptyStr
     """When the server started (RFC 3339, UTC)."""
@@ -142,7 +148,7 @@ class RunRequest(_Message):
     action: NonEmptyStr
     params: Any = msgspec.field(default_factory=dict)
     project: AbsolutePath | None = None
-    paths: list[AbsolutePath] | None = None
+    paths: Annotated[list[AbsolutePath], Meta(min_length=1)] | None = None
     workspace: bool = False
     run_id: RunId | UnsetType = UNSET
     source: NonEmptyStr = "cli"
@@ -158,33 +164,52 @@ class RunRequest(_Message):
 class OutputRecord(_Snapshot, frozen=True):
     """One piece of text a handler printed (``stdout``/``stderr``) or logged (``log``)."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     stream: Literal["stdout", "stderr", "log"]
     text: str
-    level: str | UnsetType = UNSET
-    """The log level of a ``log`` record."""
+    level: LogLevel | UnsetType = UNSET
+    """The log level of a ``log`` record (present exactly on those)."""
+
+    def __post_init__(self) -> None:
+        if (self.stream == "log") != (self.level is not UNSET):
+            raise ValueError("`level` must be given exactly when `stream` is `log`")
 
 
-class ProjectReport(_Snapshot, frozen=True, omit_defaults=False, tag_field="scope", tag="project"):
+class ProjectReport(
+    _Snapshot, frozen=True, omit_defaults=False, tag_field="scope", tag="project"
+):
     """The outcome of an action in one project.
 
-    ``status``: ``ok``; ``failed`` (it ran and handlers failed: ``handlers`` says which and
-    why); ``error`` (it could not run: ``error`` is a JSON-RPC error object, SPEC.md §6.7:
-    -32602 a configuration error, -32010 the action is not defined there, -32015 a runner or
-    environment problem). ``output``: what its handlers printed and logged, bounded
-    (``outputDropped`` records beyond the bound). ``result`` is the action's result;
-    lint/format-family results are ToolResults (SPEC.md §13).
+    ``status``: ``ok`` (every handler ok, ``error`` null); ``failed`` (it ran and handlers
+    failed: ``handlers`` says which and why; ``error`` null, or -32011 HandlerFailed inside
+    a workspace run); ``error`` (it could not run: ``error`` is a JSON-RPC error object,
+    SPEC.md §6.7: -32602 a configuration error, -32010 the action is not defined there,
+    -32015 a runner or environment problem). ``output``: what its handlers printed and
+    logged, bounded (``outputDropped`` records beyond the bound). ``result`` is the action's
+    result; lint/format-family results are ToolResults (SPEC.md §13).
     """
 
     run_id: RunId | None
-    project: str
+    project: AbsolutePath
     status: Literal["ok", "failed", "error"]
     result: Any = None
     handlers: list[HandlerOutcome] = msgspec.field(default_factory=list)
     error: ErrorObject | None = None
     output: list[OutputRecord] = msgspec.field(default_factory=list)
     output_dropped: NonNegativeInt = 0
+
+    def __post_init__(self) -> None:
+        if self.status == "ok":
+            if self.error is not None:
+                raise ValueError("`error` must be null when `status` is `ok`")
+            if any(outcome.status != "ok" for outcome in self.handlers):
+                raise ValueError("`status` is `ok` but a handler outcome is not `ok`")
+        elif self.status == "error":
+            if self.error is None:
+                raise ValueError("`error` must not be null when `status` is `error`")
+        elif self.error is not None and self.error.code != ErrorCode.HANDLER_FAILED:
+            raise ValueError("`error` of a `failed` project must be null or -32011")
 
 
 class WorkspaceReport(
@@ -200,9 +225,13 @@ class WorkspaceReport(
     run_id: RunId
     status: Literal["ok", "failed"]
     projects: list[ProjectReport]
-    skipped: list[str] = msgspec.field(default_factory=list)
+    skipped: list[AbsolutePath] = msgspec.field(default_factory=list)
     output: list[OutputRecord] = msgspec.field(default_factory=list)
     output_dropped: NonNegativeInt = 0
+
+    def __post_init__(self) -> None:
+        if (self.status == "ok") != all(p.status == "ok" for p in self.projects):
+            raise ValueError("`status` must be `ok` exactly when every project's is `ok`")
 
 
 RunReport = ProjectReport | WorkspaceReport
@@ -214,8 +243,8 @@ class RunProgressParams(_Message):
     the client's run ``runId``, from the runner of (``project``, ``env``)."""
 
     run_id: RunId
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     value: ProgressValue
 
 
@@ -231,13 +260,17 @@ class RunOutputParams(_Message):
 
 class EnvInfo(_Snapshot, frozen=True):
     """One environment of one project and whether it is ready; ``message`` says what is
-    wrong and ``fix`` is the command that fixes it (absent when ready)."""
+    wrong and ``fix`` is the command that fixes it (null exactly when ready)."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     state: EnvState
     message: str
     fix: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.state == "ready") != (self.fix is None):
+            raise ValueError("`fix` must be null exactly when `state` is `ready`")
 
 
 class PrepareRequest(_Message):
@@ -254,12 +287,18 @@ class PrepareProgress(_Snapshot, frozen=True):
     (``skipped``; or [``creating``] [``locking``] ``installing`` then ``done`` or
     ``failed``), seconds since its work started, and on the final event its ``status``."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     phase: Literal["skipped", "creating", "locking", "installing", "done", "failed"]
     elapsed: Seconds
     message: str
-    status: Literal["unchanged", "created", "updated", "failed"] | None = None
+    status: PrepareStatus | None = None
+
+    def __post_init__(self) -> None:
+        if (self.status is None) != (self.phase in ("creating", "locking", "installing")):
+            raise ValueError("`status` must be null exactly when `phase` is not final")
+        if (self.status == "failed") != (self.phase == "failed"):
+            raise ValueError("`status` must be `failed` exactly when `phase` is `failed`")
 
 
 class LockReport(_Snapshot, frozen=True):
@@ -267,9 +306,10 @@ class LockReport(_Snapshot, frozen=True):
     ``updated`` (``changes`` lists the package changes, e.g. ``ruff 0.17.5 -> 0.17.6``),
     ``unchanged``, or ``failed`` (``error`` says why)."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     path: str
+    """The lock file (absolute); empty when the env's lock could not even be attempted."""
     status: Literal["created", "updated", "unchanged", "failed"]
     changes: list[str] = msgspec.field(default_factory=list)
     error: str | None = None
@@ -280,12 +320,16 @@ class PrepareReport(_Snapshot, frozen=True):
     the end of its output when ``failed``); ``lock``: its lock file, when this preparation
     wrote it."""
 
-    project: str
-    env: str
-    status: Literal["unchanged", "created", "updated", "failed"]
+    project: AbsolutePath
+    env: NonEmptyStr
+    status: PrepareStatus
     duration: Seconds
     error: str | None = None
     lock: LockReport | None = None
+
+    def __post_init__(self) -> None:
+        if (self.status == "failed") != (self.error is not None):
+            raise ValueError("`error` must be non-null exactly when `status` is `failed`")
 
 
 class PrepareOutcome(_Snapshot, frozen=True):
@@ -300,8 +344,8 @@ class PrepareOutcome(_Snapshot, frozen=True):
 class ProjectInfo(_Snapshot, frozen=True):
     """One project: its actions and envs, or the configuration error that hides them."""
 
-    project: str
-    config_file: str | None
+    project: AbsolutePath
+    config_file: AbsolutePath | None
     actions: list[str]
     envs: list[str]
     presets: list[str]
@@ -311,11 +355,11 @@ class ProjectInfo(_Snapshot, frozen=True):
 class RunnerSnapshot(_Snapshot, frozen=True):
     """One runner (project, env) as it is now."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     state: RunnerStateName
-    pid: int | None = None
-    port: int | None = None
+    pid: Pid | None = None
+    port: Port | None = None
     uptime: Seconds | None = None
     restarts: NonNegativeInt = 0
     crashes_in_window: NonNegativeInt = 0
@@ -326,8 +370,8 @@ class RunnerSnapshot(_Snapshot, frozen=True):
 class RunnerStateParams(_Message):
     """``runner/state`` (server → client, after ``runners/subscribe``): one transition."""
 
-    project: str
-    env: str
+    project: AbsolutePath
+    env: NonEmptyStr
     old: RunnerStateName
     new: RunnerStateName
     reason: str
@@ -363,7 +407,7 @@ class ClientSummary(_Snapshot, frozen=True):
 class ServerStatus(_Snapshot, frozen=True):
     """The server itself."""
 
-    pid: int
+    pid: Pid
     version: str
     protocol: VersionList
     endpoint: str

@@ -1,6 +1,12 @@
-"""Locate and load the JSON Schemas of the Corral runner protocol.
+"""Locate and load the JSON Schemas of the Corral protocols.
 
-The schemas (JSON Schema draft 2020-12) are the source of truth of the protocol; SPEC.md is
+Two protocols, two directories: the runner protocol (WM ↔ runner, SPEC.md Part I) in
+``schemas/``, ``$id`` base :data:`SCHEMA_BASE_URI`; the client protocol (front ends ↔ the WM
+server, SPEC.md Part II) in ``schemas/client/``, ``$id`` base :data:`CLIENT_SCHEMA_BASE_URI`,
+whose schemas reuse runner ones by absolute ``$ref``. Functions take ``protocol="runner"``
+(the default) or ``protocol="client"``.
+
+The schemas (JSON Schema draft 2020-12) are the source of truth of the protocols; SPEC.md is
 their prose companion. This module only reads them: it needs nothing but the standard library.
 :func:`schema_registry` needs the ``referencing`` distribution (it comes with ``jsonschema``),
 which is *not* a runtime dependency of ``corral-protocol`` (keep pure-Python schema validation
@@ -16,13 +22,15 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import referencing
 
 __all__ = [
+    "CLIENT_SCHEMA_BASE_URI",
     "SCHEMA_BASE_URI",
+    "Protocol",
     "load_index",
     "load_schema",
     "schema_dir",
@@ -32,6 +40,13 @@ __all__ = [
 
 #: Base URI of every schema's ``$id``: ``SCHEMA_BASE_URI + "<file name>"``.
 SCHEMA_BASE_URI = "https://corral.dev/schemas/1.0/"
+#: Base URI of every client protocol schema's ``$id`` (``schemas/client/<file name>``).
+CLIENT_SCHEMA_BASE_URI = "https://corral.dev/schemas/client/1.0/"
+
+Protocol = Literal["runner", "client"]
+"""Which protocol's schemas: the runner protocol's or the client protocol's."""
+
+_CLIENT_DIR = "client"
 
 _INDEX_FILE = "index.json"
 
@@ -55,12 +70,21 @@ def schema_dir() -> pathlib.Path:
     raise FileNotFoundError(f"corral-protocol schemas not found: looked in {packaged} and {source}")
 
 
-def schema_names() -> list[str]:
-    """Return the file names of every JSON file in :func:`schema_dir`, sorted.
+def _directory(protocol: Protocol) -> pathlib.Path:
+    """The directory of ``protocol``'s schema files."""
+    if protocol == "runner":
+        return schema_dir()
+    if protocol == "client":
+        return schema_dir() / _CLIENT_DIR
+    raise ValueError(f"no such protocol: {protocol!r} (expected 'runner' or 'client')")
+
+
+def schema_names(protocol: Protocol = "runner") -> list[str]:
+    """Return the file names of every JSON file of ``protocol``'s schemas, sorted.
 
     This includes ``common.json``, ``index.json`` and ``index.schema.json``.
     """
-    return sorted(path.name for path in schema_dir().glob("*.json"))
+    return sorted(path.name for path in _directory(protocol).glob("*.json"))
 
 
 def _file_name(name: str) -> str:
@@ -83,8 +107,9 @@ def _read_text(directory: pathlib.Path, file_name: str) -> str:
     return (directory / file_name).read_text(encoding="utf-8")
 
 
-def load_schema(name: str) -> dict[str, Any]:
-    """Load one schema by file name, with or without ``.json`` (``"run-result"``).
+def load_schema(name: str, protocol: Protocol = "runner") -> dict[str, Any]:
+    """Load one of ``protocol``'s schemas by file name, with or without ``.json``
+    (``"run-result"``; ``load_schema("run-report", "client")``).
 
     Every call returns a fresh ``dict``: callers may mutate it freely.
 
@@ -94,28 +119,31 @@ def load_schema(name: str) -> dict[str, Any]:
         FileNotFoundError: no such schema file.
     """
     file_name = _file_name(name)
-    document = json.loads(_read_text(schema_dir(), file_name))
+    document = json.loads(_read_text(_directory(protocol), file_name))
     if not isinstance(document, dict):
         raise TypeError(f"{file_name} does not hold a JSON object")
     return document
 
 
-def load_index() -> dict[str, Any]:
-    """Load ``index.json``, the protocol's meta model.
+def load_index(protocol: Protocol = "runner") -> dict[str, Any]:
+    """Load ``protocol``'s ``index.json``, its meta model.
 
-    It lists every method (direction, kind, params/result schema file, since-version, error
+    It lists every method (direction, kind, params/result schema, since-version, error
     codes), every structure with its schema file, and every error code. Its own format is
-    described by ``index.schema.json``.
+    described by ``index.schema.json`` (of the same directory). A client method's params or
+    result may be a runner protocol schema, named by its absolute ``$id``.
     """
-    return load_schema(_INDEX_FILE)
+    return load_schema(_INDEX_FILE, protocol)
 
 
 @functools.cache
 def schema_registry() -> referencing.Registry[Any]:
-    """Return a ``referencing.Registry`` holding every schema under its ``$id``.
+    """Return a ``referencing.Registry`` holding every schema of both protocols under its
+    ``$id``.
 
-    Relative references such as ``"common.json#/$defs/RequestId"`` resolve through it.
-    ``index.json`` is not a schema and is not included. The registry is immutable and cached.
+    Relative references such as ``"common.json#/$defs/RequestId"`` resolve through it, and
+    so do the client schemas' absolute references to runner schemas. The ``index.json``
+    files are not schemas and are not included. The registry is immutable and cached.
 
     ``referencing`` is imported lazily here because it is not a runtime dependency of
     ``corral-protocol``; install ``jsonschema`` (which brings it) to use this function.
@@ -131,10 +159,12 @@ def schema_registry() -> referencing.Registry[Any]:
             "schema_registry() needs the 'referencing' package (pip install jsonschema)"
         ) from exc
     resources = []
-    for file_name in schema_names():
-        if file_name == _INDEX_FILE:
-            continue
-        document = load_schema(file_name)
-        resources.append((document["$id"], DRAFT202012.create_resource(document)))
+    protocols: tuple[Protocol, ...] = ("runner", "client")
+    for protocol in protocols:
+        for file_name in schema_names(protocol):
+            if file_name == _INDEX_FILE:
+                continue
+            document = load_schema(file_name, protocol)
+            resources.append((document["$id"], DRAFT202012.create_resource(document)))
     registry: Registry[Any] = Registry().with_resources(resources)
     return registry.crawl()
