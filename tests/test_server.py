@@ -340,3 +340,66 @@ def test_requests_before_initialize_and_a_wrong_protocol_are_refused(world: Serv
     asyncio.run(scenario())
     time.sleep(0)  # the server logged nothing fatal and still answers
     assert world.corral("server", "status").returncode == 0
+
+
+def test_the_record_matches_its_schema(world: ServerWorld) -> None:
+    import jsonschema  # noqa: PLC0415
+    from corral_protocol.schemas import load_schema, schema_registry  # noqa: PLC0415
+
+    assert world.corral("server", "start").returncode == 0
+    (record,) = world.records()
+    schema = load_schema("server-record.json", protocol="client")
+    jsonschema.Draft202012Validator(schema, registry=schema_registry()).validate(record)
+
+
+def test_refusals_stop_semantics_and_the_initialize_deadline(slow_world: ServerWorld) -> None:
+    """SPEC.md Part II: an unknown project is -32014, a run id in flight -32602; a
+    connection that never initializes is closed after 10 s; server/stop answers every run
+    -32800 (reason shutdown) before it answers, and work is refused -32004 meanwhile."""
+    import asyncio  # noqa: PLC0415
+
+    from corral.client.session import ServerError, ServerSession  # noqa: PLC0415
+    from corral.errors import RunCancelledError  # noqa: PLC0415
+    from corral_protocol import RpcError, connect_unix  # noqa: PLC0415
+    from corral_protocol.client import RunRequest  # noqa: PLC0415
+    from corral_protocol.messages import ClientInfo  # noqa: PLC0415
+
+    assert slow_world.corral("server", "start").returncode == 0
+    socket_path = slow_world.socket()
+    alpha = str(slow_world.root / "alpha")
+    client = ClientInfo(name="test", version="0")
+
+    async def scenario() -> None:
+        silent = await connect_unix(str(socket_path))  # never initializes
+        session = await ServerSession.open(socket_path, client)
+        with pytest.raises(ServerError) as unknown:
+            await session.run(RunRequest(action="hello", project=str(slow_world.root)))
+        assert unknown.value.code == -32014
+        slow = asyncio.create_task(
+            session.run(RunRequest(action="slow", project=alpha, run_id="the-slow-run"))
+        )
+        marker = Path(alpha) / "slow.state"
+        async with asyncio.timeout(60):
+            while not (marker.exists() and marker.read_text() == "started"):
+                await asyncio.sleep(0.05)
+        other = await ServerSession.open(socket_path, client)
+        with pytest.raises(ServerError) as twice:
+            await other.run(RunRequest(action="hello", project=alpha, run_id="the-slow-run"))
+        assert twice.value.code == -32602
+        await other.stop(when_idle=True)  # answered at once; the slow run goes on
+        assert not slow.done()
+        with pytest.raises(RpcError) as refused:
+            await other.conn.request("workspace/reload")
+        assert refused.value.code == -32004
+        with pytest.raises(ServerError) as late:
+            await ServerSession.open(socket_path, client)
+        assert late.value.code == -32004
+        await other.stop()  # answers only once the slow run was answered -32800
+        assert slow.done()
+        with pytest.raises(RunCancelledError):
+            await slow
+        await asyncio.wait_for(silent.wait_closed(), 15)
+        await session.aclose()
+        await other.aclose()
+
+    asyncio.run(scenario())

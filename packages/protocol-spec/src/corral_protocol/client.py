@@ -176,9 +176,7 @@ class OutputRecord(_Snapshot, frozen=True):
             raise ValueError("`level` must be given exactly when `stream` is `log`")
 
 
-class ProjectReport(
-    _Snapshot, frozen=True, omit_defaults=False, tag_field="scope", tag="project"
-):
+class ProjectReport(_Snapshot, frozen=True, omit_defaults=False, tag_field="scope", tag="project"):
     """The outcome of an action in one project.
 
     ``status``: ``ok`` (every handler ok, ``error`` null); ``failed`` (it ran and handlers

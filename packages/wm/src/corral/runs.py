@@ -122,6 +122,11 @@ class RunRegistry:
         finally:
             self._tasks.pop(run_id, None)
 
+    def in_flight(self, run_id: str) -> bool:
+        """Whether run ``run_id`` is going."""
+        task = self._tasks.get(run_id)
+        return task is not None and not task.done()
+
     def cancel(self, run_id: str) -> bool:
         """Cancel a run in flight (its runner requests get ``$/cancelRequest``). False if
         no such run is going."""

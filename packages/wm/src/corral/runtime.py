@@ -179,22 +179,32 @@ class Record:
 
     @classmethod
     def read(cls, path: Path) -> Record | None:
-        """The record at ``path``, or None when missing, unreadable, not ours or malformed."""
+        """The record at ``path``, or None when missing, unreadable, not ours or malformed
+        (``server-record.json``: camelCase members)."""
         try:
             if sys.platform != "win32" and path.stat().st_uid != os.getuid():
                 return None
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            values = {name: data[_camel(name)] for name in cls.__dataclass_fields__}
+            record = cls(**values)
         except (OSError, ValueError, TypeError, KeyError):
             return None
+        if not isinstance(record.pid, int) or not isinstance(record.start_time, str):
+            return None
+        return record
 
     def write(self, path: Path) -> None:
         """Write atomically, readable by the owner only."""
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(asdict(self), handle)
+            json.dump({_camel(name): value for name, value in asdict(self).items()}, handle)
         os.replace(temporary, path)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ from corral_protocol.client import (
     WorkspaceReport,
 )
 
-from .errors import UsageError
+from .errors import UnknownProjectError, UsageError
 from .reports import runner_snapshot
 from .runids import new_run_id
 from .sinks import RunSinks
@@ -63,10 +63,12 @@ class WorkspaceService:
         project: Path | None = None
         projects: list[Path] | None = None
         params_for: dict[Path, Any] | None = None
+        if wm.runs.in_flight(run_id):
+            raise UsageError(f"a run with id {run_id!r} is in flight already")
         if request.project is not None:
             project = Path(request.project)
             if project.resolve() not in wm.project_roots():
-                raise UsageError(f"{request.project} is not a Corral project of {wm.root}")
+                raise UnknownProjectError(project)
             if project.resolve() in wm.problems:
                 raise wm.problems[project.resolve()]
         elif request.paths is not None:
@@ -182,20 +184,37 @@ class WorkspaceService:
         request: PrepareRequest,
         progress: Callable[[PrepareProgress], None] | None = None,
     ) -> PrepareOutcome:
-        """``envs/prepare``."""
+        """``envs/prepare``; an unknown project is an error, and so is an env name that no
+        selected project has."""
         projects = None if request.projects is None else [Path(p) for p in request.projects]
+        self._known_projects(projects)
         reports = await self.wm.prepare_envs(
             projects, request.envs, recreate=request.recreate, progress=progress, jobs=request.jobs
         )
+        # Env names are known only once presets are resolved (by the dev_workspace envs
+        # this very call prepared): a name nothing prepared is one no project has.
+        unknown = sorted(set(request.envs or ()) - {r.env for r in reports})
+        if unknown:
+            have = sorted({info.env for info in self.wm.env_infos(projects)})
+            raise UsageError(
+                f"no selected project has an environment {unknown[0]!r} "
+                f"(they have: {', '.join(have) or 'none'})"
+            )
         return PrepareOutcome(envs=reports)
 
     async def restart(self, request: RestartRequest) -> RestartOutcome:
         """``runners/restart``."""
         project = None if request.project is None else Path(request.project)
+        self._known_projects(None if project is None else [project])
         runners = await self.wm.restart_runners(
             project, request.env, include_stopped=request.include_stopped
         )
         return RestartOutcome(runners=runners)
+
+    def _known_projects(self, projects: list[Path] | None) -> None:
+        for project in projects or []:
+            if project.resolve() not in self.wm.project_roots():
+                raise UnknownProjectError(project)
 
     def watch_runners(self, listener: Callable[[RunnerStateParams], None]) -> Callable[[], None]:
         """Call ``listener`` with every runner state change from now on; returns the

@@ -91,6 +91,7 @@ class WorkspaceServer:
         self._fork_server = fork_server
         self._watch = watch
         self._sessions: set[Session] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._stop_when_idle = False
         self._last_activity = time.monotonic()
@@ -113,14 +114,23 @@ class WorkspaceServer:
     def activity(self) -> None:
         self._last_activity = time.monotonic()
 
-    def stop(self, *, when_idle: bool) -> None:
-        """Stop now, or once no client has a run in flight."""
+    @property
+    def stopping(self) -> bool:
+        """Whether the server refuses new work (SPEC.md §17.6)."""
+        return self._stop_when_idle or self._stopping.is_set()
+
+    async def stop(self, *, when_idle: bool) -> None:
+        """Stop once no run is in flight (``when_idle``), or now: every run of every session
+        is answered -32800 (reason ``shutdown``) before this returns."""
         if when_idle:
             self._stop_when_idle = True
             _log.info("stop requested once idle")
-        else:
-            _log.info("stop requested")
-            self._stopping.set()
+            return
+        _log.info("stop requested")
+        self._stop_when_idle = True  # refuse new work while the runs are cancelled
+        cancelled = [task for session in list(self._sessions) for task in session.cancel_runs()]
+        await asyncio.gather(*cancelled, return_exceptions=True)
+        self._stopping.set()
 
     def server_status(self) -> ServerStatus:
         return ServerStatus(
@@ -139,7 +149,9 @@ class WorkspaceServer:
         """Hold the lock, open the WM, listen, serve until told to stop or idle."""
         with exclusive_lock(self.paths.lock, wait=0) as held:
             if not held:
-                _log.info("another server already serves %s", self.root)
+                other = Record.read(self.paths.record)
+                who = f" (pid {other.pid})" if other is not None else ""
+                _log.info("another server%s already serves %s", who, self.root)
                 return ALREADY_RUNNING
             wm = await WorkspaceManager.open(self.root, fork_server=self._fork_server)
             self.service = WorkspaceService(wm)
@@ -171,7 +183,7 @@ class WorkspaceServer:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self._stopping.set)
+                loop.add_signal_handler(signum, self._signalled)
         tasks = [asyncio.create_task(self._idle_watch())]
         if self._watch:
             tasks.append(asyncio.create_task(self._watch_files()))
@@ -183,6 +195,12 @@ class WorkspaceServer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         return 0
+
+    def _signalled(self) -> None:
+        """SIGTERM or SIGINT: stop as ``server/stop`` does."""
+        task = asyncio.get_running_loop().create_task(self.stop(when_idle=False))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _connected(self, conn: Connection) -> None:
         sock = conn.extra_info("socket")

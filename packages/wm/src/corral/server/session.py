@@ -43,6 +43,12 @@ from ..service import RunSinks, WorkspaceService
 
 __all__ = ["MAX_QUEUED_BYTES", "Session", "SessionHost"]
 
+INITIALIZE_DEADLINE: Final = 10.0
+"""Seconds a connection has to send a successful ``initialize`` before it is closed."""
+WORK_METHODS: Final = frozenset(
+    {"workspace/run", "workspace/reload", "envs/prepare", "runners/restart"}
+)
+"""Requests that start work: refused -32004 while the server is stopping (SPEC.md §17.6)."""
 MAX_QUEUED_BYTES: Final = 8 * 1024 * 1024
 """A client with more than this many bytes waiting unsent is disconnected."""
 NOTIFY_DROP_AT: Final = 1024 * 1024
@@ -59,11 +65,14 @@ class SessionHost(Protocol):
 
     def check_token(self, token: str | None) -> bool: ...
 
-    def stop(self, *, when_idle: bool) -> None: ...
+    async def stop(self, *, when_idle: bool) -> None: ...
 
     def activity(self) -> None: ...
 
     def server_status(self) -> ServerStatus: ...
+
+    @property
+    def stopping(self) -> bool: ...
 
 
 class Session:
@@ -92,12 +101,24 @@ class Session:
         router.add_request("$/ping", self._ping, PingParams, inline=True)
         for method, (handler, params) in requests.items():
             router.add_request(method, self._guarded(handler), params)
+        self._deadline = asyncio.get_running_loop().call_later(
+            INITIALIZE_DEADLINE, self._initialize_expired
+        )
+
+    def _initialize_expired(self) -> None:
+        if self.client is None:
+            _log.info(
+                "a connection that did not initialize within %g s was closed", INITIALIZE_DEADLINE
+            )
+            self.conn.close()
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def _gate(self, method: str) -> RpcError | None:
         if self.client is None and method not in ("initialize", "$/ping"):
             return RpcError(ErrorCode.SERVER_NOT_INITIALIZED, "initialize first")
+        if self.host.stopping and method in WORK_METHODS:
+            return RpcError(ErrorCode.SHUTTING_DOWN, "the server is stopping")
         return None
 
     def _initialize(self, params: SessionParams, ctx: RequestContext) -> SessionResult:
@@ -108,6 +129,8 @@ class Session:
             _log.warning("a client without the right token was disconnected")
             self.conn.close()
             raise RpcError(ErrorCode.INVALID_PARAMS, "wrong token")  # never sent: closed
+        if self.host.stopping:
+            raise RpcError(ErrorCode.SHUTTING_DOWN, "the server is stopping")
         version = negotiate(CLIENT_SUPPORTED_VERSIONS, params.protocol)
         if version is None:
             raise RpcError(
@@ -116,6 +139,7 @@ class Session:
                 UnsupportedProtocolVersionData(supported=list(CLIENT_SUPPORTED_VERSIONS)),
             )
         self.client = (params.client.name, params.client.version)
+        self._deadline.cancel()
         _log.info("client %s %s connected", *self.client)
         return SessionResult(protocol_version=str(version), server=self.host.info)
 
@@ -201,10 +225,15 @@ class Session:
             )
 
     async def _stop(self, request: StopRequest) -> None:
-        self.host.stop(when_idle=request.when_idle)
+        await self.host.stop(when_idle=request.when_idle)
+
+    def cancel_runs(self) -> list[asyncio.Task[None]]:
+        """Cancel this session's runs, each answered -32800 with reason ``shutdown``."""
+        return self.conn.cancel_requests(methods=("workspace/run",), reason="shutdown")
 
     def close(self) -> None:
         """Forget the session (the connection is closed or closing)."""
+        self._deadline.cancel()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
