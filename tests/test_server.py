@@ -379,9 +379,12 @@ def test_refusals_stop_semantics_and_the_initialize_deadline(slow_world: ServerW
             session.run(RunRequest(action="slow", project=alpha, run_id="the-slow-run"))
         )
         marker = Path(alpha) / "slow.state"
-        async with asyncio.timeout(60):
-            while not (marker.exists() and marker.read_text() == "started"):
-                await asyncio.sleep(0.05)
+        await asyncio.to_thread(
+            wait_until,
+            lambda: marker.exists() and marker.read_text() == "started",
+            "the handler to start",
+            60,
+        )
         other = await ServerSession.open(socket_path, client)
         with pytest.raises(ServerError) as twice:
             await other.run(RunRequest(action="hello", project=alpha, run_id="the-slow-run"))
