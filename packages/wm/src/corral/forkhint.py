@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .mode import flag_from_argv, server_wanted
 from .pyrunner import FORK_SERVER_BOOTSTRAP
 
 __all__ = [
@@ -111,6 +112,8 @@ def prestart(argv: Sequence[str], cwd: Path | None = None) -> EarlyServer | None
     workspace (None: another command, no usable record, or turned off)."""
     if not fork_server_enabled() or _command(argv) != "run":
         return None
+    if server_wanted(flag_from_argv(argv), os.environ):
+        return None  # the server forks its own runners
     start = _root_option(argv) or cwd or Path.cwd()
     try:
         start = start.resolve()

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import CorralError
 from ..forkhint import EarlyServer
 from ..locate import find_root
+from ..mode import server_wanted
 from . import commands
 from .backend import Backend, embedded, served
 from .commands import OpenBackend
@@ -41,15 +42,8 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def use_server(args: argparse.Namespace) -> bool:
-    """Whether the command uses the workspace's server (see the module docstring)."""
-    if args.server is not None:
-        return bool(args.server)
-    setting = os.environ.get("CORRAL_SERVER", "").strip().lower()
-    if setting in ("0", "false", "no", "off"):
-        return False
-    if setting in ("1", "true", "yes", "on"):
-        return True
-    return not os.environ.get("CI")
+    """Whether the command uses the workspace's server (:func:`corral.mode.server_wanted`)."""
+    return server_wanted(args.server, os.environ)
 
 
 def _version() -> str:
