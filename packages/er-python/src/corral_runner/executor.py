@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 from corral_protocol import ErrorCode, RpcError
+from corral_protocol.errordata import ActionNotFoundData, DepthLimitExceededData
 from corral_protocol.merge import merge_results
 from corral_protocol.messages import (
     ErrorDetail,
@@ -200,7 +201,7 @@ class RunScope:
             raise DepthLimitExceeded(
                 f"local run of {action!r} at depth {depth} exceeds the limit {MAX_LOCAL_DEPTH}",
                 ErrorCode.DEPTH_LIMIT_EXCEEDED,
-                {"depth": depth, "limit": MAX_LOCAL_DEPTH},
+                DepthLimitExceededData(depth=depth, limit=MAX_LOCAL_DEPTH),
             )
         self._children += 1
         try:
@@ -365,7 +366,7 @@ class Executor:
             if journal is not None:
                 error = {"type": "ActionNotFound", "message": message, "code": -32010}
                 record(RUN_FAILED, {"error": error})
-            raise RpcError(ErrorCode.ACTION_NOT_FOUND, message, {"action": action})
+            raise RpcError(ErrorCode.ACTION_NOT_FOUND, message, ActionNotFoundData(action=action))
         scope = RunScope(
             self,
             action=action,

@@ -28,6 +28,7 @@ from corral_protocol import (
     decode_params,
     start_server,
 )
+from corral_protocol.errordata import InvalidParamsData, UnsupportedProtocolVersionData
 from corral_protocol.framing import DEFAULT_MAX_MESSAGE_SIZE
 from corral_protocol.messages import (
     MAX_TEXT_BYTES,
@@ -143,7 +144,7 @@ class Session:
             raise RpcError(
                 ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
                 f"protocol {params.protocol_version} is not supported",
-                {"supported": list(SUPPORTED_VERSIONS)},
+                UnsupportedProtocolVersionData(supported=list(SUPPORTED_VERSIONS)),
             )
         if not self.runner.claim(self):
             self.connection.close()
@@ -176,7 +177,9 @@ class Session:
                 raise RpcError(
                     ErrorCode.INVALID_PARAMS,
                     f"action {action!r} has duplicate handler names: {', '.join(duplicates)}",
-                    {"path": f"$.actions.{action}.handlers", "reason": "duplicate handler name"},
+                    InvalidParamsData(
+                        path=f"$.actions.{action}.handlers", reason="duplicate handler name"
+                    ),
                 )
         done: asyncio.Future[None] = self.runner.loop.create_future()
         self._configuring = done
