@@ -477,9 +477,11 @@ class Executor:
             return self._failed(handler, started, detail), None
         duration = (time.perf_counter() - started) * 1000
         scope.record(HANDLER_FINISHED, {"handler": handler.name, "durationMs": duration})
-        return HandlerOutcome(
-            name=handler.name, status="ok", duration_ms=duration, error=None
-        ), value
+        inputs = msgspec.UNSET if ctx.declared_inputs is None else ctx.declared_inputs
+        outcome = HandlerOutcome(
+            name=handler.name, status="ok", duration_ms=duration, error=None, inputs=inputs
+        )
+        return outcome, value
 
     @staticmethod
     def _failed(

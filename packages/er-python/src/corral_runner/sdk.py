@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from corral_protocol.messages import HandlerInputs
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -54,7 +56,16 @@ class ActionContext(Generic[P]):
     a sync handler's worker thread as well as from the event loop.
     """
 
-    __slots__ = ("_scope", "config", "handler", "logger", "params", "previous_result", "state")
+    __slots__ = (
+        "_scope",
+        "config",
+        "declared_inputs",
+        "handler",
+        "logger",
+        "params",
+        "previous_result",
+        "state",
+    )
 
     def __init__(
         self,
@@ -78,6 +89,9 @@ class ActionContext(Generic[P]):
         """Sequential actions: the previous handler's result (``None`` for the first)."""
         self.logger = logger
         """A logger whose records are forwarded to the WM as ``runner/log``."""
+        self.declared_inputs: HandlerInputs | None = None
+        """What this invocation's result depends on, once :meth:`declare_inputs` was
+        called (sent with an ``ok`` outcome, SPEC.md §9.4.1)."""
         self.state: dict[str, Any] = {} if state is None else state
         """A dict this handler keeps across runs for the runner's lifetime: the place for
         caches (why runners live long: docs/architecture.md#runner-per-env). It is
@@ -162,6 +176,29 @@ class ActionContext(Generic[P]):
         Partial results reach the WM in call order and always before the run's reply.
         """
         self._scope.send_partial(self.handler, data)
+
+    def declare_inputs(
+        self,
+        *,
+        tree: bool = False,
+        skip: Sequence[str] = (),
+        ancestors: Sequence[str] = (),
+        files: Sequence[Path | str] = (),
+        key: str = "",
+    ) -> None:
+        """Declare what this run's result depends on (SPEC.md §9.4.1): the project's tree
+        (``tree``, minus directory names in ``skip``), file names looked for above the
+        project (``ancestors``), more ``files``, and anything else as ``key``. While none of
+        it changes, the WM may answer the same request from its result cache without asking
+        this runner. Declare only what the result really depends on *all* of; a later call
+        replaces an earlier one."""
+        self.declared_inputs = HandlerInputs(
+            tree=tree,
+            skip=list(skip),
+            ancestors=list(ancestors),
+            files=[str(f) for f in files],
+            key=key,
+        )
 
     # --- nested runs ------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from .diagnostics import project_relative, sort_diagnostics
 from .layout import import_packages
 from .notes import tool_notes
 from .params import StandardParams
+from .reuse import declare_tree_inputs
 from .tools import Tool, ToolError, ToolRun, load_config, run_tool, tool_paths
 
 __all__ = [
@@ -219,6 +220,10 @@ async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     if paths:
         args += ["--", *paths]
 
+    if ctx.params.paths is None or all(
+        (ctx.project / p).resolve().is_relative_to(ctx.project.resolve()) for p in ctx.params.paths
+    ):  # what mypy reads: the project, its config, the env (the WM keys on the env's stamp)
+        declare_tree_inputs(ctx, " ".join(args), tool=MYPY.argv()[0])
     ctx.progress("running mypy")
     run = await run_tool(ctx, MYPY, args)
     if run.returncode not in (0, 1, 2):

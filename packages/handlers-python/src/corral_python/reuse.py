@@ -49,6 +49,7 @@ __all__ = [
     "SKIPPED_DIRECTORIES",
     "TOOL_EXCLUDED_DIRECTORIES",
     "TreeStamp",
+    "declare_tree_inputs",
     "reuse_or_run",
 ]
 
@@ -158,6 +159,23 @@ def _walk(top: str, entries: set[_Entry], limit: int) -> bool:
         if len(entries) > limit:
             return False
     return True
+
+
+def declare_tree_inputs(ctx: Any, key: str, *, tool: str) -> None:
+    """Declare to the WM (SPEC.md §9.4.1) what a :class:`TreeStamp` covers: the project's
+    tree (minus what the tool excludes by default), the configs above it, git's exclude
+    files there, the tool's executable (``tool``, when it is a path) and ``key``."""
+    project = Path(ctx.project).resolve()
+    files = [directory / ".git" / "info" / "exclude" for directory in (project, *project.parents)]
+    if os.path.isabs(tool):
+        files.append(Path(tool))
+    ctx.declare_inputs(
+        tree=True,
+        skip=sorted(TOOL_EXCLUDED_DIRECTORIES),
+        ancestors=ANCESTOR_FILES,
+        files=files,
+        key=key,
+    )
 
 
 async def reuse_or_run(

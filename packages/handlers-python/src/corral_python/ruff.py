@@ -46,7 +46,7 @@ from .diagnostics import FILE_START, project_relative, sort_diagnostics
 from .fixing import FixCandidates, count_fixed
 from .notes import tool_notes
 from .params import StandardParams, UnsupportedParam
-from .reuse import TreeStamp, reuse_or_run
+from .reuse import TreeStamp, declare_tree_inputs, reuse_or_run
 from .tools import (
     PathList,
     Tool,
@@ -314,6 +314,7 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
         result = _mark_reused(result)
     if not ctx.params.fix:
         return result
+    ctx.declared_inputs = None  # fixing rewrites files: never answered from a cache
     return await _apply_fixes(ctx, result, [*selection, *paths])
 
 
@@ -380,6 +381,8 @@ async def _reusing(
     paths: PathList | None = ctx.params.paths
     root = ctx.project.resolve()
     inside = paths is None or all((root / p).resolve().is_relative_to(root) for p in paths)
+    if enabled and inside:  # the same promise to the WM's result cache (SPEC.md §9.4.1)
+        declare_tree_inputs(ctx, " ".join([*argv, *command]), tool=argv[0])
     return await reuse_or_run(ctx.state, key, stamp, run, enabled=enabled and inside)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "ConfigureResult",
     "ErrorDetail",
     "ErrorObject",
+    "HandlerInputs",
     "HandlerLoadStatus",
     "HandlerOutcome",
     "HandlerSpec",
@@ -285,13 +286,34 @@ class RunParams(_Message):
     work_done_token: ProgressToken | UnsetType = UNSET
 
 
+class HandlerInputs(_Message):
+    """What a handler's result depends on, declared by the handler (SPEC.md §9.4.1): while
+    none of it changes, the WM may answer the same request with the same result without
+    asking the runner. Paths are absolute or relative to the project."""
+
+    tree: bool = False
+    """The project's files and directories (their metadata), walked; VCS internals,
+    caches and ``.corral`` are never walked."""
+    skip: list[NonEmptyStr] = msgspec.field(default_factory=list)
+    """More directory names not walked (the tool ignores them, e.g. ``node_modules``)."""
+    ancestors: list[NonEmptyStr] = msgspec.field(default_factory=list)
+    """File names looked for in every directory above the project (configs the tool reads:
+    ``pyproject.toml``, ``.gitignore``...)."""
+    files: list[NonEmptyStr] = msgspec.field(default_factory=list)
+    """More files: the tool's executable, configs elsewhere."""
+    key: str = ""
+    """Anything else the result depends on (the tool's command line, its version)."""
+
+
 class HandlerOutcome(_Message):
-    """How one handler of a run ended; ``error`` is non-null exactly when it failed."""
+    """How one handler of a run ended; ``error`` is non-null exactly when it failed.
+    ``inputs``: what an ``ok`` result depends on, when the handler declared it."""
 
     name: str
     status: Literal["ok", "failed", "skipped"]
     duration_ms: Annotated[float, Meta(ge=0)]
     error: ErrorDetail | None
+    inputs: HandlerInputs | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if (self.status == "failed") != (self.error is not None):
