@@ -35,10 +35,14 @@ default) and reads the project's own configuration (its working directory is the
 from __future__ import annotations
 
 import configparser
+import importlib.metadata
+import json
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import msgspec
 from corral_protocol.results import (
@@ -201,6 +205,32 @@ def _blocking(project: Path, messages: Sequence[_Message], limit: int = 10) -> s
     return "\n".join(lines)
 
 
+def _editable_elsewhere(project: Path) -> bool:
+    """Whether this environment (the runner's, where mypy runs) holds a distribution
+    installed editable from a directory outside ``project`` (PEP 610 ``direct_url.json``):
+    its sources can change without the environment changing. Corral's own packages (the
+    runner, these handlers) are not what mypy checks."""
+    for dist in importlib.metadata.distributions():
+        if (dist.metadata["Name"] or "").lower().startswith("corral-"):
+            continue
+        try:
+            text = dist.read_text("direct_url.json")
+            if not text:
+                continue
+            direct = json.loads(text)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(direct, dict) or not (direct.get("dir_info") or {}).get("editable"):
+            continue
+        url = direct.get("url", "")
+        if not isinstance(url, str) or not url.startswith("file:"):
+            return True
+        source = Path(url2pathname(urlsplit(url).path)).resolve()
+        if not source.is_relative_to(project):
+            return True
+    return False
+
+
 async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
     config = load_config(ctx, MypyConfig)
@@ -220,9 +250,13 @@ async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     if paths:
         args += ["--", *paths]
 
-    if ctx.params.paths is None or all(
-        (ctx.project / p).resolve().is_relative_to(ctx.project.resolve()) for p in ctx.params.paths
-    ):  # what mypy reads: the project, its config, the env (the WM keys on the env's stamp)
+    root = ctx.project.resolve()
+    inside = ctx.params.paths is None or all(
+        (ctx.project / p).resolve().is_relative_to(root) for p in ctx.params.paths
+    )
+    if inside and not _editable_elsewhere(root):
+        # What mypy reads: the project, its config, the env (the WM keys on the env's
+        # stamp). Sources installed editable from elsewhere change behind the stamp.
         declare_tree_inputs(ctx, " ".join(args), tool=MYPY.argv()[0])
     ctx.progress("running mypy")
     run = await run_tool(ctx, MYPY, args)

@@ -302,7 +302,8 @@ class HandlerInputs(_Message):
     files: list[NonEmptyStr] = msgspec.field(default_factory=list)
     """More files: the tool's executable, configs elsewhere."""
     key: str = ""
-    """Anything else the result depends on (the tool's command line, its version)."""
+    """What else identifies the result (the tool's command line, its version): only what
+    changes with the params, the handler's configuration or the env's contents."""
 
 
 class HandlerOutcome(_Message):

@@ -19,7 +19,8 @@ event                   writer     payload
                                    optional ``handlers`` [str] (runner: in order)
 ``run.finished``        WM, runner ``status`` "ok" | "failed" (the action's outcome; a handler
                                    failure is a *finished* run with status "failed");
-                                   optional ``durationMs`` number
+                                   optional ``durationMs`` number; optional
+                                   ``reused`` true (answered from the WM's result cache)
 ``run.failed``          WM, runner ``error`` {``type`` str, ``message`` str, optional ``code``
                                    int}: the run could not complete (runner died, unknown
                                    action, internal error); optional ``durationMs``

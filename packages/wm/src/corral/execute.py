@@ -47,6 +47,7 @@ from corral_wal.journal import Journal, run_recorder
 from .config import ActionSpec, ProjectConfig
 from .errors import CorralError, DepthLimitError, FanOutLimitError, UnknownActionError
 from .plan import Segment, plan_action
+from .resultcache import CacheKey, ResultCache
 from .rpcerrors import error_object
 from .runids import new_run_id
 from .supervisor import ManagedRunner, RunnerUnavailableError
@@ -77,11 +78,16 @@ class ExecutionContext(Protocol):
     """What execution needs from the Workspace Manager."""
 
     journal: Journal | None
+    results: ResultCache
 
     @property
     def limits(self) -> Limits: ...
 
     def runner(self, project: Path, env: str) -> ManagedRunner: ...
+
+    def env_stamp(self, project: Path, env: str) -> str | None:
+        """A digest of what is installed in ``env`` (None when it is not prepared)."""
+        ...
 
     async def project_config(self, root: Path) -> ProjectConfig: ...
 
@@ -135,6 +141,15 @@ async def _run_segment(
     )
     record(RUN_ACCEPTED, {"scope": "action", "source": "wm", "depth": depth})
     started = time.perf_counter()
+    key = _cache_key(ctx, project, segment, params)
+    if key is not None:
+        kept = await asyncio.to_thread(ctx.results.lookup, project.root, key)
+        if kept is not None:
+            record(
+                RUN_FINISHED, {"status": kept.status, "durationMs": _ms(started), "reused": True}
+            )
+            return kept
+    started_ns = time.time_ns()
     runner = ctx.runner(project.root, segment.env)
     request = RunParams(
         action=segment.runner_action,
@@ -164,7 +179,28 @@ async def _run_segment(
         raise
     result = _checked(segment, result)
     record(RUN_FINISHED, {"status": result.status, "durationMs": _ms(started)})
+    if key is not None and result.status == "ok":
+        await asyncio.to_thread(ctx.results.store, project.root, key, result, started_ns)
     return result
+
+
+def _cache_key(
+    ctx: ExecutionContext, project: ProjectConfig, segment: Segment, params: Any
+) -> CacheKey | None:
+    """The result cache's key for this segment, or None when it cannot be cached (cache
+    off, buffer contents in the params, env not prepared)."""
+    if not ctx.results.enabled or not ctx.results.cacheable(params):
+        return None
+    env_stamp = ctx.env_stamp(project.root, segment.env)
+    if env_stamp is None:
+        return None
+    return CacheKey(
+        project=str(project.root),
+        action=segment.runner_action,
+        params=params,
+        handlers=list(segment.handlers),
+        env_stamp=env_stamp,
+    )
 
 
 def _checked(segment: Segment, result: RunResult) -> RunResult:
@@ -223,8 +259,10 @@ async def run_project(
         record(RUN_CANCELLED, {"durationMs": _ms(started)})
         raise
     record(RUN_FINISHED, {"status": result.status, "durationMs": _ms(started)})
+    # Declared inputs are for the result cache, not for front ends.
+    handlers = [msgspec.structs.replace(h, inputs=msgspec.UNSET) for h in result.handlers]
     return ProjectRunResult(
-        run_id=run_id, status=result.status, result=result.result, handlers=result.handlers
+        run_id=run_id, status=result.status, result=result.result, handlers=handlers
     )
 
 

@@ -24,6 +24,7 @@ The WM owns one WAL stream (``<root>/.corral/wal``); its runners write theirs ne
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,7 @@ from .envs import (
     PrepareResult,
     runner_command,
 )
+from .envs.paths import stamp_path
 from .envservice import EnvService, env_request
 from .errors import CorralError
 from .execute import Limits, run_project, run_workspace, select_projects
@@ -66,6 +68,7 @@ from .reports import (
     runner_snapshot,
     workspace_report,
 )
+from .resultcache import RESULT_CACHE_VARIABLE, ResultCache, file_digest
 from .router import runner_router
 from .runids import new_run_id
 from .runs import OutputRecord, RunProgress, RunRegistry
@@ -92,8 +95,12 @@ class WorkspaceManager:
         limits: Limits | None = None,
         wal: bool = True,
         fork_server: EarlyServer | None = None,
+        result_cache: bool | None = None,
     ) -> None:
         self.root = root.resolve()
+        if result_cache is None:
+            result_cache = os.environ.get(RESULT_CACHE_VARIABLE, "1") != "0"
+        self.results = ResultCache(enabled=result_cache)
         self._limits = limits or Limits()
         self._wal = wal
         self.journal: Journal | None = None
@@ -114,12 +121,15 @@ class WorkspaceManager:
         limits: Limits | None = None,
         wal: bool = True,
         fork_server: EarlyServer | None = None,
+        result_cache: bool | None = None,
     ) -> WorkspaceManager:
         """Discover and load every project under ``root`` (configuration errors are kept per
         project, see :attr:`problems`, never raised here). ``limits``: depth, fan-out and
         concurrency bounds. ``fork_server``: one started early by the command
-        (:func:`corral.forkhint.prestart`), adopted when useful."""
-        wm = cls(root, limits=limits, wal=wal, fork_server=fork_server)
+        (:func:`corral.forkhint.prestart`), adopted when useful. ``result_cache``: answer
+        runs whose inputs did not change from disk (:mod:`corral.resultcache`); default on
+        unless the environment variable ``CORRAL_RESULT_CACHE`` is ``0``."""
+        wm = cls(root, limits=limits, wal=wal, fork_server=fork_server, result_cache=result_cache)
         wm.reload()
         if wal:
             with contextlib.suppress(OSError):  # Journal.open reports what it cannot write
@@ -409,6 +419,11 @@ class WorkspaceManager:
         """The supervised runner of (project, env), created on first use. For the WM's own
         machinery and tests: front ends use :meth:`statuses` and :meth:`restart_runners`."""
         return self.pool.runner(RunnerKey(project.resolve(), env))
+
+    def env_stamp(self, project: Path, env: str) -> str | None:
+        """Execution hook (:class:`corral.execute.ExecutionContext`): a digest of what is
+        installed in ``env`` of ``project`` (None when it is not prepared)."""
+        return file_digest(stamp_path(project, env))
 
     def statuses(self) -> list[RunnerSnapshot]:
         """One snapshot per configured (project, env): started or not."""

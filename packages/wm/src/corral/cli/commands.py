@@ -98,19 +98,22 @@ async def run(args: argparse.Namespace, root: Path, backend: OpenBackend) -> int
         started = time.perf_counter()
         report = await wm.run(request, RunSinks(prepare=preparing))
         elapsed = time.perf_counter() - started
-    preparing.finish()
-    if args.output == "json":
-        sys.stdout.write(to_json(report))
-        return summarize(report).exit_code
-    summary = render_result(
-        report,
-        sys.stdout,
-        root=root,
-        action=args.action,
-        elapsed=elapsed,
-        options=render_options(args, sys.stdout),
-    )
-    return summary.exit_code
+        # Printed before the backend closes: stopping runners is no reason to wait.
+        preparing.finish()
+        if args.output == "json":
+            sys.stdout.write(to_json(report))
+            sys.stdout.flush()
+            return summarize(report).exit_code
+        summary = render_result(
+            report,
+            sys.stdout,
+            root=root,
+            action=args.action,
+            elapsed=elapsed,
+            options=render_options(args, sys.stdout),
+        )
+        sys.stdout.flush()
+        return summary.exit_code
 
 
 async def prepare(args: argparse.Namespace, root: Path, backend: OpenBackend) -> int:
