@@ -289,3 +289,20 @@ def test_text_from_tools_and_files_cannot_drive_the_terminal(tmp_path: Path) -> 
     assert "proj/src/evil\\x0aname\\x0d.py\n" in plain
     assert "E\\x1b[31m clear\\x1b[2J the screen\n      second\\x07 line\n" in plain
     assert "note: ruff: warning: bell\\x07\n  next\\x1b]0;title\\x07\n" in plain
+
+
+@pytest.mark.parametrize(
+    ("tools", "said"),
+    [
+        ({"ruff": {"findings": 1, "reused": True}}, True),
+        ({"ruff": {"findings": 1, "reused": True}, "mypy": {"findings": 0}}, False),
+        ({"ruff": {"findings": 1}}, False),
+    ],
+)
+def test_the_summary_says_how_many_projects_were_unchanged(
+    tmp_path: Path, tools: dict[str, Any], said: bool
+) -> None:
+    result = {"diagnostics": [diagnostic("F401")], "summary": tools}
+    text, code = render(outcome(result), tmp_path)
+    assert code == 1
+    assert ("1 unchanged since last run" in text) is said

@@ -79,6 +79,8 @@ class Summary:
     """Projects that could not run because a configuration or the request is wrong."""
     skipped: list[str] = field(default_factory=list)
     """Projects that do not define the action."""
+    reused: int = 0
+    """Projects answered with a kept result: nothing their tools read had changed."""
 
     @property
     def exit_code(self) -> int:
@@ -157,6 +159,8 @@ def summarize(outcome: ProjectReport | WorkspaceReport) -> Summary:
         typed = _tool_result(report.result)
         if typed is not None:
             _count(summary, report.project, typed)
+            tools = typed.summary.values()
+            summary.reused += bool(tools) and all(tool.reused for tool in tools)
     return summary
 
 
@@ -317,6 +321,8 @@ def _summary_line(summary: Summary, action: str, elapsed: float | None, root: Pa
         more = "more " if summary.fixable and summary.fixed is None else ""
         text += f", {summary.unsafe_fixable} {more}with --fix --unsafe-fixes"
     text += f" ({_plural(summary.projects, 'project')}"
+    if summary.reused:
+        text += f", {summary.reused} unchanged since last run"
     if elapsed is not None:
         text += f", {elapsed:.2f} s"
     text += ")"
