@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_harness import processes_mentioning
 from test_e2e_cli import CORRAL
 
 
@@ -25,19 +27,46 @@ def bare(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture
+def stranger(tmp_path: Path) -> Iterator[Path]:
+    """A directory without a project; a server started there by mistake is stopped after."""
+    yield tmp_path
+    if processes_mentioning(str(tmp_path)):
+        bare("server", "stop", cwd=tmp_path)
+
+
 @pytest.mark.parametrize(
     "command",
-    [["status"], ["prepare-envs"], ["lock"], ["runners", "restart"], ["run", "lint"]],
+    [
+        ["status"],
+        ["prepare-envs"],
+        ["lock"],
+        ["runners", "restart"],
+        ["run", "lint"],
+        ["server", "start"],
+        ["server", "restart"],
+    ],
 )
 def test_without_a_project_commands_are_usage_errors_and_write_nothing(
-    tmp_path: Path, command: list[str]
+    stranger: Path, command: list[str]
 ) -> None:
+    tmp_path = stranger
     for argv in (["--server", *command], ["--no-server", *command]):
+        if command[0] == "server" and argv[0] == "--no-server":
+            continue
         result = bare(*argv, cwd=tmp_path)
         assert result.returncode == 2, (argv, result.stdout, result.stderr)
         assert f"no Corral project under {tmp_path}" in result.stderr
         assert result.stdout == ""
         assert list(tmp_path.iterdir()) == [], argv  # no .corral/ in a stranger's directory
+    assert processes_mentioning(str(tmp_path)) == {}  # and no server was started for it
+
+
+def test_the_server_commands_that_start_nothing_work_anywhere(tmp_path: Path) -> None:
+    status = bare("server", "status", cwd=tmp_path)
+    assert status.returncode == 3, status.stderr
+    assert f"no Corral server runs for {tmp_path}" in status.stdout + status.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_root_that_is_not_a_directory_is_a_usage_error(tmp_path: Path) -> None:

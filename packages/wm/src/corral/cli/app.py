@@ -46,7 +46,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 def _require_projects(root: Path) -> None:
     """A usage error, before anything is started or written, when ``root`` holds no
-    project (``run`` checks its own scope)."""
+    project (``run`` checks its own scope; ``server stop|status|logs`` work anywhere)."""
     if not ProjectTree.find(root).roots:
         raise UsageError(
             f"no Corral project under {root} (a project has [tool.corral] in pyproject.toml "
@@ -141,10 +141,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         root = _root(args)
         if args.command == "wal":
             return _wal(args)
+        if args.command != "run" and (
+            args.command != "server" or args.server_command in ("start", "restart")
+        ):
+            _require_projects(root)
         if args.command == "server":
             return server_command(args, root, _version(), args.early_fork_server)
-        if args.command != "run":
-            _require_projects(root)
         if args.command == "lock":
             return asyncio.run(_lock(args, root))
         handlers = {
