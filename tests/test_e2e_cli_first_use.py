@@ -111,3 +111,12 @@ def test_corral_wal_names_itself_in_help_and_errors(tmp_path: Path) -> None:
     wrong = bare("wal", "frob", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "corral wal: error: argument COMMAND: invalid choice: 'frob'" in wrong.stderr
+
+
+def test_version_names_corrals_packages(tmp_path: Path) -> None:
+    for flag in ("--version", "-V"):
+        shown = bare(flag, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.splitlines()[:2] == ["corral 0.1.0", "corral-runner 0.1.0"]
+        assert "corral-python 0.1.0" in shown.stdout
+        assert shown.stderr == ""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from .changed import add_changed_options
 from .options import add_run_options
 
-__all__ = ["DESCRIPTION", "EXAMPLES", "build_parser"]
+__all__ = ["DESCRIPTION", "EXAMPLES", "VERSIONED", "build_parser"]
+
+VERSIONED = ("corral", "corral-runner", "corral-protocol", "corral-wal", "corral-python")
+"""The distributions ``corral --version`` names (those installed)."""
 
 
 DESCRIPTION = """\
@@ -67,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="workspace root (default: the current directory, or the project containing it)",
+    )
+    parser.add_argument(
+        "-V", "--version", action=_Version, help="print the versions of Corral's packages"
     )
     _add_server_options(parser, default=None)
     # The same options after the command (`corral run lint --no-server`); SUPPRESS keeps a
@@ -185,3 +193,23 @@ def _add_server_options(parser: argparse.ArgumentParser, *, default: object) -> 
         default=default,
         help="run the Workspace Manager in this command (as CORRAL_SERVER=0 does)",
     )
+
+
+class _Version(argparse.Action):
+    """``--version``: Corral's installed distributions and their versions, then exit 0
+    (looked up only when asked: every other command starts without it)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        lines = []
+        for dist in VERSIONED:
+            try:
+                lines.append(f"{dist} {version(dist)}")
+            except PackageNotFoundError:
+                continue
+        sys.stdout.write("\n".join(lines) + "\n")
+        parser.exit()
