@@ -29,12 +29,14 @@ from corral_wal.verify import render_verify, verify_wal
 
 __all__ = ["build_parser", "find_wal_dir", "main", "parse_since"]
 
+PROG = "python -m corral_wal"
+
 _EPILOG = """\
 examples:
-  python -m corral_wal show --run 3f2a9c             # one run's tree, all processes
-  python -m corral_wal show --since 2h --format json # recent history for scripts
-  python -m corral_wal follow --run 3f2a9c           # watch it live (Ctrl-C stops)
-  python -m corral_wal verify --dir ws/.corral/wal   # exit 1 if anything is damaged
+  {prog} show --run 3f2a9c             # one run's tree, all processes
+  {prog} show --since 2h --format json # recent history for scripts
+  {prog} follow --run 3f2a9c           # watch it live (Ctrl-C stops)
+  {prog} verify --dir ws/.corral/wal   # exit 1 if anything is damaged
 
 exit codes: 0 ok, 1 damage found (verify) or run not found (show --run),
 2 usage error or no WAL directory.
@@ -72,8 +74,10 @@ def find_wal_dir(start: Path | None = None) -> Path:
     return here / ".corral" / "wal"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also the source of ``--help``)."""
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The argument parser (also the source of ``--help``); ``prog``: how the user invoked
+    it (``corral wal`` when the ``corral`` CLI hands its arguments over)."""
+    epilog = _EPILOG.format(prog=prog)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--dir",
@@ -82,10 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="WAL directory (default: .corral/wal of the nearest enclosing workspace)",
     )
     parser = argparse.ArgumentParser(
-        prog="python -m corral_wal",
+        prog=prog,
         description="Read the durable write-ahead log of a Corral workspace: the merged, "
         "correlated history of the Workspace Manager's and every runner's stream.",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -95,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs as trees across processes, with durations and outcomes",
         description="Show the merged history: each run with its records from every "
         "process, its handlers, outcome and duration, and its child runs.",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     show.add_argument("--run", metavar="ID", help="only this run and its descendants")
@@ -112,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="print records live as they are written (Ctrl-C stops)",
         description="Print new records of every stream as they are written, merged.",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     follow.add_argument("--run", metavar="ID", help="only this run and its descendants")
@@ -129,16 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="check checksums, seq gaps and torn tails; exit 1 on damage",
         description="Check every stream: frames and checksums, seq continuity (missing "
         "segments), segment names, torn tails. Exit code 1 if anything is damaged.",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code."""
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    """Run the CLI; return the exit code. ``prog`` names the command in help and errors."""
+    args = build_parser(prog).parse_args(argv)
     wal_dir: Path = args.dir or find_wal_dir()
     if not wal_dir.is_dir():
         print(f"error: no WAL directory at {wal_dir} (use --dir)", file=sys.stderr)

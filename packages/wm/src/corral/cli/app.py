@@ -18,9 +18,9 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from ..errors import CorralError
+from ..errors import CorralError, UsageError
 from ..forkhint import EarlyServer
-from ..locate import find_root
+from ..locate import ProjectTree, find_root
 from ..mode import server_wanted
 from . import commands
 from .backend import Backend, embedded, served
@@ -37,8 +37,21 @@ INTERRUPTED = 130
 
 def _root(args: argparse.Namespace) -> Path:
     if args.root is not None:
-        return Path(args.root).resolve()
+        root = Path(args.root).resolve()
+        if not root.is_dir():
+            raise UsageError(f"-C {args.root}: no such directory")
+        return root
     return find_root(Path.cwd())
+
+
+def _require_projects(root: Path) -> None:
+    """A usage error, before anything is started or written, when ``root`` holds no
+    project (``run`` checks its own scope; ``server stop|status|logs`` work anywhere)."""
+    if not ProjectTree.find(root).roots:
+        raise UsageError(
+            f"no Corral project under {root} (a project has [tool.corral] in pyproject.toml "
+            "or a corral.toml; -C names another workspace root)"
+        )
 
 
 def use_server(args: argparse.Namespace) -> bool:
@@ -103,7 +116,7 @@ def _wal(args: argparse.Namespace) -> int:
     argv = list(args.wal_args)
     if argv and "--dir" not in argv:
         argv += ["--dir", str(_root(args) / ".corral" / "wal")]
-    return wal_main(argv)
+    return wal_main(argv, prog="corral wal")
 
 
 def main(argv: Sequence[str] | None = None, *, early: EarlyServer | None = None) -> int:
@@ -128,6 +141,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         root = _root(args)
         if args.command == "wal":
             return _wal(args)
+        if args.command != "run" and (
+            args.command != "server" or args.server_command in ("start", "restart")
+        ):
+            _require_projects(root)
         if args.command == "server":
             return server_command(args, root, _version(), args.early_fork_server)
         if args.command == "lock":

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from .changed import add_changed_options
 from .options import add_run_options
 
-__all__ = ["DESCRIPTION", "EXAMPLES", "build_parser"]
+__all__ = ["DESCRIPTION", "EXAMPLES", "VERSIONED", "build_parser"]
+
+VERSIONED = ("corral", "corral-runner", "corral-protocol", "corral-wal", "corral-python")
+"""The distributions ``corral --version`` names (those installed)."""
 
 
 DESCRIPTION = """\
@@ -68,22 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="workspace root (default: the current directory, or the project containing it)",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--server",
-        dest="server",
-        action="store_const",
-        const=True,
-        default=None,
-        help="use the workspace's server (the default, except on CI)",
+    parser.add_argument(
+        "-V", "--version", action=_Version, help="print the versions of Corral's packages"
     )
-    where.add_argument(
-        "--no-server",
-        dest="server",
-        action="store_const",
-        const=False,
-        help="run the Workspace Manager in this command (as CORRAL_SERVER=0 does)",
-    )
+    _add_server_options(parser, default=None)
+    # The same options after the command (`corral run lint --no-server`); SUPPRESS keeps a
+    # value given before the command when they are not repeated after it.
+    where = argparse.ArgumentParser(add_help=False)
+    _add_server_options(where, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -93,11 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
             description=help_text,
             epilog=EXAMPLES.get(name),
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=[] if name in ("wal", "server") else [where],
         )
 
     run = command("run", "run an action on files, a project or the whole workspace")
     run.add_argument("action", help="the action to run, e.g. lint, format, check-format")
-    run.add_argument("paths", nargs="*", type=Path, help="files or directories to act on")
+    run.add_argument(
+        "paths", nargs="*", type=Path, default=[], help="files or directories to act on"
+    )
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--project", type=Path, help="run in this project only")
     scope.add_argument("--workspace", action="store_true", help="run in every project")
@@ -172,3 +172,44 @@ def build_parser() -> argparse.ArgumentParser:
     wal = command("wal", "read the workspace's write-ahead log")
     wal.add_argument("wal_args", nargs=argparse.REMAINDER, help="show|follow|verify [options]")
     return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """``--server`` / ``--no-server`` (one or the other) into ``args.server``."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--server",
+        dest="server",
+        action="store_const",
+        const=True,
+        default=default,
+        help="use the workspace's server (the default, except on CI)",
+    )
+    where.add_argument(
+        "--no-server",
+        dest="server",
+        action="store_const",
+        const=False,
+        default=default,
+        help="run the Workspace Manager in this command (as CORRAL_SERVER=0 does)",
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``: Corral's installed distributions and their versions, then exit 0
+    (looked up only when asked: every other command starts without it)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        lines = []
+        for dist in VERSIONED:
+            try:
+                lines.append(f"{dist} {version(dist)}")
+            except PackageNotFoundError:
+                continue
+        sys.stdout.write("\n".join(lines) + "\n")
+        parser.exit()
