@@ -23,7 +23,8 @@ export function crc32(buf) {
 
 /** The env slug of a writer id (SPEC §12.5). */
 export function envSlug(env) {
-  return env.toLowerCase().replace(/[^a-z0-9._-]/g, "-").slice(0, 24);
+  const strip = (t) => t.replace(/^[-._]+|[-._]+$/g, "");
+  return strip(strip(env.toLowerCase().replace(/[^a-z0-9._-]+/g, "-")).slice(0, 24));
 }
 
 const BATCH_DELAY_MS = 200;
@@ -39,7 +40,8 @@ function timestamp(last) {
 export class WalWriter {
   /** Opens `<walDir>/<writer id>/00000000000000000000.wal`; throws when it cannot. */
   constructor({ walDir, env, project, version }) {
-    this.writer = `runner-${envSlug(env)}-${process.pid}-${Date.now().toString(36)}`;
+    const slug = envSlug(env);
+    this.writer = `runner-${slug ? `${slug}-` : ""}${process.pid}-${Date.now().toString(36)}`;
     this.dir = path.join(walDir, this.writer);
     this.project = project;
     this.env = env;
