@@ -121,7 +121,9 @@ export class Run {
         this.sendProgress(clean(value));
         return;
       }
-      value = { kind: "report", message: value.message, percentage: value.percentage };
+      // a later begin is a report, whose percentage never moves the bar back (SPEC §10.1)
+      const lower = typeof value.percentage === "number" && value.percentage < (this.lastPercentage ?? 0);
+      value = { kind: "report", message: value.message, percentage: lower ? undefined : value.percentage };
     } else if (!this.beginSent) {
       this.beginSent = true;
       this.sendProgress({ kind: "begin", title: this.action });
@@ -130,6 +132,7 @@ export class Run {
   }
 
   sendProgress(value) {
+    if (typeof value.percentage === "number") this.lastPercentage = value.percentage;
     this.host.notify("$/progress", { token: this.workDoneToken, value });
   }
 

@@ -99,7 +99,10 @@ export class RunnerServer {
     if (this.state === "shuttingDown") return fail(-32004, "shutting down");
     if (m.method === "initialize") return fail(-32003, "already initialized");
     const key = idKey(m.id);
-    if (this.inFlight.has(key)) return fail(-32600, "duplicate id of a request in flight", { reason: "duplicate-id" });
+    if (this.inFlight.has(key)) {
+      // answered without touching the request in flight under that id (SPEC §6.2)
+      return conn.sendError(m.id, -32600, "duplicate id of a request in flight", { reason: "duplicate-id" });
+    }
     const methods = { "$/ping": 1, shutdown: 1, "runner/configure": 1, "actions/run": 1 };
     if (!Object.hasOwn(methods, m.method)) return fail(-32601, `method not found: ${m.method}`);
     if (m.hasParams && !isObject(m.params)) return fail(-32602, "params must be an object", { path: "$", reason: "params must be an object" });
@@ -154,6 +157,11 @@ export class RunnerServer {
   }
 
   notification(m) {
+    const known = m.method === "initialized" || m.method === "exit" || m.method === "$/cancelRequest";
+    if (known && m.hasParams && !isObject(m.params)) {
+      // a known notification whose params fail its schema is ignored (SPEC §6.3)
+      return this.log("debug", `ignored ${m.method} with invalid params`, "corral_runner.rpc");
+    }
     if (m.method === "initialized") {
       if (!this.initializedSeen && this.state === "initialized") {
         this.initializedSeen = true;

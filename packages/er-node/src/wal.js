@@ -1,7 +1,7 @@
 // The runner's WAL stream (SPEC §12, §12.9): one segment file per stream, frames
 // `crc32hex SP json LF` appended with one write each, fsynced in the background.
 
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, writeSync, utimesSync, writeFileSync, constants } from "node:fs";
+import { closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, rmSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 
 const TABLE = (() => {
@@ -125,5 +125,6 @@ export class WalWriter {
     }
     closeSync(this.fd);
     this.fd = null;
+    rmSync(this.heartbeat, { force: true }); // a clean close ends the heartbeat (SPEC §12.5)
   }
 }
