@@ -33,6 +33,7 @@ AREAS = (
     "progress",
     "output",
     "concurrency",
+    "wal",
 )
 CASE_FILES = sorted(cases_dir().rglob("*.json"))
 

@@ -27,6 +27,7 @@ __all__ = [
     "ExpectNothing",
     "ExpectOutput",
     "ExpectUnordered",
+    "ExpectWal",
     "ForEach",
     "Initialize",
     "KillParent",
@@ -227,12 +228,30 @@ class AssertDistinct(_Step, tag="assertDistinct"):
 
 class ExpectOutput(_Step, tag="expectOutput"):
     """``text`` (``repeat`` times) written by handler code reaches the WM within ``within_ms``
-    in ``runner/output`` notifications of ``stream``."""
+    in ``runner/output`` notifications of ``stream`` - with ``run_id`` set, in notifications
+    whose ``runId`` is that value (null: not attributed; an absent ``runId`` counts as null).
+    ``accounted``: the stream's text bytes plus its ``dropped`` counts must reach exactly
+    that many bytes; ``max_text``: at most that many text bytes arrive on the stream."""
 
     text: str
     repeat: int = 1
     stream: str = "stdout"
     process: str = "runner"
+    within_ms: int = 2000
+    run_id: Any = msgspec.UNSET
+    accounted: int | None = None
+    max_text: int | None = None
+
+
+class ExpectWal(_Step, tag="expectWal"):
+    """The runner's WAL stream in ``${walDir}`` (its directory names the hello's pid) is
+    intact (SPEC §12.3, §12.1: frames, checksums, seq from 0, writer = directory, schema)
+    and its records match ``records`` in order (each pattern a later record than the
+    previous; others may lie between). ``closed``: the last record is ``wal.closed``."""
+
+    records: list[Any]
+    process: str = "runner"
+    closed: bool = False
     within_ms: int = 2000
 
 
@@ -256,6 +275,7 @@ Step: TypeAlias = (
     | ServeWm
     | AssertDistinct
     | ExpectOutput
+    | ExpectWal
 )
 
 

@@ -99,6 +99,8 @@ class WireConnection:
         self.final: Closed | None = None
         self.write_closed = False
         self.output_text: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        # Every runner/output as (stream, text, runId or None when absent, dropped).
+        self.output_records: list[tuple[str, str, Any, int]] = []
         # Requests the driver sent (the runner must answer) and the runner sent (we answer).
         self.driver_requests = PendingRequests()
         self.runner_requests = PendingRequests()
@@ -241,3 +243,7 @@ class WireConnection:
             stream, text = params.get("stream"), params.get("text")
             if stream in self.output_text and isinstance(text, str):
                 self.output_text[stream].append(text)
+                dropped = params.get("dropped", 0)
+                self.output_records.append(
+                    (stream, text, params.get("runId"), dropped if isinstance(dropped, int) else 0)
+                )

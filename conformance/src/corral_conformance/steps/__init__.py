@@ -27,6 +27,7 @@ from ..model import (
     ExpectNothing,
     ExpectOutput,
     ExpectUnordered,
+    ExpectWal,
     Initialize,
     KillParent,
     Launch,
@@ -39,7 +40,7 @@ from ..model import (
     Step,
 )
 from ..variables import substitute
-from . import control_steps, expect_steps, message_steps, process_steps
+from . import control_steps, expect_steps, message_steps, process_steps, wal_steps
 
 __all__ = ["run_steps", "step_name"]
 
@@ -53,6 +54,7 @@ _HANDLERS: Mapping[type, _Handler] = MappingProxyType(
         KillParent: process_steps.kill_parent,
         Signal: process_steps.signal,
         ExpectOutput: process_steps.expect_output,
+        ExpectWal: wal_steps.expect_wal,
         Connect: message_steps.connect,
         Initialize: message_steps.initialize,
         Send: message_steps.send,

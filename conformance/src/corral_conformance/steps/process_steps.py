@@ -8,6 +8,8 @@ The launch record a ``launch`` step writes (SPEC "Launch") is, before the case's
      "project": <a fresh empty directory, also the cwd>, "env": "conformance",
      "walDir": null, "parentPid": <the driver's pid, or the relay's with viaParent>,
      "logLevel": <--log-level, default "info">, "conformance": true}
+
+``${walDir}`` names ``<project>/.corral/wal`` (not created) for ``"walDir": "${walDir}"``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import contextlib
 import json
 import secrets
 import time
+from typing import Any
+
+import msgspec
 
 from ..context import CaseContext
 from ..matcher import describe, match
@@ -59,6 +64,7 @@ async def launch(ctx: CaseContext, step: Launch) -> None:
     project = str(proc.project)
     _set(ctx, step.process, "project", project)
     _set(ctx, step.process, "parentPid", parent_pid)
+    _set(ctx, step.process, "walDir", str(proc.project / ".corral" / "wal"))
     record: dict[str, object] = {
         "protocol": [ctx.schemas.protocol_version],
         "token": token,
@@ -230,29 +236,67 @@ async def signal(ctx: CaseContext, step: Signal) -> None:
     ctx.transcript.step({"step": "signal", "process": step.process, "signal": step.signal})
 
 
+def _forwarded(ctx: CaseContext, step: ExpectOutput) -> tuple[str, int, int]:
+    """(text of the stream, restricted to ``run_id`` if set; its text bytes; dropped bytes)."""
+    texts: list[str] = []
+    total = dropped = 0
+    for conn in ctx.connections.values():
+        if conn.process_name != step.process:
+            continue
+        for stream, text, run_id, lost in conn.output_records:
+            if stream != step.stream:
+                continue
+            total += len(text.encode("utf-8"))
+            dropped += lost
+            if step.run_id is msgspec.UNSET or run_id == step.run_id:
+                texts.append(text)
+    return "".join(texts), total, dropped
+
+
 async def expect_output(ctx: CaseContext, step: ExpectOutput) -> None:
     """Text reaches the WM in ``runner/output`` notifications of the stream (SPEC: captured
-    handler output is forwarded). Notifications are collected as they arrive, whether or
-    not a step consumed them."""
+    handler output is forwarded), attributed to ``runId`` if given; with ``accounted``, the
+    stream's text and ``dropped`` bytes add up to it (SPEC §10.3 Bound). Notifications are
+    collected as they arrive, whether or not a step consumed them."""
     if step.stream not in ("stdout", "stderr") or step.repeat < 1:
         raise HarnessError("stream must be stdout or stderr, repeat >= 1")
     text = str(substitute(step.text, ctx.vars)) * step.repeat
+    run_id = step.run_id if step.run_id is msgspec.UNSET else substitute(step.run_id, ctx.vars)
+    step = msgspec.structs.replace(step, run_id=run_id)
+    where = "" if run_id is msgspec.UNSET else f" with runId {json.dumps(run_id)}"
     deadline = time.monotonic() + ctx.seconds(step.within_ms)
     while True:
-        forwarded = "".join(
-            "".join(conn.output_text[step.stream])
-            for conn in ctx.connections.values()
-            if conn.process_name == step.process
-        )
-        if text in forwarded:
+        forwarded, total, dropped = _forwarded(ctx, step)
+        if step.max_text is not None and total > step.max_text:
+            raise RunnerFailure(
+                f"{total} bytes of text arrived on {step.stream}, over the bound",
+                expected=f"at most {step.max_text} bytes of text (the rest counted in dropped)",
+                got=f"{total} bytes of text, dropped {dropped}",
+            )
+        if step.accounted is not None and total + dropped > step.accounted:
+            raise RunnerFailure(
+                f"text plus dropped on {step.stream} exceed what was written",
+                expected=f"{step.accounted} bytes in text and dropped",
+                got=f"{total} bytes of text + dropped {dropped}",
+            )
+        done = text in forwarded and (step.accounted is None or total + dropped == step.accounted)
+        if done:
             break
         if time.monotonic() >= deadline:
             raise RunnerFailure(
-                f"{describe(text, 60)} did not arrive in runner/output within {step.within_ms} ms",
-                expected=f"runner/output notifications ({step.stream}) carrying the text",
-                got=f"{len(forwarded)} characters forwarded on {step.stream}: "
-                f"{describe(forwarded[-200:], 200)}",
+                f"{describe(text, 60)} did not arrive in runner/output{where} within "
+                f"{step.within_ms} ms"
+                + ("" if step.accounted is None else f" (accounted: {total + dropped})"),
+                expected=f"runner/output notifications ({step.stream}){where} carrying the text"
+                + ("" if step.accounted is None else f", text + dropped = {step.accounted}"),
+                got=f"{len(forwarded)} characters forwarded on {step.stream}{where}: "
+                f"{describe(forwarded[-200:], 200)}; text bytes {total}, dropped {dropped}",
             )
         await asyncio.sleep(0.02)
-    shown = describe(text, 100)
-    ctx.transcript.step({"step": "expectOutput", "stream": step.stream, "text": shown})
+    shown: dict[str, Any] = {"step": "expectOutput", "stream": step.stream}
+    shown["text"] = describe(text, 100)
+    if run_id is not msgspec.UNSET:
+        shown["runId"] = run_id
+    if step.accounted is not None:
+        shown["accounted"] = step.accounted
+    ctx.transcript.step(shown)

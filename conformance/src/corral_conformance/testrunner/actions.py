@@ -11,12 +11,15 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fixtures import FIXTURES, FixtureContext, Peer
 from .rpc import RpcError, valid_id
 from .runstate import RunState
 from .variants import Breaks
+
+if TYPE_CHECKING:
+    from .wal import Wal
 
 __all__ = ["Actions", "check_run_params", "deep_merge"]
 
@@ -99,6 +102,11 @@ def deep_merge(left: Any, right: Any) -> Any:
     return right
 
 
+def _wal_ids(ids: dict[str, Any]) -> dict[str, Any]:
+    """The members of a WAL record that name the run."""
+    return {k: ids[k] for k in ("run_id", "parent_run_id", "action")}
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     kind = getattr(exc, "type_name", type(exc).__name__)
     return {"type": kind, "message": str(exc), "traceback": None}
@@ -108,8 +116,13 @@ class Actions:
     """The configured actions of one runner."""
 
     def __init__(
-        self, breaks: Breaks, conformance: bool, output: Callable[[str, str, str], None]
+        self,
+        breaks: Breaks,
+        conformance: bool,
+        output: Callable[[str, str, str], None],
+        wal: Wal | None = None,
     ) -> None:
+        self._wal = wal
         self._breaks = breaks
         self._fixtures_on = conformance or breaks("fixtures-always-enabled")
         self._output = output
@@ -162,6 +175,7 @@ class Actions:
             run_id=params["runId"],
             peer=peer,
             state=state,
+            parent_run_id=params["parentRunId"],
         )
 
     async def run_action(
@@ -173,8 +187,43 @@ class Actions:
         run_id: str,
         peer: Peer,
         state: RunState | None,
+        parent_run_id: str | None = None,
+        top_run_id: str | None = None,
     ) -> dict[str, Any]:
         """Run one action (also the local nested runs of the ``nested`` fixture)."""
+        ids = {
+            "run_id": run_id,
+            "parent_run_id": parent_run_id,
+            "action": action,
+            "top_run_id": top_run_id or run_id,
+        }
+        config = self._actions.get(action)
+        if config is None or self._wal is None:
+            return await self._run_action(action, params, depth, peer, state, ids)
+        names = [h.name for h in config.handlers]
+        self._wal.append("run.started", **_wal_ids(ids), payload={"handlers": names})
+        try:
+            result = await self._run_action(action, params, depth, peer, state, ids)
+        except asyncio.CancelledError:
+            self._wal.append("run.cancelled", **_wal_ids(ids), payload={})
+            raise
+        except Exception as exc:
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            self._wal.append("run.failed", **_wal_ids(ids), payload={"error": error})
+            raise
+        self._wal.append("run.finished", **_wal_ids(ids), payload={"status": result["status"]})
+        return result
+
+    async def _run_action(  # noqa: PLR0917 - the private half of run_action
+        self,
+        action: str,
+        params: Any,
+        depth: int,
+        peer: Peer,
+        state: RunState | None,
+        ids: dict[str, Any],
+    ) -> dict[str, Any]:
+        run_id = ids["run_id"]
         config = self._actions.get(action)
         if config is None:
             if self._breaks("unknown-action-null"):
@@ -186,7 +235,14 @@ class Actions:
             inner_state = state if self._breaks("nested-forwards-progress") else None
             local_id = f"{parent}/{next(counter)}"
             return await self.run_action(
-                name, inner, depth=inner_depth, run_id=local_id, peer=peer, state=inner_state
+                name,
+                inner,
+                depth=inner_depth,
+                run_id=local_id,
+                peer=peer,
+                state=inner_state,
+                parent_run_id=parent,
+                top_run_id=ids["top_run_id"],
             )
 
         def context(handler: _Handler) -> FixtureContext:
@@ -200,14 +256,37 @@ class Actions:
                 peer,
                 self._breaks,
                 run_local,
-                self._output,
+                lambda stream, text, _run_id: self._output(stream, text, ids["top_run_id"]),
             )
 
         if config.mode == "concurrent":
-            return await self._concurrent(config, context)
-        return await self._sequential(config, context)
+            return await self._concurrent(config, context, ids)
+        return await self._sequential(config, context, ids)
 
-    async def _one(self, handler: _Handler, ctx: FixtureContext) -> tuple[dict[str, Any], Any]:
+    async def _one(
+        self, handler: _Handler, ctx: FixtureContext, ids: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any]:
+        if self._wal is None or handler.error is not None:
+            return await self._one_handler(handler, ctx)
+        self._wal.append("handler.started", **_wal_ids(ids), payload={"handler": handler.name})
+        try:
+            outcome, result = await self._one_handler(handler, ctx)
+        except asyncio.CancelledError:
+            self._wal.append(
+                "handler.cancelled", **_wal_ids(ids), payload={"handler": handler.name}
+            )
+            raise
+        if outcome["status"] == "ok":
+            self._wal.append("handler.finished", **_wal_ids(ids), payload={"handler": handler.name})
+        else:
+            error = {k: outcome["error"][k] for k in ("type", "message")}
+            payload = {"handler": handler.name, "error": error}
+            self._wal.append("handler.failed", **_wal_ids(ids), payload=payload)
+        return outcome, result
+
+    async def _one_handler(
+        self, handler: _Handler, ctx: FixtureContext
+    ) -> tuple[dict[str, Any], Any]:
         started = time.monotonic()
         outcome: dict[str, Any] = {"name": handler.name, "status": "ok", "error": None}
         result: Any = None
@@ -225,7 +304,9 @@ class Actions:
             outcome["durationMs"] = round((time.monotonic() - started) * 1000, 3)
         return outcome, result
 
-    async def _sequential(self, config: _Action, context: Any) -> dict[str, Any]:
+    async def _sequential(
+        self, config: _Action, context: Any, ids: dict[str, Any]
+    ) -> dict[str, Any]:
         outcomes: list[dict[str, Any]] = []
         results: list[Any] = []
         failed = False
@@ -235,7 +316,7 @@ class Actions:
                     {"name": handler.name, "status": "skipped", "durationMs": 0, "error": None}
                 )
                 continue
-            outcome, result = await self._one(handler, context(handler))
+            outcome, result = await self._one(handler, context(handler), ids)
             outcomes.append(outcome)
             results.append(result)
             failed = failed or outcome["status"] == "failed"
@@ -244,11 +325,14 @@ class Actions:
         final = results[0] if self._breaks("sequential-first-result") else results[-1]
         return {"status": "ok", "result": final, "handlers": outcomes}
 
-    async def _concurrent(self, config: _Action, context: Any) -> dict[str, Any]:
+    async def _concurrent(
+        self, config: _Action, context: Any, ids: dict[str, Any]
+    ) -> dict[str, Any]:
         if self._breaks("concurrent-runs-sequentially"):
-            pairs = [await self._one(h, context(h)) for h in config.handlers]
+            pairs = [await self._one(h, context(h), ids) for h in config.handlers]
         else:
-            pairs = list(await asyncio.gather(*(self._one(h, context(h)) for h in config.handlers)))
+            calls = (self._one(h, context(h), ids) for h in config.handlers)
+            pairs = list(await asyncio.gather(*calls))
         ok = [result for outcome, result in pairs if outcome["status"] == "ok"]
         merged: Any
         if not ok or self._breaks("concurrent-last-wins"):

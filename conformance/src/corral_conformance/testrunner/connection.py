@@ -73,6 +73,14 @@ class Connection:
     def error(self, request_id: Any, error: RpcError) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": self._echo(request_id)}
         message["error"] = error.to_json()
+        data = message["error"].get("data")
+        if (
+            self.breaks("generic-reasons")
+            and error.code in (-32700, -32600, -32800)
+            and isinstance(data, dict)
+            and "reason" in data
+        ):
+            message["error"]["data"] = {**data, "reason": "error"}
         if self.breaks("result-null-in-errors"):
             message["result"] = None
         self.send(message)

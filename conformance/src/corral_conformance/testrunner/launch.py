@@ -56,6 +56,8 @@ class LaunchRecord:
     parent_pid: int
     log_level: str
     conformance: bool
+    env: str = "conformance"
+    wal_dir: str | None = None
 
 
 _DEFAULT = LaunchRecord(("1.0",), "0" * 64, "/", 1, "info", True)
@@ -129,4 +131,6 @@ def read_launch_record(breaks: Breaks) -> LaunchRecord:
         record["parentPid"],
         record["logLevel"],
         record["conformance"],
+        record["env"],
+        record["walDir"],
     )

@@ -18,6 +18,7 @@ from .actions import Actions
 from .connection import Connection
 from .launch import SPOKEN, LaunchError, LaunchRecord, read_launch_record
 from .variants import Breaks
+from .wal import Wal
 
 __all__ = ["Runner", "main"]
 
@@ -25,6 +26,7 @@ MAX_MESSAGE_SIZE: Final = 64 * 1024 * 1024
 _FIXED_PORT: Final = 47311
 _AUTH_DEADLINE_S: Final = 10.0
 _LEVELS: Final = ("debug", "info", "warning", "error")
+_OUTPUT_BOUND: Final = 1024 * 1024
 _RUNNER_INFO: Final = {
     "name": "corral-conformance-testrunner",
     "version": __version__,
@@ -55,9 +57,14 @@ class Runner:
         self.launch = launch
         self.breaks = breaks
         self.max_message_size = MAX_MESSAGE_SIZE
-        self.actions = Actions(breaks, launch.conformance, self.output)
+        self.wal: Wal | None = None
+        if launch.wal_dir is not None and not breaks("no-wal"):
+            self.wal = Wal(launch.wal_dir, launch.env, launch.project, breaks)
+        self.actions = Actions(breaks, launch.conformance, self.output, self.wal)
         self.active: Connection | None = None
         self._buffer: list[tuple[str, dict[str, Any]]] = []
+        self._waiting = {"stdout": 0, "stderr": 0}  # output bytes waiting for initialized
+        self._dropped = {"stdout": 0, "stderr": 0}
         self.candidates: set[Connection] = set()
         self.shutdown_requested = False
         self.shutdown_answered = False
@@ -112,6 +119,24 @@ class Runner:
                 self.active.notify(method, params)
         else:
             self._buffer.append((method, params))
+            if method == "runner/output":
+                self._bound(params["stream"], len(params["text"].encode("utf-8")))
+
+    def _bound(self, stream: str, added: int) -> None:
+        """At most 1 MiB of output waits per stream: drop the oldest, count it (SPEC §10.3)."""
+        self._waiting[stream] += added
+        if self.breaks("output-unbounded"):
+            return
+        while self._waiting[stream] > _OUTPUT_BOUND:
+            index = next(
+                i
+                for i, (m, p) in enumerate(self._buffer)
+                if m == "runner/output" and p["stream"] == stream
+            )
+            size = len(self._buffer.pop(index)[1]["text"].encode("utf-8"))
+            self._waiting[stream] -= size
+            if not self.breaks("output-dropped-uncounted"):
+                self._dropped[stream] += size
 
     def log(self, level: str, message: str) -> None:
         """A ``runner/log`` record, if at or above the launch logLevel."""
@@ -122,7 +147,8 @@ class Runner:
 
     def output(self, stream: str, text: str, run_id: str) -> None:
         """Forward captured handler output as ``runner/output``."""
-        params = {"stream": stream, "text": text, "runId": run_id}
+        attributed = None if self.breaks("output-runid-null") else run_id
+        params = {"stream": stream, "text": text, "runId": attributed}
         if self.breaks("output-after-reply"):
             asyncio.get_running_loop().call_later(0.05, self._notify, "runner/output", params)
         else:
@@ -133,7 +159,12 @@ class Runner:
             self.ready = True
             buffered, self._buffer = self._buffer, []
             for method, params in buffered:
-                conn.notify(method, params)
+                stream = str(params.get("stream"))
+                if method == "runner/output" and self._dropped.get(stream):
+                    conn.notify(method, {**params, "dropped": self._dropped[stream]})
+                    self._dropped[stream] = 0
+                else:
+                    conn.notify(method, params)
             self.log("info", "ready")
 
     async def shutdown(self, conn: Connection) -> None:
@@ -147,6 +178,22 @@ class Runner:
         if others:
             await asyncio.wait([task for _, task in others])
         self.shutdown_answered = True
+
+    def _on_sigterm(self) -> None:
+        """SPEC §8.4: cancel the runs (-32800, reason shutdown), then exit 0 or 1."""
+        conn = self.active
+        tasks = []
+        if conn is not None and not conn.closed and not self.shutdown_requested:
+            for key, task in conn.in_flight_items():
+                conn.cancel_task(key, task, "shutdown")
+                tasks.append(task)
+
+        async def finish() -> None:
+            if tasks:
+                await asyncio.wait(tasks, timeout=4)
+            self.exit(0 if self.shutdown_answered else 1)
+
+        self._sigterm_task = asyncio.get_running_loop().create_task(finish())
 
     def connection_closed(self, conn: Connection) -> None:
         self.candidates.discard(conn)
@@ -204,12 +251,13 @@ class Runner:
         watcher = None
         if not self.breaks("ignore-parent-death"):
             watcher = asyncio.create_task(self._watch_parent())
-        if hasattr(signal, "SIGTERM") and not self.breaks("ignore-sigterm"):
+        handled = not (self.breaks("ignore-sigterm") or self.breaks("sigterm-default"))
+        if hasattr(signal, "SIGTERM") and handled:
             with contextlib.suppress(NotImplementedError):  # Windows event loops
-                asyncio.get_running_loop().add_signal_handler(
-                    signal.SIGTERM, lambda: self.exit(0 if self.shutdown_answered else 1)
-                )
+                asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._on_sigterm)
         await self._done.wait()
+        if self.wal is not None:
+            self.wal.close()
         if watcher is not None:
             watcher.cancel()
         server.close()

@@ -87,6 +87,7 @@ VARIANTS: Final = MappingProxyType(
         "exit-code-1-always": "always exits with code 1",
         "ignore-parent-death": "keeps running when its parent dies",
         "ignore-sigterm": "ignores SIGTERM",
+        "sigterm-default": "leaves SIGTERM at its default action (dies by it)",
         # --- actions -----------------------------------------------------------------------
         "configure-load-error-rpc": "answers a failed handler load with a JSON-RPC error",
         "fixtures-always-enabled": "serves conformance fixtures without a conformance launch",
@@ -130,6 +131,16 @@ VARIANTS: Final = MappingProxyType(
         "output-not-split": "forwards a large write as one runner/output over 16384 bytes",
         "output-after-reply": "forwards captured output after the run's reply",
         "log-level-ignored": "sends runner/log below the launch logLevel",
+        "output-unbounded": "keeps all output waiting for initialized: no bound, no dropped",
+        "output-dropped-uncounted": "drops waiting output past the bound without counting it",
+        "output-runid-null": "sends handler output with runId null instead of the run's id",
+        # --- reason tokens -----------------------------------------------------------------
+        "generic-reasons": "sends the reason token 'error' for every -32700/-32600/-32800",
+        # --- WAL stream --------------------------------------------------------------------
+        "no-wal": "writes no WAL stream although the launch record names a walDir",
+        "wal-bad-checksum": "writes WAL frames whose CRC is off by one",
+        "wal-not-closed": "ends its WAL stream without wal.closed on a clean exit",
+        "wal-no-handler-records": "records runs in the WAL but not their handlers",
         # --- concurrency -------------------------------------------------------------------
         "max-16-in-flight": "answers -32603 when more than 16 requests are in flight",
         "serial-requests": "handles one request at a time",

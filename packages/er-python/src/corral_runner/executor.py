@@ -128,6 +128,7 @@ class RunScope:
         self.cancelled = False  # a plain flag: reads and writes are atomic under the GIL
         self.finished = False
         self._begun = False
+        self._percentage = 0  # the last percentage sent: a later begin never moves it back
         self._end_message: str | UnsetType = UNSET
         self._children = 0
 
@@ -167,10 +168,15 @@ class RunScope:
         forwarded: WorkDoneBegin | WorkDoneReport = value
         if isinstance(value, WorkDoneBegin):
             if self._begun:
-                forwarded = WorkDoneReport(message=value.message, percentage=value.percentage)
+                percentage = value.percentage
+                if isinstance(percentage, int) and percentage < self._percentage:
+                    percentage = UNSET
+                forwarded = WorkDoneReport(message=value.message, percentage=percentage)
         elif not self._begun:
             self._send(WorkDoneBegin(title=self.action))
         self._begun = True
+        if isinstance(forwarded.percentage, int):
+            self._percentage = forwarded.percentage
         self._send(forwarded)
 
     def finish(self, *, cancelled: bool = False) -> None:

@@ -37,9 +37,11 @@ if sys.platform != "win32":
     import fcntl
 
 __all__ = [
+    "HEARTBEAT_FILE",
     "SEGMENT_SUFFIX",
     "acquire_stream_lock",
     "fsync_directory",
+    "has_fresh_heartbeat",
     "hold_if_dead",
     "is_stream_live",
     "list_segments",
@@ -150,21 +152,39 @@ def acquire_stream_lock(stream_dir: Path, *, timeout: float = 2.0) -> int:
             return fd
 
 
-def is_stream_live(stream_dir: Path) -> bool:
-    """Whether a live process holds the stream's writer lock right now.
+HEARTBEAT_FILE: Final = "live"
+"""The heartbeat of a writer that cannot ``flock`` (SPEC §12.5): its mtime is refreshed
+at least every 10 s while the stream is open; the file is removed at a clean close."""
 
-    Takes a shared lock for an instant; never blocks. False when the directory is gone or
-    locks are unsupported.
+HEARTBEAT_STALE_S: Final = 30.0
+"""A heartbeat older than this means its writer is gone (SPEC §12.5)."""
+
+
+def has_fresh_heartbeat(stream_dir: Path, *, now: float | None = None) -> bool:
+    """Whether the stream's ``live`` file was modified within :data:`HEARTBEAT_STALE_S`."""
+    try:
+        mtime = (stream_dir / HEARTBEAT_FILE).stat().st_mtime
+    except OSError:
+        return False
+    return (time.time() if now is None else now) - mtime <= HEARTBEAT_STALE_S
+
+
+def is_stream_live(stream_dir: Path) -> bool:
+    """Whether a live writer has the stream open right now: it holds the writer lock, or
+    (a writer that cannot lock, e.g. the Node.js runner) its heartbeat is fresh.
+
+    Takes a shared lock for an instant; never blocks. False when the directory is gone.
     """
     with _probe(stream_dir) as free:
-        return not free
+        return not free or has_fresh_heartbeat(stream_dir)
 
 
 @contextlib.contextmanager
 def hold_if_dead(stream_dir: Path) -> Iterator[bool]:
-    """Context: yields True while holding the stream's lock if no writer holds it."""
+    """Context: yields True while holding the stream's lock if no writer holds it and no
+    heartbeat is fresh (only dead streams are swept)."""
     with _probe(stream_dir, exclusive=True) as free:
-        yield free
+        yield free and not has_fresh_heartbeat(stream_dir)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from corral_wal.layout import hold_if_dead, list_segments, list_writers
+from corral_wal.layout import HEARTBEAT_FILE, hold_if_dead, list_segments, list_writers
 
 __all__ = [
     "SWEPT_MARKER",
@@ -95,6 +95,7 @@ def sweep_dead_streams(
             try:
                 segments = list_segments(stream_dir)
                 if gone and not segments:
+                    _drop_heartbeat(stream_dir)
                     os.rmdir(stream_dir)
                     removed += 1
                 elif segments:
@@ -107,6 +108,12 @@ def sweep_dead_streams(
     for _, writer in sorted(kept)[: max(excess, 0)]:
         deleted.extend(_delete_stream(wal_dir / writer))
     return deleted
+
+
+def _drop_heartbeat(stream_dir: Path) -> None:
+    """Remove a dead heartbeat writer's stale ``live`` file (SPEC §12.5) before ``rmdir``."""
+    with contextlib.suppress(FileNotFoundError):
+        (stream_dir / HEARTBEAT_FILE).unlink()
 
 
 def low_water(max_streams: int) -> int:
@@ -125,6 +132,7 @@ def _delete_stream(stream_dir: Path) -> list[str]:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                 deleted.append(f"{stream_dir.name}/{path.name}")
+            _drop_heartbeat(stream_dir)
             os.rmdir(stream_dir)
         except OSError:  # not ours to delete, or stray files: leave the rest
             pass
