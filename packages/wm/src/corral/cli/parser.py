@@ -35,7 +35,8 @@ EXAMPLES = {
   corral run lint --workspace             lint every project of the workspace
   corral run lint src/app.py              lint one file (in the project that holds it)
   corral run format -p write=true         format the current project's files in place
-  corral run type-check --format json     machine-readable result on stdout""",
+  corral run type-check --format json     machine-readable result on stdout
+  corral run lint --format sarif          a SARIF 2.1.0 log for code scanning (CI)""",
     "prepare-envs": """examples:
   corral prepare-envs                     create or update every environment
   corral prepare-envs --env dev_no_runtime --recreate""",
@@ -101,7 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--project", type=Path, help="run in this project only")
     scope.add_argument("--workspace", action="store_true", help="run in every project")
-    run.add_argument("--format", choices=["text", "json"], default="text", dest="output")
+    run.add_argument(
+        "--format",
+        choices=["text", "json", "sarif", "github"],
+        default="text",
+        dest="output",
+        help="text (default); json: the run report; sarif: a SARIF 2.1.0 log for code "
+        "scanning; github: GitHub Actions annotations",
+    )
     run.add_argument("--jobs", type=int, default=None, help="projects run at once (default: cores)")
     run.add_argument(
         "-p",

@@ -36,6 +36,8 @@ __all__ = [
     "render_result",
     "render_status",
     "summarize",
+    "summary_line",
+    "tool_result",
 ]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
@@ -109,7 +111,7 @@ def _multiline(text: str) -> str:
     return "\n".join(printable(line) for line in text.splitlines())
 
 
-def _tool_result(result: Any) -> ToolResult | None:
+def tool_result(result: Any) -> ToolResult | None:
     """The result as a ToolResult; None for results of another shape (the WM has already
     failed runs whose result claims the shape and breaks it)."""
     try:
@@ -156,7 +158,7 @@ def summarize(outcome: ProjectReport | WorkspaceReport) -> Summary:
         for handler in report.handlers:
             if handler.status == "failed":
                 summary.failed_handlers.append((report.project, handler))
-        typed = _tool_result(report.result)
+        typed = tool_result(report.result)
         if typed is not None:
             _count(summary, report.project, typed)
             tools = typed.summary.values()
@@ -180,7 +182,7 @@ def render_result(
     for report in _reports(outcome):
         if report.status == "error":
             continue
-        typed = _tool_result(report.result)
+        typed = tool_result(report.result)
         if typed is None:
             if report.result is not None:
                 shown = printable(msgspec.json.encode(report.result).decode())
@@ -201,7 +203,7 @@ def render_result(
     for path, message in summary.errors:
         text = f" {_rel(root, path, '.')}: {_multiline(message)}\n"
         stream.write(style("error:", "bold", "red") + text)
-    stream.write(style(_summary_line(summary, action, elapsed, root), "bold") + "\n")
+    stream.write(style(summary_line(summary, action, elapsed, root), "bold") + "\n")
     return summary
 
 
@@ -305,7 +307,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def _summary_line(summary: Summary, action: str, elapsed: float | None, root: Path) -> str:
+def summary_line(summary: Summary, action: str, elapsed: float | None, root: Path) -> str:
     """e.g. ``lint: 3 findings in 2 files, 1 fixable with --fix (2 projects, 0.41 s)``, or
     after ``--fix``: ``lint: fixed 2, 1 remaining in 1 file (1 project, 0.52 s)``."""
     if summary.fixed is not None:
