@@ -534,9 +534,13 @@ async def connect_unix(
     *,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     name: str = "peer",
+    on_rejected: Callable[[MessageRejected], None] | None = None,
 ) -> Connection:
-    """Open a Unix domain socket connection to ``path`` and return it, ready to use."""
-    connection = Connection(router, max_message_size=max_message_size, name=name)
+    """Open a Unix domain socket connection to ``path`` and return it, ready to use.
+    ``on_rejected`` sees every message the protocol dropped (e.g. a second answer)."""
+    connection = Connection(
+        router, max_message_size=max_message_size, name=name, on_rejected=on_rejected
+    )
     loop = asyncio.get_running_loop()
     await loop.create_unix_connection(lambda: _StreamAdapter(connection), path)
     return connection
