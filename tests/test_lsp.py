@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lsp_harness import lsp_session
+from lsp_harness import capabilities, lsp_session
 from lsprotocol import types
 from server_harness import ServerWorld, no_leftovers
 
@@ -104,3 +104,122 @@ async def test_unsaved_buffer_diagnostics_appear_and_go_away(world: ServerWorld)
         version = lsp.change(document, "import sys\n\nprint(sys.argv)\n")
         assert await lsp.diagnostics(document, version) == []
     assert module.read_bytes() == on_disk  # the buffer was never written
+
+
+MESSY = "def add(a,b):\n    return a+b\n\n\nVALUES = [1,2,\n  3]\n"
+
+
+async def test_formatting_edits_give_ruff_formats_text_and_write_nothing(
+    world: ServerWorld,
+) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    on_disk = module.read_bytes()
+    expected = ruff(world.root / "app", "format", stdin=MESSY, filename=module)
+    assert expected != MESSY
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(module, MESSY)
+        identifier = types.TextDocumentIdentifier(uri=document)
+        options = types.FormattingOptions(tab_size=4, insert_spaces=True)
+        edits = await lsp.client.text_document_formatting_async(
+            types.DocumentFormattingParams(text_document=identifier, options=options)
+        )
+        assert edits
+        assert apply(MESSY, edits) == expected
+        assert all(e.range.start.line != 2 for e in edits)  # unchanged lines are not touched
+        # range formatting: only the edits within the lines asked for
+        first_two = types.Range(
+            start=types.Position(line=0, character=0), end=types.Position(line=1, character=0)
+        )
+        ranged = await lsp.client.text_document_range_formatting_async(
+            types.DocumentRangeFormattingParams(
+                text_document=identifier, range=first_two, options=options
+            )
+        )
+        assert ranged
+        assert apply(MESSY, ranged).startswith("def add(a, b):\n    return a + b\n")
+        assert apply(MESSY, ranged).endswith("VALUES = [1,2,\n  3]\n")
+        # an already formatted buffer: no edits
+        lsp.change(document, expected)
+        assert not await lsp.client.text_document_formatting_async(
+            types.DocumentFormattingParams(text_document=identifier, options=options)
+        )
+    assert module.read_bytes() == on_disk
+
+
+FIXABLE = "import sys\nimport os\n\nprint(sys.argv)\nx = lambda: 1\n"
+"""F401 (`os`, a safe fix) and imports out of order (I001)."""
+
+
+async def test_quick_fix_fix_all_and_organize_imports(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/fixme.py"  # never saved: not on disk
+    project = world.root / "app"
+    fixed = ruff(project, "check", "--fix", "--exit-zero", stdin=FIXABLE, filename=module)
+    organized = ruff(
+        project, "check", "--fix", "--exit-zero", "--select", "I", stdin=FIXABLE, filename=module
+    )
+    assert "import os" not in fixed
+    assert organized.startswith("import os\nimport sys\n")
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(module, FIXABLE)
+        found = await lsp.diagnostics(document)
+        assert [d.code for d in found] == ["I001", "F401"], found  # the preset selects I
+        f401 = found[1]
+        identifier = types.TextDocumentIdentifier(uri=document)
+        whole = types.Range(
+            start=types.Position(line=0, character=0), end=types.Position(line=5, character=0)
+        )
+
+        async def actions(only: list[str] | None, diagnostics: list[types.Diagnostic]) -> list:
+            return list(
+                await lsp.client.text_document_code_action_async(
+                    types.CodeActionParams(
+                        text_document=identifier,
+                        range=whole,
+                        context=types.CodeActionContext(diagnostics=diagnostics, only=only),
+                    )
+                )
+                or []
+            )
+
+        (quick,) = await actions([types.CodeActionKind.QuickFix], [f401])
+        assert quick.kind == types.CodeActionKind.QuickFix
+        assert "os" in quick.title
+        (change,) = quick.edit.document_changes
+        assert change.text_document.version == 1
+        assert apply(FIXABLE, change.edits) == FIXABLE.replace("import os\n", "")
+
+        # source actions are resolved lazily (the client supports resolving `edit`)
+        (fix_all,) = await actions(["source.fixAll"], [])
+        assert fix_all.kind == "source.fixAll.corral"
+        assert fix_all.edit is None
+        resolved = await lsp.client.code_action_resolve_async(fix_all)
+        (change,) = resolved.edit.document_changes
+        assert apply(FIXABLE, change.edits) == fixed
+
+        (organize,) = await actions(["source.organizeImports"], [])
+        resolved = await lsp.client.code_action_resolve_async(organize)
+        (change,) = resolved.edit.document_changes
+        assert apply(FIXABLE, change.edits) == organized
+    assert not module.exists()
+
+
+async def test_pull_diagnostics(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root], client_capabilities=capabilities(pull=True)) as lsp:
+        document = lsp.open(module, UNUSED)
+        identifier = types.TextDocumentIdentifier(uri=document)
+        report = await lsp.client.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(text_document=identifier)
+        )
+        assert [d.code for d in report.items] == ["F401"]
+        lsp.change(document, "import sys\n\nprint(sys.argv)\n")
+        report = await lsp.client.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(text_document=identifier)
+        )
+        assert list(report.items) == []
+        assert report.result_id == "2"
+        everything = await lsp.client.workspace_diagnostic_async(
+            types.WorkspaceDiagnosticParams(previous_result_ids=[])
+        )
+        assert [(i.uri, i.version, list(i.items)) for i in everything.items] == [(document, 2, [])]
+        assert lsp.published == []  # the client pulls: nothing is pushed

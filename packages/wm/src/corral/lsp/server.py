@@ -145,8 +145,10 @@ class CorralLanguageServer(LanguageServer):
         return await self.engine.check_saved(path, text)
 
     def _deliver_saved(self, uri: str, _: int | None, found: list[types.Diagnostic]) -> None:
-        self.engine.state(uri).save = found
-        self.publish(uri)
+        state = self.engine.state(uri)
+        before, state.save = state.save, found
+        if uri not in self.buffers.tasks and (found or before):
+            self.publish(uri)  # else the buffer's check, still running, publishes both
 
     def check(self, uri: str, *, delay: float, saved: bool) -> None:
         self.buffers.schedule(uri, delay)
