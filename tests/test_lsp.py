@@ -7,14 +7,16 @@ per test; the teardown stops the server and fails if any process of the test is 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lsp_harness import capabilities, lsp_session
+from lsp_harness import capabilities, lsp_session, uri
 from lsprotocol import types
 from server_harness import ServerWorld, no_leftovers
 
@@ -223,3 +225,120 @@ async def test_pull_diagnostics(world: ServerWorld) -> None:
         )
         assert [(i.uri, i.version, list(i.items)) for i in everything.items] == [(document, 2, [])]
         assert lsp.published == []  # the client pulls: nothing is pushed
+
+
+def stop_server(world: ServerWorld, root: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "corral", "-C", str(root), "server", "stop"],
+        env=world.env(),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+
+
+async def test_multi_root_each_folder_served_by_its_workspaces_server(world: ServerWorld) -> None:
+    app, lib = world.root / "app", world.root / "lib"
+    try:
+        async with lsp_session(world, [app, lib]) as lsp:
+            in_app = lsp.open(app / "src/app/new.py", UNUSED)
+            in_lib = lsp.open(lib / "src/lib/new.py", "import re\n")
+            assert [d.code for d in await lsp.diagnostics(in_app)] == ["F401"]
+            assert [d.code for d in await lsp.diagnostics(in_lib)] == ["F401"]
+            roots = sorted(record["root"] for record in world.records())
+            assert roots == [str(app), str(lib)]  # one server per workspace
+            # a folder removed at run time: its files are no longer served
+            lsp.client.workspace_did_change_workspace_folders(
+                types.DidChangeWorkspaceFoldersParams(
+                    event=types.WorkspaceFoldersChangeEvent(
+                        added=[], removed=[types.WorkspaceFolder(uri=uri(lib), name="lib")]
+                    )
+                )
+            )
+            version = lsp.change(in_lib, "import re\nimport os\n")
+            assert await lsp.diagnostics(in_lib, version) == []
+    finally:
+        stop_server(world, app)
+        stop_server(world, lib)
+
+
+async def test_outside_any_project_and_other_languages_give_no_diagnostics(
+    world: ServerWorld,
+) -> None:
+    (world.root / "notes").mkdir()
+    async with lsp_session(world, [world.root]) as lsp:
+        outside = lsp.open(world.root / "notes/loose.py", UNUSED)
+        other = lsp.open(world.root / "app/src/app/page.js", "const x = 1\n", "javascript")
+        huge = lsp.open(world.root / "app/src/app/huge.py", "x = 1\n" * 50_000 + UNUSED)
+        assert await lsp.diagnostics(outside) == []
+        assert await lsp.diagnostics(other) == []
+        assert [d.range.start.line for d in await lsp.diagnostics(huge)] == [50_000]
+        assert lsp.client.messages == []  # nothing to complain about
+
+
+async def test_a_runner_killed_between_two_edits(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(module, UNUSED)
+        assert [d.code for d in await lsp.diagnostics(document)] == ["F401"]
+        killed = [
+            r["pid"]
+            for r in world.status()["runners"]
+            if r.get("pid") and r["env"] == "dev_no_runtime" and r["project"].endswith("app")
+        ]
+        assert killed
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        version = lsp.change(document, UNUSED.replace("import os", "import re"))
+        (found,) = await lsp.diagnostics(document, version)
+        assert "`re` imported but unused" in found.message
+        after = [r.get("pid") for r in world.status()["runners"] if r["env"] == "dev_no_runtime"]
+        assert not set(killed) & set(after)
+
+
+async def test_superseded_checks_are_cancelled_and_never_published(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root], settings={"debounce": 0}) as lsp:
+        document = lsp.open(module, "VALUE = 1\n")
+        await lsp.diagnostics(document)
+        for number in range(20):
+            lsp.change(document, f"import os{number}\n" * 200)
+        final = lsp.change(document, UNUSED)
+        (found,) = await lsp.diagnostics(document, final)
+        assert found.code == "F401"
+        versions = [p.version for p in lsp.published]
+        assert versions == sorted(versions)  # a stale result never follows a newer one
+        assert len(versions) < 10  # most of the 21 checks were cancelled before publishing
+
+
+async def test_a_configuration_error_is_shown_once_and_at_its_key(world: ServerWorld) -> None:
+    pyproject = world.root / "app/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'presets = ["corral-python"]', 'presets = ["corral-python"]\njobs = "many"'
+        )
+    )
+    line = pyproject.read_text().splitlines().index('jobs = "many"')
+    async with lsp_session(world, [world.root]) as lsp:
+        first = lsp.open(world.root / "app/src/app/__init__.py", UNUSED)
+        second = lsp.open(world.root / "app/src/app/other.py", UNUSED)
+        assert await lsp.diagnostics(first) == []
+        assert await lsp.diagnostics(second) == []
+        config = uri(pyproject)
+        await lsp.until(lambda: config in lsp.client.diagnostics, "the config diagnostic")
+        (at_key,) = lsp.client.diagnostics[config]
+        assert at_key.range.start.line == line
+        assert at_key.source == "corral"
+        assert "jobs" in at_key.message
+        (shown,) = lsp.client.messages  # once, not once per document
+        assert shown.type == types.MessageType.Error
+        assert "jobs" in shown.message
+        assert str(world.root / "app") in shown.message
+
+
+async def test_embedded_without_a_server(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root], env=world.env(CORRAL_SERVER="0")) as lsp:
+        document = lsp.open(module, UNUSED)
+        assert [d.code for d in await lsp.diagnostics(document)] == ["F401"]
+        assert world.records() == []  # no server was started
