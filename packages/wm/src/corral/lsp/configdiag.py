@@ -25,37 +25,57 @@ _WHERE = re.compile(r"^(?P<file>[^:]+?)(?::(?P<line>\d+):(?P<column>\d+))?$")
 _PRESET = re.compile(r"^preset \"[^\"]*\" \((?P<inner>.*)\)$")
 
 
-def _parts(key: str) -> list[str]:
-    return [p.strip('"') for p in re.sub(r"\[\d+\]", "", key).split(".") if p]
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_SEGMENT = re.compile(r'("[^"]*"|[^.\[\]]+)(?:\[(\d+)\])?')
+
+
+def _segments(key: str) -> list[tuple[str, int | None]]:
+    """``a.b[2].c`` -> ``[("a", None), ("b", 2), ("c", None)]`` (quotes removed)."""
+    return [
+        (name.strip().strip('"'), int(index) if index else None)
+        for name, index in _SEGMENT.findall(key)
+    ]
+
+
+def _headers(lines: list[str]) -> list[tuple[int, str]]:
+    """(line number, dotted table name) of every table header."""
+    found = []
+    for number, line in enumerate(lines):
+        match = _HEADER.match(line)
+        if match is not None:
+            name = ".".join(p.strip().strip('"') for p in match.group(2).split("."))
+            found.append((number, name))
+    return found
 
 
 def key_line(text: str, key: str) -> int:
-    """The 0-based line of ``text`` (TOML) where ``key`` (a dotted path) is set."""
-    parts = _parts(key)
-    if not parts:
+    """The 0-based line of ``text`` (TOML) where ``key`` (a dotted path with array
+    indices) is set: the assignment of its first part below the deepest table header
+    it lies in (the n-th one for ``[[array]]`` tables), else that header, else line 0."""
+    segments = _segments(key)
+    if not segments:
         return 0
     lines = text.splitlines()
-    last = parts[-1]
-    assign = re.compile(rf'^\s*"?{re.escape(last)}"?\s*=')
-    header_start = 0
-    if len(parts) > 1:
-        parent = re.escape(parts[-2])
-        header = re.compile(rf'^\s*\[\[?[^\]]*\b"?{parent}"?\]\]?\s*(#.*)?$')
-        for number, line in enumerate(lines):
-            if header.match(line):
-                header_start = number
-                break
-    for number in range(header_start, len(lines)):
+    headers = _headers(lines)
+    start, end, used = 0, len(lines), 0
+    for depth in range(len(segments), 0, -1):
+        name = ".".join(n for n, _ in segments[:depth])
+        index = segments[depth - 1][1] or 0
+        matches = [number for number, header in headers if header == name]
+        if len(matches) > index:
+            start = matches[index]
+            later = [number for number, _ in headers if number > start]
+            end = later[0] if later else len(lines)
+            used = depth
+            break
+    if used == len(segments):
+        return start
+    wanted = segments[used][0]
+    assign = re.compile(rf'^\s*"?{re.escape(wanted)}"?\s*[.=]')
+    for number in range(start + (1 if used else 0), end):
         if assign.match(lines[number]):
             return number
-    for number, line in enumerate(lines):
-        if assign.match(line):
-            return number
-    named = re.compile(rf'^\s*\[\[?[^\]]*\b"?{re.escape(last)}"?\]\]?')
-    for number, line in enumerate(lines):
-        if named.match(line):
-            return number
-    return header_start
+    return start
 
 
 def _located(error: Any, workspaces: Workspaces) -> tuple[Path, str, int | None] | None:
