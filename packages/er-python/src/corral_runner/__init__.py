@@ -4,8 +4,8 @@ Extension authors use :class:`ActionContext` (see :mod:`corral_runner.sdk`); the
 itself is started by the WM as ``python -m corral_runner`` (SPEC.md §1).
 """
 
-from .sdk import ActionContext, Handler, HandlerCancelledError
+from .sdk import ActionContext, Document, Handler, HandlerCancelledError
 
 __version__ = "0.1.0"
 
-__all__ = ["ActionContext", "Handler", "HandlerCancelledError"]
+__all__ = ["ActionContext", "Document", "Handler", "HandlerCancelledError"]

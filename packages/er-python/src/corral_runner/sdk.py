@@ -16,6 +16,12 @@ Cancellation: an async handler is interrupted with :class:`asyncio.CancelledErro
 handler cannot be interrupted; it should poll :attr:`ActionContext.cancelled` (or call
 :meth:`ActionContext.check_cancelled`) in long loops. Either way the request is answered
 -32800 at once and a result returned later is discarded.
+
+Unsaved documents (SPEC.md §13.8): a lint/format-family handler may be given
+``documents``, an editor's unsaved buffers, to act on *instead of* the files on disk. Put
+``documents: list[Document] | None = None`` in the params Struct, feed each
+:attr:`Document.text` to the tool (e.g. ``--stdin-filename PATH -``), never write and never
+declare inputs for such a run, and return what would be written as ``edits``.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
 from corral_protocol.messages import HandlerInputs
 
 if TYPE_CHECKING:
@@ -36,13 +43,29 @@ if TYPE_CHECKING:
     from .executor import RunScope
     from .processes import ProcessResult
 
-__all__ = ["ActionContext", "Handler", "HandlerCancelledError"]
+__all__ = ["ActionContext", "Document", "Handler", "HandlerCancelledError"]
 
 P = TypeVar("P")
 T = TypeVar("T")
 
 Handler = Callable[["ActionContext[Any]"], Any]
 """A handler: ``def handler(ctx) -> result`` or ``async def handler(ctx) -> result``."""
+
+
+class Document(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of the standard ``documents`` param (SPEC.md §13.8): the current text of
+    a file, which may differ from (or not exist) on disk."""
+
+    path: str
+    """The file, absolute or relative to the project (use :meth:`resolve`)."""
+    text: str
+    """The full text to act on instead of the file's contents."""
+    version: int | None = None
+    """The editor's version of the text (front ends use it; handlers ignore it)."""
+
+    def resolve(self, project: Path) -> Path:
+        """The document's absolute path (relative paths are relative to ``project``)."""
+        return (project / self.path).absolute()
 
 
 class HandlerCancelledError(Exception):

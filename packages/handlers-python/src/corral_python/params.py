@@ -2,11 +2,12 @@
 handler does not support.
 
 Every handler of this package takes a subclass of :class:`StandardParams`, which knows every
-standard member (``paths``, ``write``, ``fix``, ``unsafeFixes``, ``diff``) so that one given
-to a handler that does not support it is *seen*: the handler then fails with
-:class:`UnsupportedParam` instead of ignoring it (a ``fix`` that silently fixes nothing is a
-wrong answer). Members that are not standard are ignored, as msgspec does: handlers that run
-together in one action share the params, and another handler may take them.
+standard member (``paths``, ``write``, ``fix``, ``unsafeFixes``, ``diff``, ``documents``,
+``only``) so that one given to a handler that does not support it is *seen*: the handler
+then fails with :class:`UnsupportedParam` instead of ignoring it (a ``fix`` that silently
+fixes nothing is a wrong answer). Members that are not standard are ignored, as msgspec
+does: handlers that run together in one action share the params, and another handler may
+take them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import msgspec
-from corral_runner.sdk import ActionContext
+from corral_runner.sdk import ActionContext, Document
 from msgspec import UNSET, UnsetType
 
 from .tools import PathList
@@ -40,6 +41,9 @@ class StandardParams(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     fix: bool | UnsetType = UNSET
     unsafe_fixes: bool | UnsetType = UNSET
     diff: bool | UnsetType = UNSET
+    documents: list[Document] | UnsetType | None = UNSET
+    """Unsaved documents to act on instead of the files on disk (SPEC.md §13.8)."""
+    only: list[str] | UnsetType | None = UNSET
 
     def refuse_unsupported(self, ctx: ActionContext[Any]) -> None:
         """Raise :class:`UnsupportedParam` if a standard member this handler does not

@@ -40,9 +40,10 @@ from corral_protocol.results import (
     ToolResult,
     ToolSummary,
 )
-from corral_runner.sdk import ActionContext
+from corral_runner.sdk import ActionContext, Document
 
 from .diagnostics import FILE_START, project_relative, sort_diagnostics
+from .documents import format_documents, lint_documents
 from .fixing import FixCandidates, count_fixed
 from .notes import tool_notes
 from .params import StandardParams, UnsupportedParam
@@ -101,10 +102,17 @@ class LintParams(StandardParams, frozen=True, kw_only=True):
     """Params of ``lint``: what to check (default: the project directory); ``fix``:
     apply ruff's safe fixes in place (``unsafeFixes``: its unsafe ones too)."""
 
-    SUPPORTED: ClassVar[frozenset[str]] = frozenset({"paths", "fix", "unsafeFixes"})
+    SUPPORTED: ClassVar[frozenset[str]] = frozenset(
+        {"paths", "fix", "unsafeFixes", "documents", "only"}
+    )
 
     fix: bool = False
     unsafe_fixes: bool = False
+    documents: list[Document] | None = None
+    """Unsaved documents to lint instead of the files (SPEC.md §13.8)."""
+    only: list[str] | None = None
+    """Only rules whose code starts with one of these (``--select``, overriding the
+    configuration's selection)."""
 
 
 class FormatParams(StandardParams, frozen=True, kw_only=True):
@@ -112,10 +120,12 @@ class FormatParams(StandardParams, frozen=True, kw_only=True):
     returning their new text as ``edits``; ``diff``: return ``edits`` (the default without
     ``write``; an error with it)."""
 
-    SUPPORTED: ClassVar[frozenset[str]] = frozenset({"paths", "write", "diff"})
+    SUPPORTED: ClassVar[frozenset[str]] = frozenset({"paths", "write", "diff", "documents"})
 
     write: bool = False
     diff: bool = False
+    documents: list[Document] | None = None
+    """Unsaved documents to format instead of the files (SPEC.md §13.8)."""
 
 
 class CheckFormatParams(StandardParams, frozen=True, kw_only=True):
@@ -300,6 +310,18 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
     if config.ignore:
         selection.append("--ignore=" + ",".join(config.ignore))
     selection.extend(config.args)
+    if ctx.params.only is not None:
+        selection.append("--select=" + ",".join(ctx.params.only))
+    if ctx.params.documents is not None:  # unsaved buffers: never reused, never written
+        return await lint_documents(
+            ctx,
+            RUFF,
+            ctx.params.documents,
+            ["--exit-zero", *CORRAL_EXCLUDE, *selection],
+            lambda run: [_diagnostic(ctx.project, m, "ruff") for m in _messages(run)],
+            fix=ctx.params.fix,
+            unsafe=ctx.params.unsafe_fixes,
+        )
     options = ["--no-fix", "--exit-zero", *CORRAL_EXCLUDE, *selection]
     paths = ["--", *tool_paths(ctx, ctx.params.paths)]
     args = ["check", "--output-format=json", *options, *paths]
@@ -524,6 +546,14 @@ async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
             f"handler {ctx.handler!r} of action {ctx.action!r}: `diff` and `write` exclude "
             "each other (`diff` returns the edits, `write` applies them)"
         )
+    if ctx.params.documents is not None:
+        if ctx.params.write:
+            raise UnsupportedParam(
+                f"handler {ctx.handler!r} of action {ctx.action!r}: `write` and `documents` "
+                "exclude each other (unsaved documents are never written; SPEC.md §13.8)"
+            )
+        options = [*CORRAL_EXCLUDE, *config.args]
+        return await format_documents(ctx, RUFF, ctx.params.documents, options, FORMAT_TOOL)
     ctx.progress("running ruff format --check")
     checked = await _check(ctx, config)
     stderr = [checked.stderr]

@@ -147,6 +147,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             _require_projects(root)
         if args.command == "server":
             return server_command(args, root, _version(), args.early_fork_server)
+        if args.command == "lsp":
+            from ..lsp import main as lsp_main  # noqa: PLC0415  (pygls only for the LSP)
+
+            if args.early_fork_server is not None:
+                args.early_fork_server.close()
+            return lsp_main(served=use_server(args), version=_version(), tcp=args.tcp)
         if args.command == "lock":
             return asyncio.run(_lock(args, root))
         handlers = {

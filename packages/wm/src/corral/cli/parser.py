@@ -177,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs = server_commands.add_parser("logs", help="print its log")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
 
+    lsp = command(
+        "lsp",
+        "serve the Language Server Protocol on stdio for an editor (a client of the "
+        "workspace's server)",
+    )
+    lsp.add_argument(
+        "--tcp", type=int, default=None, metavar="PORT", help="listen on 127.0.0.1:PORT instead"
+    )
+
     wal = command("wal", "read the workspace's write-ahead log")
     wal.add_argument("wal_args", nargs=argparse.REMAINDER, help="show|follow|verify [options]")
     return parser
