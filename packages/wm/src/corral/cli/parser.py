@@ -94,33 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[] if name in ("wal", "server") else [where],
         )
 
-    run = command("run", "run an action on files, a project or the whole workspace")
-    run.add_argument("action", help="the action to run, e.g. lint, format, check-format")
-    run.add_argument(
-        "paths", nargs="*", type=Path, default=[], help="files or directories to act on"
-    )
-    scope = run.add_mutually_exclusive_group()
-    scope.add_argument("--project", type=Path, help="run in this project only")
-    scope.add_argument("--workspace", action="store_true", help="run in every project")
-    run.add_argument(
-        "--format",
-        choices=["text", "json", "sarif", "github"],
-        default="text",
-        dest="output",
-        help="text (default); json: the run report; sarif: a SARIF 2.1.0 log for code "
-        "scanning; github: GitHub Actions annotations",
-    )
-    run.add_argument("--jobs", type=int, default=None, help="projects run at once (default: cores)")
-    run.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="an action parameter (VALUE is JSON if it parses, else a string); repeatable",
-    )
-    add_run_options(run)
-    add_changed_options(run)
+    _add_run(command("run", "run an action on files, a project or the whole workspace"))
 
     prepare = command("prepare-envs", "create or update the projects' environments")
     prepare.add_argument("--project", type=Path, help="only this project's environments")
@@ -152,7 +126,54 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--project", type=Path)
     restart.add_argument("--env")
 
-    server = command("server", "manage the workspace's Corral server")
+    _add_server(command("server", "manage the workspace's Corral server"))
+
+    lsp = command(
+        "lsp",
+        "serve the Language Server Protocol on stdio for an editor (a client of the "
+        "workspace's server)",
+    )
+    lsp.add_argument(
+        "--tcp", type=int, default=None, metavar="PORT", help="listen on 127.0.0.1:PORT instead"
+    )
+
+    wal = command("wal", "read the workspace's write-ahead log")
+    wal.add_argument("wal_args", nargs=argparse.REMAINDER, help="show|follow|verify [options]")
+    return parser
+
+
+def _add_run(run: argparse.ArgumentParser) -> None:
+    """``corral run``'s arguments."""
+    run.add_argument("action", help="the action to run, e.g. lint, format, check-format")
+    run.add_argument(
+        "paths", nargs="*", type=Path, default=[], help="files or directories to act on"
+    )
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--project", type=Path, help="run in this project only")
+    scope.add_argument("--workspace", action="store_true", help="run in every project")
+    run.add_argument(
+        "--format",
+        choices=["text", "json", "sarif", "github"],
+        default="text",
+        dest="output",
+        help="text (default); json: the run report; sarif: a SARIF 2.1.0 log for code "
+        "scanning; github: GitHub Actions annotations",
+    )
+    run.add_argument("--jobs", type=int, default=None, help="projects run at once (default: cores)")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an action parameter (VALUE is JSON if it parses, else a string); repeatable",
+    )
+    add_run_options(run)
+    add_changed_options(run)
+
+
+def _add_server(server: argparse.ArgumentParser) -> None:
+    """``corral server``'s subcommands."""
     server_commands = server.add_subparsers(dest="server_command", required=True)
     start = server_commands.add_parser(
         "start", help="start it (in the background, unless --foreground)"
@@ -176,19 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
     server_status.add_argument("--format", choices=["text", "json"], default="text", dest="output")
     logs = server_commands.add_parser("logs", help="print its log")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-
-    lsp = command(
-        "lsp",
-        "serve the Language Server Protocol on stdio for an editor (a client of the "
-        "workspace's server)",
-    )
-    lsp.add_argument(
-        "--tcp", type=int, default=None, metavar="PORT", help="listen on 127.0.0.1:PORT instead"
-    )
-
-    wal = command("wal", "read the workspace's write-ahead log")
-    wal.add_argument("wal_args", nargs=argparse.REMAINDER, help="show|follow|verify [options]")
-    return parser
 
 
 def _add_server_options(parser: argparse.ArgumentParser, *, default: object) -> None:
