@@ -65,6 +65,9 @@ class CaseItem(pytest.Item):
     def __init__(self, *, loaded: LoadedCase, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loaded = loaded
+        # A case takes no fixtures. Plugins that wrap every test's call (pytest-lsp 1.0)
+        # assume items have ``funcargs`` and, without it, break the run for every item.
+        self.funcargs: dict[str, object] = {}
 
     def runtest(self) -> None:
         """Run the case; map its outcome to pytest's."""
