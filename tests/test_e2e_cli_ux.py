@@ -166,15 +166,16 @@ def test_changed_and_staged_files_only(workspace: Path) -> None:
     util = workspace / UTIL
     util.write_text(UTIL_TEXT + "\n\nimport sys\n")
     (workspace / "lib" / "notes with spaces.md").write_text("# not Python\n")
+    (workspace / "lib" / "deploy.yaml").write_text("key: value\n")  # ruff, named it: F821
     changed = corral(workspace, "run", "lint", "--changed", "--workspace", environ=environ)
     assert changed.returncode == 1, changed.stdout + changed.stderr
     assert "app/src/app/util.py" in changed.stdout
     assert "app/src/app/__init__.py" not in changed.stdout  # unchanged: not linted
-    # lib's markdown file changed too: lib ran, and found nothing in it
+    # lib's markdown and YAML files changed too: lib ran, and found nothing in them
     assert changed.stdout.splitlines()[-1].startswith(
         "lint: 2 findings in 1 file, 2 fixable with --fix (2 projects, "
     )
-    assert "note: lint on 2 files changed since the merge base of HEAD and main" in (changed.stderr)
+    assert "note: lint on 3 files changed since the merge base of HEAD and main" in (changed.stderr)
     data = msgspec.json.decode(
         corral(
             workspace,

@@ -344,3 +344,53 @@ def test_check_format_with_diff_returns_the_edits_too(sample_project: Path) -> N
             assert messy.read_bytes() == original
 
     run(scenario())
+
+
+def test_named_files_that_are_not_python_are_left_out(
+    sample_project: Path, configure: Configure
+) -> None:
+    """ruff checks any file named on its command line (``setup.cfg``: B018, F821;
+    ``notes.txt``: a syntax error), but ``corral run --changed`` names every changed file:
+    only the files ruff's own walk takes reach it, ``extend-include`` honoured."""
+    (sample_project / "setup.cfg").write_text("[metadata]\nname = app\n")
+    (sample_project / "notes.txt").write_text("hello world\n")
+    (sample_project / "app" / "tool.pyw").write_text("import os\n")
+
+    async def scenario() -> None:
+        async with running(sample_project) as runner:
+            await configure(
+                runner,
+                {
+                    "lint": [("ruff", LINT, COUNT)],
+                    "check-format": [("ruff", CHECK_FORMAT)],
+                    "format": [("ruff", FORMAT)],
+                },
+            )
+            others = {"paths": ["setup.cfg", "notes.txt", "app/tool.pyw"]}
+            assert ok(await runner.run("lint", others)) == {
+                "diagnostics": [],
+                "summary": {"ruff": {"files": 0, "findings": 0, "fixable": 0}},
+            }
+            mixed = {"paths": ["notes.txt", "app/unused.py", "setup.cfg"]}
+            found = ok(await runner.run("lint", mixed))
+            assert found["diagnostics"] == [F401, E501]
+            assert found["summary"]["ruff"]["files"] == 1
+            nothing = {"diagnostics": [], "summary": {"ruff-format": {"changed": 0, "errors": 0}}}
+            assert ok(await runner.run("check-format", others)) == nothing
+            assert ok(await runner.run("format", others)) == {"edits": [], **nothing}
+            written = ok(await runner.run("format", {**others, "write": True}))
+            assert written == {"changed": [], **nothing}
+            assert (sample_project / "notes.txt").read_text() == "hello world\n"
+
+            # the project's own extend-include makes a .pyw file ruff's to check
+            pyproject = sample_project / "pyproject.toml"
+            pyproject.write_text(
+                pyproject.read_text().replace(
+                    "[tool.ruff]\n", '[tool.ruff]\nextend-include = ["*.pyw"]\n'
+                )
+            )
+            included = ok(await runner.run("lint", others))
+            assert [d["file"] for d in included["diagnostics"]] == ["app/tool.pyw"]
+            assert included["diagnostics"][0]["code"] == "F401"
+
+    run(scenario())

@@ -48,6 +48,7 @@ from .fixing import FixCandidates, count_fixed
 from .notes import tool_notes
 from .params import StandardParams, UnsupportedParam
 from .reuse import TreeStamp, declare_tree_inputs, reuse_or_run
+from .ruffpaths import ruff_paths
 from .tools import (
     PathList,
     Tool,
@@ -56,7 +57,6 @@ from .tools import (
     load_config,
     run_all,
     run_tool,
-    tool_paths,
 )
 
 __all__ = [
@@ -322,8 +322,14 @@ async def lint(ctx: ActionContext[LintParams]) -> LintResult:
             fix=ctx.params.fix,
             unsafe=ctx.params.unsafe_fixes,
         )
+    selected = await ruff_paths(ctx, RUFF, ctx.params.paths, CORRAL_EXCLUDE)
+    if not selected:  # every given file was one ruff does not take
+        files = 0 if config.count_files else msgspec.UNSET
+        return ToolResult(
+            diagnostics=[], summary={"ruff": ToolSummary(findings=0, fixable=0, files=files)}
+        )
     options = ["--no-fix", "--exit-zero", *CORRAL_EXCLUDE, *selection]
-    paths = ["--", *tool_paths(ctx, ctx.params.paths)]
+    paths = ["--", *selected]
     args = ["check", "--output-format=json", *options, *paths]
 
     async def run() -> LintResult:
@@ -444,8 +450,8 @@ class _Checked(msgspec.Struct, frozen=True):
     stderr: bytes
 
 
-async def _check(ctx: ActionContext[Any], config: RuffFormatConfig) -> _Checked:
-    """Run ``ruff format --check --output-format json`` over the params' paths."""
+async def _check(ctx: ActionContext[Any], config: RuffFormatConfig, paths: list[str]) -> _Checked:
+    """Run ``ruff format --check --output-format json`` over ``paths``."""
     run = await run_tool(
         ctx,
         RUFF,
@@ -456,7 +462,7 @@ async def _check(ctx: ActionContext[Any], config: RuffFormatConfig) -> _Checked:
             *CORRAL_EXCLUDE,
             *config.args,
             "--",
-            *tool_paths(ctx, ctx.params.paths),
+            *paths,
         ],
     )
     # 0: all formatted; 1: some would change; 2: some could not be formatted (reported in
@@ -485,7 +491,7 @@ async def check_format(ctx: ActionContext[CheckFormatParams]) -> ToolResult:
 
     async def run() -> ToolResult:
         ctx.progress("running ruff format --check")
-        checked = await _check(ctx, config)
+        checked = await _check(ctx, config, paths)
         result = _format_diagnostics(ctx, checked)
         if not diff:
             return result
@@ -493,7 +499,9 @@ async def check_format(ctx: ActionContext[CheckFormatParams]) -> ToolResult:
         notes = _format_notes(checked.stderr, *stderr)
         return msgspec.structs.replace(result, edits=edits, notes=notes)
 
-    paths = tool_paths(ctx, ctx.params.paths)
+    paths = await ruff_paths(ctx, RUFF, ctx.params.paths, CORRAL_EXCLUDE)
+    if not paths:  # every given file was one ruff does not take
+        return ToolResult(diagnostics=[], summary=_format_summary(0, 0))
     command = ["format", "--check", *config.args, "--", *paths, f"diff={diff}"]
     result, reused = await _reusing(ctx, "check-format", command, run, enabled=config.reuse)
     if not reused:
@@ -554,8 +562,13 @@ async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
             )
         options = [*CORRAL_EXCLUDE, *config.args]
         return await format_documents(ctx, RUFF, ctx.params.documents, options, FORMAT_TOOL)
+    paths = await ruff_paths(ctx, RUFF, ctx.params.paths, CORRAL_EXCLUDE)
+    if not paths:  # every given file was one ruff does not take
+        if ctx.params.write:
+            return ToolResult(changed=[], diagnostics=[], summary=_format_summary(0, 0))
+        return ToolResult(edits=[], diagnostics=[], summary=_format_summary(0, 0))
     ctx.progress("running ruff format --check")
-    checked = await _check(ctx, config)
+    checked = await _check(ctx, config, paths)
     stderr = [checked.stderr]
     if ctx.params.write:
         if checked.unformatted:
