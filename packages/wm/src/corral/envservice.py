@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterable, Sequence
 from .config import WORKSPACE_ENV, ProjectConfig
 from .config.project import canonical_name, declared_distributions
 from .envs import (
+    DEFAULT_CHECK_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    EnvBackends,
     EnvPreparer,
     EnvRequest,
     EnvStatus,
     Fingerprints,
     OwnPackages,
-    bundled_uv_version,
-    env_status,
+    UvTool,
 )
 
 __all__ = ["READY_TTL", "EnvService"]
@@ -62,7 +64,9 @@ class EnvService:
         self.own = OwnPackages.detect()
         self._fingerprints = Fingerprints()
         self._ready: dict[EnvRequest, tuple[float, EnvStatus]] = {}
-        self._uv_version = bundled_uv_version()
+        self._backends = EnvBackends(
+            self.own, UvTool.bundled(), timeout=DEFAULT_TIMEOUT, check_timeout=DEFAULT_CHECK_TIMEOUT
+        )
         self._clock = clock
 
     def requests(
@@ -83,14 +87,20 @@ class EnvService:
         known = self._ready.get(request)
         if known is not None and now - known[0] < READY_TTL:
             return known[1]
-        status = env_status(
-            request, self.own, uv_version=self._uv_version, fingerprint=self._fingerprints
-        )
+        status = self._backends.of(request).status(request, self._fingerprints)
         if status.state == "ready":
             self._ready[request] = (now, status)
         else:
             self._ready.pop(request, None)
         return status
+
+    def runner_command(self, request: EnvRequest) -> list[str]:
+        """The argv that starts the runner of ``request``'s env (its backend's)."""
+        return self._backends.of(request).runner_command(request)
+
+    def describe(self, request: EnvRequest) -> str:
+        """What runs ``request``'s env (e.g. which interpreter or node), for statuses."""
+        return self._backends.of(request).describe(request)
 
     def forget(self) -> None:
         """Compare everything afresh from now on (envs are about to change)."""

@@ -45,7 +45,6 @@ from .envs import (
     LockOutcome,
     PrepareEvent,
     PrepareResult,
-    runner_command,
 )
 from .envs.paths import stamp_path
 from .envservice import EnvService, env_request
@@ -406,7 +405,7 @@ class WorkspaceManager:
 
         return RunnerSpec(
             key=key,
-            command=lambda: runner_command(request),
+            command=lambda: self.envs.runner_command(request),
             settings=config.runner,
             env_ready=env_ready,
             configure=configure,

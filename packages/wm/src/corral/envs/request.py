@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from corral.envkind import ENV_KINDS, EnvKind
 from corral.envs.paths import absolute, env_python, validate_env_name
 from corral.pyrunner import RUNNER_ARGS
 
@@ -30,6 +31,8 @@ class EnvRequest:
       created and its ``dependencies`` installed, but corral-runner is not.
     - ``install_project``: the project itself is installed too, editable, with its
       runtime dependencies (when it is installable, see :mod:`corral.envs.project`).
+    - ``kind``: one of :data:`ENV_KINDS`, which picks the backend that builds the env
+      (:mod:`corral.envs.backend`).
     - ``locked``: the env is installed from its lock file
       (``<project>/pylock.corral-<name>.toml``, see :mod:`corral.envs.pylock`), which
       preparation creates or updates when it is missing or stale.
@@ -45,10 +48,15 @@ class EnvRequest:
     runner: tuple[str, ...] | None = None
     install_project: bool = False
     locked: bool = False
+    kind: EnvKind = "python"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "project", absolute(Path(self.project)))
         validate_env_name(self.name)
+        if self.kind not in ENV_KINDS:
+            raise ValueError(
+                f"environment {self.name!r}: unknown kind {self.kind!r} (one of {ENV_KINDS})"
+            )
         deps = tuple(self.dependencies)
         for dep in deps:
             if not isinstance(dep, str) or not dep.strip():
@@ -71,8 +79,9 @@ class EnvRequest:
 
     @property
     def is_python(self) -> bool:
-        """True when the environment runs the Python reference runner (``runner`` is None)."""
-        return self.runner is None
+        """True when the environment runs the Python reference runner (a ``python`` env
+        whose ``runner`` is None)."""
+        return self.kind == "python" and self.runner is None
 
     @property
     def label(self) -> str:
