@@ -10,8 +10,9 @@ from typing import Literal, get_args
 
 __all__ = ["DEFAULT_ENV_KIND", "ENV_KINDS", "EnvKind"]
 
-EnvKind = Literal["python"]
-"""``python``: a uv virtual environment running corral-runner."""
+EnvKind = Literal["python", "node"]
+"""``python``: a uv virtual environment running corral-runner; ``node``: an npm package
+directory running the Node runner (``packages/er-node``)."""
 
 ENV_KINDS: tuple[str, ...] = get_args(EnvKind)
 DEFAULT_ENV_KIND: EnvKind = "python"

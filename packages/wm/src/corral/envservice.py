@@ -38,8 +38,9 @@ def env_request(config: ProjectConfig, env: str) -> EnvRequest:
     Its configured dependencies; for ``dev_workspace`` also the presets shipped with Corral
     that the project uses and does not declare itself (the configuration has already refused
     any other preset, see :func:`corral.config.check_presets`); Corral's own packages come
-    from the installed Corral (:mod:`corral.envs.own`). Every env is locked
-    (``<project>/pylock.corral-<env>.toml``, see :mod:`corral.envs.pylock`).
+    from the installed Corral (:mod:`corral.envs.own`). Every Python env is locked
+    (``<project>/pylock.corral-<env>.toml``, see :mod:`corral.envs.pylock`); a Node env
+    keeps npm's ``package-lock.json`` in its env directory (:mod:`corral.envs.nodebackend`).
     """
     spec = config.envs.get(env)
     deps = list(spec.dependencies) if spec else []
@@ -53,7 +54,8 @@ def env_request(config: ProjectConfig, env: str) -> EnvRequest:
         python=spec.python if spec else None,
         runner=tuple(spec.runner) if spec and spec.runner else None,
         install_project=spec.install_project if spec else False,
-        locked=True,
+        locked=spec is None or spec.kind == "python",  # a node env keeps npm's lock inside
+        kind=spec.kind if spec else "python",
     )
 
 

@@ -17,6 +17,7 @@ from msgspec import UNSET, UnsetType
 
 from corral.config._reader import Where
 from corral.config.groups import DependencyGroups
+from corral.envkind import EnvKind
 
 
 class HandlerLayer(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +51,7 @@ class EnvLayer(msgspec.Struct, frozen=True, kw_only=True):
     python: str | UnsetType = UNSET
     runner: tuple[str, ...] | UnsetType = UNSET
     install_project: bool | UnsetType = UNSET
+    kind: EnvKind | UnsetType = UNSET
     where: Where
     key: str
 

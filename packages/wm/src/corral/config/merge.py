@@ -88,6 +88,7 @@ def _merge_env(old: EnvLayer, new: EnvLayer) -> EnvLayer:
         python=_later(old.python, new.python),
         runner=_later(old.runner, new.runner),
         install_project=_later(old.install_project, new.install_project),
+        kind=_later(old.kind, new.kind),
     )
 
 
@@ -165,12 +166,14 @@ def _env(
     python = None if env is None or isinstance(env.python, UnsetType) else env.python
     runner = None if env is None or isinstance(env.runner, UnsetType) else env.runner
     install = env is not None and env.install_project is True
+    kind = "python" if env is None or isinstance(env.kind, UnsetType) else env.kind
     return EnvSpec(
         name=name,
         dependencies=dedupe(dependencies),
         python=python,
         runner=runner,
         install_project=install,
+        kind=kind,
     )
 
 
@@ -208,6 +211,7 @@ def layer_from_specs(
             python=UNSET if env.python is None else env.python,
             runner=UNSET if env.runner is None else env.runner,
             install_project=env.install_project,
+            kind=env.kind,
             where=where,
             key=child_key("envs", name),
         )

@@ -15,6 +15,7 @@ import msgspec
 from corral_protocol.messages import ActionMode
 
 from corral.config.layers import ConfigLayer, ProjectLayer
+from corral.envkind import EnvKind
 
 DEFAULT_ENV = "dev_no_runtime"
 """The environment a handler runs in when it names none."""
@@ -54,7 +55,9 @@ class EnvSpec(msgspec.Struct, frozen=True, kw_only=True):
     for the default. ``runner`` is the argv of a non-Python runner, or None for Corral's
     Python runner. ``install_project``: the project itself is installed too (editable,
     with its runtime dependencies), for tools that import or analyse it (type checkers,
-    test runners).
+    test runners). ``kind`` picks how the env is built and its runner started
+    (:mod:`corral.envkind`): ``python`` (a uv venv, dependencies are PEP 508 requirements)
+    or ``node`` (an npm package directory, dependencies are npm package specs).
     """
 
     name: str
@@ -62,6 +65,7 @@ class EnvSpec(msgspec.Struct, frozen=True, kw_only=True):
     python: str | None = None
     runner: tuple[str, ...] | None = None
     install_project: bool = False
+    kind: EnvKind = "python"
 
 
 class RestartSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,17 +11,20 @@ from __future__ import annotations
 import re
 
 from corral_protocol.messages import ACTION_MODES
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from corral.config._reader import Table
 from corral.config.errors import child_key, describe, did_you_mean, index_key, one_of
 from corral.config.layers import ActionLayer, ConfigLayer, EnvLayer, HandlerLayer
+from corral.config.model import WORKSPACE_ENV
+from corral.envkind import ENV_KINDS, EnvKind
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ENV_NAME_EXPECTED = f"an environment name matching {ENV_NAME.pattern}"
 ACTION_KEYS = ("mode", "handlers")
 HANDLER_KEYS = ("name", "source", "env", "config", "dependencies", "enabled")
-ENV_KEYS = ("dependencies", "python", "runner", "install_project")
+ENV_KEYS = ("dependencies", "python", "runner", "install_project", "kind")
+PYTHON_ONLY_ENV_KEYS = ("python", "install_project")
 SOURCE_EXPECTED = "a handler source string (module:attr or entrypoint:NAME)"
 _HANDLER_HINTS = {
     "deps": 'did you mean "dependencies"?',
@@ -131,6 +134,7 @@ def read_envs(table: Table) -> dict[str, EnvLayer]:
         if not ENV_NAME.match(name):
             raise table.where.error(key, found=describe(name), expected=ENV_NAME_EXPECTED)
         env = Table(table.where, key, body, known=ENV_KEYS, hints=_ENV_HINTS)
+        kind = _env_kind(env, name)
         envs[name] = EnvLayer(
             name=name,
             dependencies=env.strings("dependencies"),
@@ -139,10 +143,39 @@ def read_envs(table: Table) -> dict[str, EnvLayer]:
                 "runner", expected="a non-empty array of strings (an argv list)", nonempty=True
             ),
             install_project=env.boolean("install_project"),
+            kind=kind,
             where=table.where,
             key=key,
         )
     return envs
+
+
+def _env_kind(env: Table, name: str) -> EnvKind | UnsetType:
+    """The env's ``kind`` (one of :data:`~corral.envkind.ENV_KINDS`), checked against the
+    keys that only a ``python`` env has and against the workspace env (always Python)."""
+    kind: object = env.get("kind")
+    if kind is UNSET:
+        return UNSET
+    if not isinstance(kind, str) or kind not in ENV_KINDS:
+        hint = did_you_mean(kind, ENV_KINDS) if isinstance(kind, str) else None
+        raise env.error("kind", kind, one_of(ENV_KINDS), hint)
+    if kind != "python":
+        if name == WORKSPACE_ENV:
+            raise env.error(
+                "kind",
+                kind,
+                '"python"',
+                f"the {WORKSPACE_ENV} environment runs the presets: it is always a Python env",
+            )
+        for key in PYTHON_ONLY_ENV_KEYS:
+            if env.get(key) is not UNSET:
+                raise env.error(
+                    key,
+                    env.get(key),
+                    f'nothing: {key!r} applies to kind = "python" envs only',
+                    f'remove it, or drop kind = "{kind}"',
+                )
+    return "node" if kind == "node" else "python"
 
 
 def read_presets(table: Table) -> tuple[str, ...]:

@@ -11,11 +11,12 @@ dependency) come from the Corral installation itself, never from a package index
 - :func:`env_status` (cheap: stat + stamp), :func:`check_env` (starts the interpreter)
 - :class:`EnvPreparer` (parallel create/update/skip)
 - :class:`EnvBackend` (the interface), :class:`EnvBackends` (one per kind: ``python`` with
-  uv, :mod:`corral.envs.pybackend`)
+  uv, :mod:`corral.envs.pybackend`; ``node`` with npm, :mod:`corral.envs.nodebackend`)
 """
 
 from corral.envs.backend import BuildJob, Built, EnvBackend
 from corral.envs.locking import LockOutcome
+from corral.envs.nodetool import NodeMissingError, NodeTool, find_node
 from corral.envs.own import OwnPackage, OwnPackageError, OwnPackages
 from corral.envs.paths import base_interpreter, env_dir, env_python
 from corral.envs.prepare import (
@@ -52,6 +53,8 @@ __all__ = [
     "EnvStatus",
     "Fingerprints",
     "LockOutcome",
+    "NodeMissingError",
+    "NodeTool",
     "OwnPackage",
     "OwnPackageError",
     "OwnPackages",
@@ -66,6 +69,7 @@ __all__ = [
     "env_dir",
     "env_python",
     "env_status",
+    "find_node",
     "fix_command",
     "runner_command",
 ]

@@ -20,11 +20,19 @@ def what(request: EnvRequest) -> str:
     return f"environment {request.name!r} of project {request.project}"
 
 
+_NPM_ERROR_PREFIXES = ("npm error ", "npm ERR! ")
+
+
 def _error_line(output: str) -> str | None:
-    """uv's own one-line diagnosis (its first ``error: ...`` line), if any."""
+    """The tool's own one-line diagnosis, if any: uv's first ``error: ...`` line, or npm's
+    first ``npm error ...`` line that is not its ``code`` line."""
     for line in output.splitlines():
         if line.startswith("error:"):
             return line.removeprefix("error:").strip() or None
+        for prefix in _NPM_ERROR_PREFIXES:
+            rest = line.removeprefix(prefix).strip() if line.startswith(prefix) else ""
+            if rest and not rest.startswith("code "):
+                return rest
     return None
 
 

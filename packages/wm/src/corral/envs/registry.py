@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from corral.envkind import ENV_KINDS
 from corral.envs.backend import EnvBackend
+from corral.envs.nodebackend import NodeBackend
 from corral.envs.own import OwnPackages
 from corral.envs.pybackend import PythonBackend
 from corral.envs.request import EnvRequest
@@ -24,7 +25,8 @@ class EnvBackends:
         self, own: OwnPackages, uv: UvTool, *, timeout: float, check_timeout: float
     ) -> None:
         python = PythonBackend(own, uv, timeout=timeout, check_timeout=check_timeout)
-        self._backends: dict[str, EnvBackend] = {python.kind: python}
+        node = NodeBackend(timeout=timeout, check_timeout=check_timeout)
+        self._backends: dict[str, EnvBackend] = {python.kind: python, node.kind: node}
         missing = set(ENV_KINDS) - set(self._backends)
         if missing:  # pragma: no cover - a kind added to ENV_KINDS without its backend
             raise AssertionError(f"no backend for env kinds {sorted(missing)}")

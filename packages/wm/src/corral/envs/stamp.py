@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from corral.envs.own import OwnPackages
 from corral.envs.paths import base_interpreter, interpreter_version, stamp_path
@@ -180,8 +180,19 @@ def read_stamp(request: EnvRequest) -> Stamp | None:
     return Stamp(schema, digest, inputs, python, prepared_at)
 
 
+class StampInputs(Protocol):
+    """What a backend's stamp records: its schema, a JSON form and that form's digest."""
+
+    @property
+    def schema(self) -> int: ...
+
+    def as_json(self) -> dict[str, Any]: ...
+
+    def digest(self) -> str: ...
+
+
 def write_stamp(
-    request: EnvRequest, inputs: EnvInputs, *, python: dict[str, Any], source: str
+    request: EnvRequest, inputs: StampInputs, *, python: dict[str, Any], source: str
 ) -> Path:
     """Atomically write the stamp for a successfully prepared environment; return its path.
 
@@ -190,7 +201,7 @@ def write_stamp(
     """
     path = stamp_path(request.project, request.name)
     payload = {
-        "schema": SCHEMA,
+        "schema": inputs.schema,
         "digest": inputs.digest(),
         "inputs": inputs.as_json(),
         "python": python,

@@ -71,15 +71,17 @@ def format_command(argv: tuple[str, ...] | list[str]) -> str:
     return shlex.join(argv)
 
 
-def _what(request: EnvRequest) -> str:
+def what_env(request: EnvRequest) -> str:
+    """``environment 'dev' of /path`` for status messages."""
     return f"environment {request.name!r} of {request.project}"
 
 
-def _problem(request: EnvRequest, state: EnvState, problem: str, **extra: Any) -> EnvStatus:
+def problem_status(request: EnvRequest, state: EnvState, problem: str, **extra: Any) -> EnvStatus:
+    """A non-ready status: ``problem`` (``does not exist yet``...) and the fix command."""
     recreate = state == "broken"
     fix = fix_command(request, recreate=recreate)
     verb = "recreate" if recreate else ("create" if state == "no_venv" else "update")
-    message = f"{_what(request)} {problem}; {verb} it with: {format_command(fix)}"
+    message = f"{what_env(request)} {problem}; {verb} it with: {format_command(fix)}"
     return EnvStatus(state, message, fix, **extra)
 
 
@@ -98,7 +100,7 @@ def structural_status(request: EnvRequest, note: str | None = None) -> EnvStatus
         state, problem = "broken", f"is broken: its interpreter {python} points to missing {target}"
     else:
         return None
-    return _problem(request, state, problem if note is None else f"{problem}; {note}")
+    return problem_status(request, state, problem if note is None else f"{problem}; {note}")
 
 
 def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
@@ -108,14 +110,14 @@ def status_for_inputs(request: EnvRequest, inputs: EnvInputs) -> EnvStatus:
         return problem
     stamp = read_stamp(request)
     if stamp is None:
-        return _problem(
+        return problem_status(
             request, "stale", "was not completely prepared (no valid .corral-stamp.json)"
         )
     if stamp.schema == inputs.schema and stamp.digest == inputs.digest():
         when = f" (prepared {stamp.prepared_at})" if stamp.prepared_at else ""
-        return EnvStatus("ready", f"{_what(request)} is ready{when}")
+        return EnvStatus("ready", f"{what_env(request)} is ready{when}")
     changes = describe_changes(stamp.inputs, inputs) or ["its inputs changed"]
-    return _problem(
+    return problem_status(
         request, "stale", f"is out of date: {'; '.join(changes)}", changes=tuple(changes)
     )
 
@@ -223,5 +225,5 @@ async def check_env(
         return status
     result = await probe(request, timeout=timeout)
     if not result.ok:
-        return _problem(request, "broken", f"is broken: {result.error}")
+        return problem_status(request, "broken", f"is broken: {result.error}")
     return status
