@@ -342,3 +342,51 @@ async def test_embedded_without_a_server(world: ServerWorld) -> None:
         document = lsp.open(module, UNUSED)
         assert [d.code for d in await lsp.diagnostics(document)] == ["F401"]
         assert world.records() == []  # no server was started
+
+
+async def test_a_folder_added_at_run_time_is_served(world: ServerWorld) -> None:
+    app, lib = world.root / "app", world.root / "lib"
+    try:
+        async with lsp_session(world, [app]) as lsp:
+            in_lib = lsp.open(lib / "src/lib/new.py", "import re\n")
+            assert await lsp.diagnostics(in_lib) == []  # not in any folder yet
+            lsp.client.workspace_did_change_workspace_folders(
+                types.DidChangeWorkspaceFoldersParams(
+                    event=types.WorkspaceFoldersChangeEvent(
+                        added=[types.WorkspaceFolder(uri=uri(lib), name="lib")], removed=[]
+                    )
+                )
+            )
+            version = lsp.change(in_lib, "import os\nimport re\n")
+            assert [d.code for d in await lsp.diagnostics(in_lib, version)] == ["F401", "F401"]
+    finally:
+        stop_server(world, app)
+        stop_server(world, lib)
+
+
+TYPE_ERROR = 'VALUE: int = "one"\n'
+
+
+async def test_type_check_runs_on_save_only(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/typed.py"
+    module.write_text("VALUE: int = 1\n")
+    async with lsp_session(world, [world.root], settings={"onSave": ["type-check"]}) as lsp:
+        document = lsp.open(module)
+        assert await lsp.diagnostics(document) == []
+        version = lsp.change(document, TYPE_ERROR)
+        assert await lsp.diagnostics(document, version) == []  # unsaved: mypy does not run
+        module.write_text(TYPE_ERROR)
+        lsp.save(document)
+
+        def mypy_found() -> list[types.Diagnostic]:
+            return [
+                d
+                for p in lsp.published
+                if p.uri == document and p.version == version
+                for d in p.diagnostics
+                if d.source == "mypy"
+            ]
+
+        (found,) = await lsp.until(mypy_found, "mypy's diagnostic after the save")
+        assert found.range.start.line == 0
+        assert found.severity == types.DiagnosticSeverity.Error
