@@ -449,3 +449,29 @@ async def test_a_fixed_configuration_is_reloaded_on_a_watched_file_change(
             return [d.code for d in latest[-1].diagnostics] if latest else []  # type: ignore[misc]
 
         assert await lsp.until(found, "diagnostics after the reload") == ["F401"]
+
+
+async def test_settings_changed_at_run_time(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(module, UNUSED)
+        (found,) = await lsp.diagnostics(document)
+        assert found.severity == types.DiagnosticSeverity.Warning
+        count = len(lsp.published)
+        lsp.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"corral": {"severity": {"F401": "error"}}})
+        )
+
+        def republished() -> list[types.Diagnostic]:
+            return [d for p in lsp.published[count:] if p.uri == document for d in p.diagnostics]
+
+        (found,) = await lsp.until(republished, "diagnostics under the new settings")
+        assert found.severity == types.DiagnosticSeverity.Error
+        lsp.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"corral": {"debounce": "soon"}})
+        )
+        (shown,) = await lsp.until(lambda: lsp.client.messages, "the settings error")
+        assert "debounce" in shown.message
+        version = lsp.change(document, UNUSED)
+        (found,) = await lsp.diagnostics(document, version)
+        assert found.severity == types.DiagnosticSeverity.Error  # the previous settings kept
