@@ -342,3 +342,136 @@ async def test_embedded_without_a_server(world: ServerWorld) -> None:
         document = lsp.open(module, UNUSED)
         assert [d.code for d in await lsp.diagnostics(document)] == ["F401"]
         assert world.records() == []  # no server was started
+
+
+async def test_a_folder_added_at_run_time_is_served(world: ServerWorld) -> None:
+    app, lib = world.root / "app", world.root / "lib"
+    try:
+        async with lsp_session(world, [app]) as lsp:
+            in_lib = lsp.open(lib / "src/lib/new.py", "import re\n")
+            assert await lsp.diagnostics(in_lib) == []  # not in any folder yet
+            lsp.client.workspace_did_change_workspace_folders(
+                types.DidChangeWorkspaceFoldersParams(
+                    event=types.WorkspaceFoldersChangeEvent(
+                        added=[types.WorkspaceFolder(uri=uri(lib), name="lib")], removed=[]
+                    )
+                )
+            )
+            version = lsp.change(in_lib, "import os\nimport re\n")
+            assert [d.code for d in await lsp.diagnostics(in_lib, version)] == ["F401", "F401"]
+    finally:
+        stop_server(world, app)
+        stop_server(world, lib)
+
+
+TYPE_ERROR = 'VALUE: int = "one"\n'
+
+
+async def test_type_check_runs_on_save_only(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/typed.py"
+    module.write_text("VALUE: int = 1\n")
+    async with lsp_session(world, [world.root], settings={"onSave": ["type-check"]}) as lsp:
+        document = lsp.open(module)
+        assert await lsp.diagnostics(document) == []
+        version = lsp.change(document, TYPE_ERROR)
+        assert await lsp.diagnostics(document, version) == []  # unsaved: mypy does not run
+        module.write_text(TYPE_ERROR)
+        lsp.save(document)
+
+        def mypy_found() -> list[types.Diagnostic]:
+            return [
+                d
+                for p in lsp.published
+                if p.uri == document and p.version == version
+                for d in p.diagnostics
+                if d.source == "mypy"
+            ]
+
+        (found,) = await lsp.until(mypy_found, "mypy's diagnostic after the save")
+        assert found.range.start.line == 0
+        assert found.severity == types.DiagnosticSeverity.Error
+
+
+async def test_commands_restart_status_and_run_action(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(module, UNUSED)
+        assert [d.code for d in await lsp.diagnostics(document)] == ["F401"]
+
+        async def command(name: str, *arguments: object) -> object:
+            return await lsp.client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command=name, arguments=list(arguments))
+            )
+
+        status = await command("corral.showStatus")
+        assert isinstance(status, list)
+        assert any("dev_no_runtime" in line and "app" in line for line in status)
+        before = {r["pid"] for r in world.status()["runners"] if r.get("pid")}
+        restarted = await command("corral.restartRunners")
+        assert isinstance(restarted, int)
+        assert restarted >= 1
+        assert any("restarted" in m.message for m in lsp.client.messages)
+        reports = await command("corral.runAction", "lint", uri(module), {})
+        assert isinstance(reports, list)
+        (report,) = reports
+        assert report["status"] == "ok", report  # the file on disk has no findings
+        after = {r["pid"] for r in world.status()["runners"] if r.get("pid")}
+        assert after
+        assert not before & after  # every runner is a new process
+
+
+async def test_a_fixed_configuration_is_reloaded_on_a_watched_file_change(
+    world: ServerWorld,
+) -> None:
+    pyproject = world.root / "app/pyproject.toml"
+    good = pyproject.read_text()
+    pyproject.write_text(
+        good.replace('presets = ["corral-python"]', 'presets = ["corral-python"]\njobs = "many"')
+    )
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(world.root / "app/src/app/__init__.py", UNUSED)
+        assert await lsp.diagnostics(document) == []
+        config = uri(pyproject)
+        await lsp.until(lambda: lsp.client.diagnostics.get(config), "the config diagnostic")
+        pyproject.write_text(good)
+        lsp.client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=config, type=types.FileChangeType.Changed)]
+            )
+        )
+        await lsp.until(
+            lambda: list(lsp.client.diagnostics.get(config, [None])) == [],
+            "the config diagnostic cleared",
+        )
+
+        def found() -> list[str]:
+            latest = [p for p in lsp.published if p.uri == document]
+            return [d.code for d in latest[-1].diagnostics] if latest else []  # type: ignore[misc]
+
+        assert await lsp.until(found, "diagnostics after the reload") == ["F401"]
+
+
+async def test_settings_changed_at_run_time(world: ServerWorld) -> None:
+    module = world.root / "app/src/app/__init__.py"
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(module, UNUSED)
+        (found,) = await lsp.diagnostics(document)
+        assert found.severity == types.DiagnosticSeverity.Warning
+        count = len(lsp.published)
+        lsp.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"corral": {"severity": {"F401": "error"}}})
+        )
+
+        def republished() -> list[types.Diagnostic]:
+            return [d for p in lsp.published[count:] if p.uri == document for d in p.diagnostics]
+
+        (found,) = await lsp.until(republished, "diagnostics under the new settings")
+        assert found.severity == types.DiagnosticSeverity.Error
+        lsp.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"corral": {"debounce": "soon"}})
+        )
+        (shown,) = await lsp.until(lambda: lsp.client.messages, "the settings error")
+        assert "debounce" in shown.message
+        version = lsp.change(document, UNUSED)
+        (found,) = await lsp.diagnostics(document, version)
+        assert found.severity == types.DiagnosticSeverity.Error  # the previous settings kept
