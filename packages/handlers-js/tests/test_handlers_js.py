@@ -118,9 +118,25 @@ def test_eslint_findings_fixes_and_syntax_error(tmp_path: Path, node: Path, js_t
             assert semi["fix"]["edits"][0]["range"]["start"] == {"line": 0, "character": 17}
             assert semi["fix"]["edits"][0]["newText"] == ";"
 
-            kind, message = failure(await runner.run("lint", {"fix": True}))
+            data = ok(await runner.run("lint", {"only": ["no-unused"]}))
+            codes = sorted((d["file"], d["code"]) for d in data["diagnostics"])
+            assert codes == [("src/app.js", "no-unused-vars"), ("src/broken.js", None)]
+
+            data = ok(await runner.run("lint", {"documents": docs, "fix": True}))
+            assert data["diagnostics"] == []
+            assert data["changed"] == []
+            assert [e["formatted"] for e in data["edits"]] == ['console.log("😀😀");\n']
+            assert data["summary"]["eslint"]["fixed"] == 1
+
+            data = ok(await runner.run("lint", {"paths": ["src/app.js"], "fix": True}))
+            assert data["changed"] == ["src/app.js"]
+            assert data["summary"]["eslint"]["fixed"] == 1
+            assert [d["code"] for d in data["diagnostics"]] == ["no-unused-vars"]
+            assert (root / "src/app.js").read_text(encoding="utf-8").startswith("const greeting")
+
+            kind, message = failure(await runner.run("lint", {"unsafeFixes": True}))
             assert kind == "UnsupportedParam"
-            assert "`fix`" in message
+            assert "`unsafeFixes`" in message
 
     run(scenario())
 
