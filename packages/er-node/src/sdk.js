@@ -1,5 +1,8 @@
 // The handler SDK: the `ctx` a handler `async (ctx) => result` receives (types/index.d.ts).
 
+import { pathToFileURL } from "node:url";
+import { resolveBare } from "./loader.js";
+
 const LEVELS = ["debug", "info", "warning", "error"];
 
 function stringList(value, name) {
@@ -86,6 +89,18 @@ export class Context {
       files: stringList(files, "files"),
       key,
     };
+  }
+
+  /** The file a bare package specifier resolves to, searched like handler sources (the
+   * `--modules` directories, the runner's installation, the project). Throws an Error named
+   * `ModuleNotFound` when no such package is installed. */
+  resolveModule(specifier) {
+    return resolveBare(String(specifier), this.#scope.host.loader.bases);
+  }
+
+  /** Import a package of the environment (resolved as `resolveModule` does). */
+  importModule(specifier) {
+    return import(pathToFileURL(this.resolveModule(specifier)).href);
   }
 
   runLocal(action, params = {}) {

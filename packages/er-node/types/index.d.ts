@@ -115,6 +115,12 @@ export declare class Context<P = Json, C extends object = Record<string, Json>> 
   partial(data: Json): void;
   /** Declare what this `ok` result depends on (SPEC §9.4.1); a later call replaces it. */
   declareInputs(inputs: HandlerInputs): void;
+  /** The file a bare package specifier resolves to, searched like handler sources (the
+   * `--modules` directories, the runner's installation, the project); throws an Error named
+   * `ModuleNotFound` when the package is not installed. */
+  resolveModule(specifier: string): string;
+  /** Import a package of the environment (resolved as `resolveModule` does). */
+  importModule<M = any>(specifier: string): Promise<M>;
   /** Run another action of this runner, one level deeper (never over the wire). */
   runLocal<R = Json>(action: string, params?: Json): Promise<RunResult<R>>;
   /** Ask the WM to run `action` across a project's environments (default: this project). */
