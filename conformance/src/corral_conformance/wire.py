@@ -52,9 +52,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_json_strict(body: bytes) -> Any:
-    """Parse a message body as RFC 8259 JSON in UTF-8; raise ValueError otherwise."""
+    """Parse a message body as RFC 8259 JSON in UTF-8; raise ValueError otherwise (also for
+    a body nested too deep for Python's parser: SPEC §5.7 bodies a case sends on purpose)."""
     text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
-    return json.loads(text, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deep to parse") from None
 
 
 @dataclass(slots=True)
@@ -105,6 +109,7 @@ class WireConnection:
         self.driver_requests = PendingRequests()
         self.runner_requests = PendingRequests()
         self._out_decoder: FrameDecoder | None = FrameDecoder(_HUGE)
+        self._sent_unreadable = False  # a body the driver could not parse (its ids unknown)
         self._task = asyncio.create_task(self._read_loop(), name=f"wire-{name}")
 
     # --- sending ---------------------------------------------------------------------------
@@ -139,6 +144,7 @@ class WireConnection:
                 try:
                     message = parse_json_strict(event.body)
                 except ValueError as exc:
+                    self._sent_unreadable = True
                     problems.append(f"body is not UTF-8 JSON: {exc}")
                     continue
                 problems += self._schemas.check_message(
@@ -155,7 +161,7 @@ class WireConnection:
     @property
     def strict_replies(self) -> bool:
         """False once the driver sent bytes it could not decode itself."""
-        return self._out_decoder is not None
+        return self._out_decoder is not None and not self._sent_unreadable
 
     def half_close(self) -> None:
         """Stop writing (the runner sees EOF) but keep reading."""

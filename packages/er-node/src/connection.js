@@ -3,6 +3,7 @@
 
 import { Decoder, FramingError, frame } from "./framing.js";
 import { isIntegerText, rawMember } from "./json.js";
+import { MAX_NESTING_DEPTH, tooDeep } from "./nesting.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -71,6 +72,8 @@ export class Connection {
     } catch {
       return this.sendError(null, -32700, "invalid UTF-8", { reason: "invalid-utf8" });
     }
+    const deep = tooDeep(text);
+    if (deep) return this.receivedTooDeep(deep.shallow);
     let msg;
     try {
       if (text.charCodeAt(0) === 0xfeff) throw new SyntaxError("byte order mark");
@@ -109,10 +112,42 @@ export class Connection {
     return this.sendError(id ?? null, -32600, "neither a request, a notification nor a response", { reason: "invalid-message" });
   }
 
+  /**
+   * A body over the nesting limit (SPEC §5.7), never parsed: a call is answered -32600
+   * `too-deep` (its id echoed when it precedes the deep member); a response completes its
+   * request with that error; anything else gets the error with id null.
+   */
+  receivedTooDeep(shallow) {
+    const message = `message nested deeper than ${MAX_NESTING_DEPTH} levels`;
+    const data = { reason: "too-deep" };
+    let msg = null;
+    try {
+      msg = shallow === null ? null : JSON.parse(shallow);
+    } catch {
+      msg = null;
+    }
+    if (msg !== null && typeof msg === "object" && !Object.hasOwn(msg, "method")) {
+      if (Object.hasOwn(msg, "result") || Object.hasOwn(msg, "error")) {
+        const id = readId(msg.id, shallow);
+        if (id === undefined) return undefined; // an invalid response: dropped
+        const error = { code: -32600, message, data };
+        return this.onMessage({ kind: "response", valid: true, id, result: undefined, error });
+      }
+    }
+    const isCall = msg !== null && typeof msg === "object" && Object.hasOwn(msg, "method");
+    const id = isCall && Object.hasOwn(msg, "id") ? readId(msg.id, shallow) : undefined;
+    return this.sendError(id ?? null, -32600, message, data);
+  }
+
   /** Write one message (an object). Returns false if the connection is closed. */
   send(message) {
     if (this.closed) return false;
     let body = JSON.stringify(message);
+    if (message.method === undefined && Object.hasOwn(message, "result") && tooDeep(body)) {
+      // A result over the nesting limit: the request is still answered, with why (§5.7).
+      const error = { code: -32603, message: `result nested deeper than ${MAX_NESTING_DEPTH} levels`, data: { reason: "too-deep" } };
+      body = JSON.stringify({ jsonrpc: "2.0", id: message.id, error });
+    }
     if (Buffer.byteLength(body) > this.peerLimit) {
       if (message.id === undefined || message.method !== undefined) return false; // never sent (SPEC §5.5)
       body = JSON.stringify({

@@ -410,3 +410,32 @@ def test_over_limit_message_is_refused_and_the_connection_stays_usable() -> None
             assert (await peer.receive())["result"] == {"small": 1}
 
     run(scenario())
+
+
+# --- nesting limit (SPEC.md §5.7; issue 19) ---------------------------------------------
+
+
+async def deep_result(params: Any, ctx: Any) -> Any:
+    value: Any = []
+    for _ in range(params["depth"]):
+        value = [value]
+    return value
+
+
+def test_an_unencodable_result_is_answered_and_the_connection_kept() -> None:
+    handlers: dict[str, Handler] = {**HANDLERS, "deep": deep_result}
+
+    async def scenario() -> None:
+        async with serving(handlers) as (server, _):
+            peer = await server.raw()
+            peer.send(req(1, "deep", {"depth": 985}))
+            answer = await peer.receive()
+            assert answer["id"] == 1
+            assert answer["error"]["data"] == {"reason": "too-deep"}
+            peer.send_raw(encode_frame(b"[" * 1000 + b"]" * 1000))
+            assert (await peer.receive())["error"]["data"] == {"reason": "too-deep"}
+            peer.send(req(2, "echo", {"ok": True}))
+            assert (await peer.receive())["result"] == {"ok": True}
+            assert not server.connections[0].is_closed
+
+    run(scenario())

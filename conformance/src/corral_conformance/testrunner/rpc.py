@@ -95,6 +95,10 @@ def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
             return Invalid(None)
         error = RpcError(-32700, "body is not valid UTF-8", {"reason": "invalid-utf8"})
         return Invalid(error, fatal=breaks("fatal-parse-error"))
+    if not breaks("no-nesting-limit"):
+        deep = _too_deep(text)
+        if deep is not None:
+            return deep
     try:
         message = json.loads(text, parse_constant=_reject_constant)
     except ValueError as exc:
@@ -131,6 +135,51 @@ def classify(body: bytes, breaks: Breaks) -> Call | Reply | Invalid:
             )
     method = message["method"] if isinstance(message["method"], str) else str(message["method"])
     return Call(method, message.get("params"), "params" in message, has_id, echo)
+
+
+MAX_NESTING: Final = 128
+"""SPEC §5.7: bodies nested deeper than this are answered -32600 too-deep, never parsed."""
+
+
+def _too_deep(text: str) -> Invalid | None:
+    """SPEC §5.7, checked before parsing: ``None`` when ``text`` nests at most
+    :data:`MAX_NESTING` levels (lexically: brackets outside strings), else the -32600
+    ``too-deep`` answer, echoing the id of a call whose id precedes the deep member."""
+    depth = member_start = 0
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth == 2:  # a member of the top-level value
+                member_start = index
+            if depth > MAX_NESTING:
+                return Invalid(
+                    RpcError(-32600, "message nested too deep", {"reason": "too-deep"}),
+                    _echo(text[:member_start] + "null}") if text.lstrip()[:1] == "{" else None,
+                )
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+def _echo(shallow: str) -> Any:
+    """The id of the call ``shallow`` (a body with its deep member cut out), if readable."""
+    try:
+        message = json.loads(shallow)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and "method" in message and valid_id(message.get("id")):
+        return message["id"]
+    return None
 
 
 def _reply(message: dict[str, Any], breaks: Breaks) -> Reply | Invalid:

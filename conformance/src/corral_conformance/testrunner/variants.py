@@ -53,6 +53,7 @@ VARIANTS: Final = MappingProxyType(
         "fatal-parse-error": "closes the connection after a -32700 for bad JSON",
         "lenient-utf8": "decodes invalid UTF-8 with replacement characters",
         "batch-silent": "does not answer batches",
+        "no-nesting-limit": "parses bodies nested deeper than 128 levels (and dies of it)",
         "non-object-ignored": "does not answer JSON values that are not objects",
         "no-jsonrpc-check": "accepts any jsonrpc member and non-string methods",
         "lenient-ids": "accepts any JSON value as an id and echoes it",

@@ -241,7 +241,7 @@ class Connection:
             return
         try:
             self._rpc.send_result(ctx.id, result)
-        except (TypeError, ValueError, msgspec.EncodeError) as exc:  # not encodable as JSON
+        except Exception as exc:  # not encodable as JSON: still exactly one reply
             self._internal_error(ctx, exc)
 
     def _answer_error(self, request_id: RequestId, code: int, message: str, data: Any) -> None:

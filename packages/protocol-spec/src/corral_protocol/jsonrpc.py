@@ -34,6 +34,7 @@ from .framing import (
     encode_frame,
 )
 from .messages import MAX_SAFE_INTEGER, RequestId
+from .nesting import MAX_NESTING_DEPTH, over_deep_prefix, too_deep
 
 __all__ = [
     "ConnectionClosed",
@@ -312,6 +313,8 @@ class RpcProtocol:
                     f"body is not valid UTF-8: {exc}",
                     _reason("invalid-utf8"),
                 )
+        if too_deep(body):
+            return self._received_too_deep(body)
         try:
             env = self._decode(body)
         except msgspec.ValidationError:
@@ -340,6 +343,40 @@ class RpcProtocol:
         if env.method is not UNSET:
             return self._classify_call(env)
         return self._classify_response(env)
+
+    def _received_too_deep(self, body: bytes) -> RpcEvent:
+        """SPEC.md §5.7: a body nested deeper than the limit is never parsed in full.
+
+        A request is answered -32600 ``too-deep`` (echoing its id when it precedes the
+        over-deep member); a response to one of our requests completes it with that error,
+        so no caller waits forever for a reply it can never read.
+        """
+        message = f"message nested deeper than {MAX_NESTING_DEPTH} levels"
+        env: _Envelope | None = None
+        prefix = over_deep_prefix(body)
+        if prefix is not None:
+            try:
+                env = self._decode(prefix)
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                env = None
+        if (
+            env is not None
+            and env.method is UNSET
+            and type(env.id) is int
+            and env.id in self._pending_out
+            and (len(env.result) > 0 or env.error is not UNSET)
+        ):
+            self._pending_out.discard(env.id)
+            error = WireError(ErrorCode.INVALID_REQUEST, message, _reason("too-deep"))
+            return ResponseReceived(env.id, None, error)
+        echo: RequestId | None = None
+        if env is not None and env.method is not UNSET and is_valid_id(env.id):
+            echo = env.id
+            if echo in self._pending_in:  # the earlier request keeps its own reply
+                echo = None
+        if env is not None and env.method is UNSET and (len(env.result) or env.error is not UNSET):
+            return MessageRejected(None, f"response dropped: {message}")
+        return self._reject(ErrorCode.INVALID_REQUEST, message, _reason("too-deep"), id_=echo)
 
     def _classify_call(self, env: _Envelope) -> RpcEvent | None:
         has_id = env.id is not UNSET
@@ -421,6 +458,21 @@ class RpcProtocol:
             data={"size": size, "limit": limit},
         )
 
+    def _encode_bounded(self, message: msgspec.Struct, what: str) -> bytes:
+        """Encode ``message``; raise :class:`RpcError` -32600 ``too-deep`` locally if it
+        nests deeper than the limit (SPEC.md §5.7) - including too deep to encode at all."""
+        try:
+            body = self._encode(message)
+        except RecursionError:
+            body = None
+        if body is None or too_deep(body):
+            raise RpcError(
+                ErrorCode.INVALID_REQUEST,
+                f"{what} nested deeper than {MAX_NESTING_DEPTH} levels",
+                _reason("too-deep"),
+            )
+        return body
+
     def _check_size(self, body: bytes) -> None:
         if len(body) > self.peer_max_message_size:
             error = self._too_large("message", len(body))
@@ -429,7 +481,7 @@ class RpcProtocol:
     def send_request(self, method: str, params: Any = UNSET) -> int:
         """Queue a request; return its id. Raises :class:`RpcError` (-32001) if too large."""
         request_id = self._next_id
-        body = self._encode(_Request(_JSONRPC, request_id, method, params))
+        body = self._encode_bounded(_Request(_JSONRPC, request_id, method, params), "request")
         self._check_size(body)
         self._next_id += 1
         self._pending_out.add(request_id)
@@ -442,7 +494,7 @@ class RpcProtocol:
 
     def send_notification(self, method: str, params: Any = UNSET) -> None:
         """Queue a notification. Raises :class:`RpcError` (-32001) if too large."""
-        body = self._encode(_Notification(_JSONRPC, method, params))
+        body = self._encode_bounded(_Notification(_JSONRPC, method, params), "notification")
         self._check_size(body)
         self._out.append(encode_frame(body))
 
@@ -458,11 +510,18 @@ class RpcProtocol:
         """Answer a pending request with ``result`` (any msgspec-encodable value).
 
         If ``result`` cannot be encoded, the error propagates and the request stays pending,
-        so the caller can still answer it with an error.
+        so the caller can still answer it with an error. A result nested deeper than the
+        limit (SPEC.md §5.7) is replaced by a -32603 ``too-deep`` error reply.
         """
         if request_id not in self._pending_in:
             self._take_pending(request_id)  # raises LocalProtocolError
-        body = self._encode(_Result(_JSONRPC, request_id, result))
+        try:
+            body = self._encode_bounded(_Result(_JSONRPC, request_id, result), "result")
+        except RpcError as exc:  # too deep: the request is still answered, with why
+            self._take_pending(request_id)
+            error = WireError(ErrorCode.INTERNAL_ERROR, exc.message, exc.data)
+            self._queue(_Error(_JSONRPC, request_id, error))
+            return
         self._take_pending(request_id)
         if len(body) > self.peer_max_message_size:
             self._queue(_Error(_JSONRPC, request_id, self._too_large("result", len(body))))
@@ -476,7 +535,9 @@ class RpcProtocol:
             body = self._encode(
                 _Error(_JSONRPC, request_id, WireError(code=code, message=message, data=data))
             )
-        except (TypeError, ValueError, msgspec.EncodeError):  # data not encodable: drop it
+        except (TypeError, ValueError, RecursionError, msgspec.EncodeError):  # drop bad data
+            body = self._encode(_Error(_JSONRPC, request_id, WireError(code=code, message=message)))
+        if too_deep(body):  # data nested too deep (SPEC.md §5.7): drop it
             body = self._encode(_Error(_JSONRPC, request_id, WireError(code=code, message=message)))
         if len(body) > self.peer_max_message_size:  # e.g. huge data: keep the answer small
             too_large = self._too_large("error reply", len(body))

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from corral_protocol.client import PrepareProgress, PrepareRequest, RestartRequest
+from corral_protocol.nesting import MAX_NESTING_DEPTH, too_deep
 
 from ..errors import UsageError
 from ..locate import ProjectTree
@@ -54,6 +55,11 @@ def params(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UsageError(f"--param expects KEY=VALUE, got {pair!r}")
+        if too_deep(value.encode()):
+            raise UsageError(
+                f"--param {key}: the value nests deeper than {MAX_NESTING_DEPTH} levels, the "
+                "protocol's limit (SPEC.md §5.7)"
+            )
         try:
             result[key] = msgspec.json.decode(value)
         except msgspec.DecodeError:
