@@ -10,7 +10,10 @@ import pytest
 from corral.config import ConfigError, ProjectConfig, load_project
 
 LoadError = Callable[..., ConfigError]
-ENV_EXPECTED = "an environment name matching ^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ENV_EXPECTED = (
+    "an environment name: letters, digits, '.', '_' or '-', starting with a letter or "
+    "digit, at most 100 characters"
+)
 HANDLER = """
 [tool.corral.actions.lint]
 [[tool.corral.actions.lint.handlers]]
@@ -262,6 +265,22 @@ CASES = [
         '[tool.corral.envs."my env"]\npython = "3.12"',
         'tool.corral.envs."my env"',
         '"my env" (str)',
+        ENV_EXPECTED,
+        None,
+    ),
+    (  # a newline after the name: once accepted here and a traceback later (issue 19)
+        "env-name-trailing-newline",
+        '[tool.corral.envs."dev\\n"]\npython = "3.12"',
+        'tool.corral.envs."dev\\n"',
+        '"dev\\n" (str)',
+        ENV_EXPECTED,
+        None,
+    ),
+    (
+        "env-name-too-long",
+        f'[tool.corral.envs.{"e" * 101}]\npython = "3.12"',
+        f"tool.corral.envs.{'e' * 101}",
+        f'"{"e" * 58}… (str)',  # found values are shortened
         ENV_EXPECTED,
         None,
     ),

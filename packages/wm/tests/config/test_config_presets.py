@@ -329,7 +329,10 @@ PRESET_ERRORS = [
         '[envs."a b"]',
         'envs."a b"',
         '"a b" (str)',
-        "an environment name matching ^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        (
+            "an environment name: letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit, at most 100 characters"
+        ),
         None,
     ),
 ]

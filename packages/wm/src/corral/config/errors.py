@@ -18,7 +18,7 @@ from typing import Any
 
 from corral.errors import CorralError
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_FOUND = 60
 
 
@@ -99,7 +99,7 @@ def _rebuild(state: dict[str, Any]) -> ConfigError:
 
 def format_key(name: str) -> str:
     """One TOML key as written in a dotted path: bare when possible, else quoted."""
-    return name if _BARE_KEY.match(name) else json.dumps(name)
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
 
 
 def child_key(parent: str, name: str) -> str:

@@ -8,8 +8,6 @@ records only what was written (see :mod:`corral.config.layers`).
 
 from __future__ import annotations
 
-import re
-
 from corral_protocol.messages import ACTION_MODES
 from msgspec import UNSET, UnsetType
 
@@ -18,9 +16,8 @@ from corral.config.errors import child_key, describe, did_you_mean, index_key, o
 from corral.config.layers import ActionLayer, ConfigLayer, EnvLayer, HandlerLayer
 from corral.config.model import WORKSPACE_ENV
 from corral.envkind import ENV_KINDS, EnvKind
+from corral.envname import ENV_NAME, ENV_NAME_EXPECTED, is_env_name
 
-ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-ENV_NAME_EXPECTED = f"an environment name matching {ENV_NAME.pattern}"
 ACTION_KEYS = ("mode", "handlers")
 HANDLER_KEYS = ("name", "source", "env", "config", "dependencies", "enabled")
 ENV_KEYS = ("dependencies", "python", "runner", "install_project", "kind")
@@ -131,7 +128,7 @@ def read_envs(table: Table) -> dict[str, EnvLayer]:
     envs: dict[str, EnvLayer] = {}
     for name, body in value.items():
         key = child_key(envs_key, name)
-        if not ENV_NAME.match(name):
+        if not is_env_name(name):
             raise table.where.error(key, found=describe(name), expected=ENV_NAME_EXPECTED)
         env = Table(table.where, key, body, known=ENV_KEYS, hints=_ENV_HINTS)
         kind = _env_kind(env, name)

@@ -17,14 +17,13 @@ network, safe to call on hot paths.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
+from corral.envname import is_env_name
+
 ENVS_SUBDIR = Path(".corral") / "envs"
 STAMP_NAME = ".corral-stamp.json"
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def validate_env_name(name: str) -> str:
@@ -34,7 +33,7 @@ def validate_env_name(name: str) -> str:
     with a letter or digit (so it can neither escape ``.corral/envs/`` nor look like a
     command-line option), at most 100 characters.
     """
-    if not _NAME.fullmatch(name):
+    if not is_env_name(name):
         raise ValueError(
             f"invalid environment name {name!r}: expected letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (at most 100 characters)"
