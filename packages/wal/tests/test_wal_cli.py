@@ -18,6 +18,7 @@ from corral_wal import (
     RUN_FINISHED,
     WalWriter,
     build_history,
+    checksum,
     list_segments,
     read_wal,
     render_text,
@@ -115,6 +116,27 @@ def test_show_warns_about_damage_but_shows_the_rest(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "run r-1" in result.stdout
     assert "1 damaged item(s) skipped" in result.stderr
+
+
+def test_a_checksummed_line_of_invalid_utf8_is_damage_like_any_other(tmp_path: Path) -> None:
+    """A frame whose checksum is right but whose body is not UTF-8 once made ``show`` and
+    ``verify`` raise UnicodeDecodeError, so the whole WAL directory was unreadable."""
+    write_run(tmp_path)
+    segment = list_segments(tmp_path / "wm")[0][1]
+    lines = segment.read_bytes().splitlines(True)
+    body = lines[1][9:-1].replace(b"lint", b"l\xffnt")
+    assert body != lines[1][9:-1]
+    lines[1] = b"%08x %s\n" % (checksum(body), body)
+    segment.write_bytes(b"".join(lines))
+    shown = wal("show", "--dir", str(tmp_path), "--run", "r-1")
+    assert shown.returncode == 0, shown.stderr
+    assert "run r-1" in shown.stdout
+    assert "1 damaged item(s) skipped" in shown.stderr
+    verified = wal("verify", "--dir", str(tmp_path), "--format", "json")
+    assert verified.returncode == 1, verified.stderr
+    damage = json.loads(verified.stdout)["streams"][0]["damage"]
+    assert [d["kind"] for d in damage] == ["bad-json"]
+    assert "not valid UTF-8" in damage[0]["detail"]
 
 
 def test_verify_exit_codes(tmp_path: Path) -> None:

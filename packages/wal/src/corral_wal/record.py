@@ -200,6 +200,8 @@ def decode_record(frame: bytes) -> WalRecord:
         raise RecordError("checksum-mismatch", f"stored {expected:08x}, computed {actual:08x}")
     try:
         record = _DECODER.decode(body)
+    except UnicodeDecodeError as exc:  # a valid checksum over bytes that are not UTF-8
+        raise RecordError("bad-json", f"body is not valid UTF-8: {exc.reason}") from exc
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         version = _peek_version(body)
         if version is not None and version != FORMAT_VERSION:
@@ -217,7 +219,7 @@ def decode_record(frame: bytes) -> WalRecord:
 def _peek_version(body: bytes) -> int | None:
     try:
         obj = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     if isinstance(obj, dict):
         version = obj.get("v")
