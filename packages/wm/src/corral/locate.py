@@ -62,6 +62,8 @@ def pyproject_declares_corral(data: bytes) -> bool:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return _TABLE_HEADER.search(data) is not None
+    except RecursionError:  # nested too deep to parse: load_project says so
+        return True
     tool = document.get("tool")
     return isinstance(tool, dict) and "corral" in tool
 

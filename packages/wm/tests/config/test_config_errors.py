@@ -473,6 +473,17 @@ def test_unknown_runner_keys_list_known_keys(
         assert hint in error.hint
 
 
+def test_toml_nested_too_deep_to_parse_is_a_config_error(load_error: LoadError) -> None:
+    """tomllib recurses into inline tables: 3,000 levels once gave a RecursionError
+    traceback of 2,986 lines. A project found only through that table is still found."""
+    depth = 3000
+    error = load_error("[tool]\ncorral = " + "{a = " * depth + "1" + "}" * depth + "\n")
+    assert error.key == ""
+    assert error.found == "tables or arrays nested too deeply to parse"
+    assert error.expected == "TOML nested at most a few hundred levels"
+    assert error.file.name == "pyproject.toml"
+
+
 def test_toml_syntax_error_has_line_and_column(load_error: LoadError) -> None:
     error = load_error('[project]\nname = "p"\n\n[tool.corral]\npresets = ["a" "b"]\n')
     assert (error.line, error.column) == (5, 16)

@@ -24,6 +24,15 @@ def parse_toml(text: str, where: Where) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise _syntax_error(str(error), text, where) from None
+    except RecursionError:  # tomllib parses nested inline tables and arrays recursively
+        raise ConfigError(
+            where.file,
+            "",
+            found="tables or arrays nested too deeply to parse",
+            expected="TOML nested at most a few hundred levels",
+            display=where.display,
+            preset=where.preset,
+        ) from None
 
 
 def read_toml(where: Where) -> dict[str, Any]:
