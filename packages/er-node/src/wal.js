@@ -45,8 +45,9 @@ export class WalWriter {
     this.dir = path.join(walDir, this.writer);
     this.project = project;
     this.env = env;
-    mkdirSync(this.dir, { recursive: true });
-    this.fd = openSync(path.join(this.dir, "00000000000000000000.wal"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o644);
+    // Records hold run params and handler output: the owner's only (SPEC §12).
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.fd = openSync(path.join(this.dir, "00000000000000000000.wal"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600);
     for (const dir of [this.dir, walDir]) {
       try {
         const dfd = openSync(dir, "r");

@@ -527,3 +527,28 @@ def test_many_threads_appending_and_waiting(tmp_path: Path, counting_fsync: Any)
         assert counting_fsync.calls < total_waits + 60  # waiters shared rounds
     assert errors == []
     assert seqs(tmp_path, "wm") == list(range(8 * 150 + 2))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_streams_and_segments_are_the_owners_only(tmp_path: Path) -> None:
+    """Records hold run params and handler output (SPEC.md §12.9): 0700 / 0600, whatever
+    the umask lets others read; directories that already exist keep their modes."""
+    existing = tmp_path / "shared"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    old_umask = os.umask(0o022)
+    try:
+        wal_dir = tmp_path / "fresh" / "wal"
+        with WalWriter(wal_dir, "wm", WalConfig(**NO_RETENTION)) as writer:
+            handler(writer, 1)
+        with WalWriter(existing, "wm", WalConfig(**NO_RETENTION)) as writer:
+            handler(writer, 1)
+    finally:
+        os.umask(old_umask)
+    assert (wal_dir.stat().st_mode & 0o777) == 0o700
+    assert ((wal_dir / "wm").stat().st_mode & 0o777) == 0o700
+    segments = list((wal_dir / "wm").glob("*.wal"))
+    assert segments
+    assert all((s.stat().st_mode & 0o777) == 0o600 for s in segments)
+    assert (existing.stat().st_mode & 0o777) == 0o755
+    assert ((existing / "wm").stat().st_mode & 0o777) == 0o700

@@ -77,6 +77,8 @@ def test_bare_tools_and_git_skip_what_corral_creates(tmp_path: Path) -> None:
 def test_markers_are_written_once_and_left_alone(tmp_path: Path) -> None:
     directory = ensure_state_dir(tmp_path)
     assert directory == tmp_path / ".corral"
+    if sys.platform != "win32":  # envs, caches, the WAL: the owner's only
+        assert (directory.stat().st_mode & 0o777) == 0o700
     for name, text in MARKERS.items():
         assert (directory / name).read_text() == text
     (directory / ".gitignore").write_text("# mine\n*\n")

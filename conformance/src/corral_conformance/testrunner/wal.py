@@ -49,7 +49,7 @@ class Wal:
         stream = Path(wal_dir) / name
         stream.mkdir(parents=True, exist_ok=True)
         self.fd: int | None = os.open(
-            stream / f"{0:020d}.wal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+            stream / f"{0:020d}.wal", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
         self.append("wal.opened", payload={"pid": os.getpid(), "recovered": None})
 

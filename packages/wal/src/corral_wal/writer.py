@@ -99,14 +99,16 @@ class WalWriter:
         self._closing = False
         self._events_seen: set[str] = set()
         created = not self.stream_dir.exists()
-        self.stream_dir.mkdir(parents=True, exist_ok=True)
+        # Records hold run params and handler output: the owner's only (0700 / 0600).
+        self.wal_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.stream_dir.mkdir(mode=0o700, exist_ok=True)
         if created and self.config.durability != "never":
             fsync_directory(self.wal_dir, fsync)  # the new stream's own directory entry
         self._dir_fd = acquire_stream_lock(self.stream_dir, timeout=lock_timeout)
         try:
             tail = recovery.inspect_tail(self.stream_dir)
             path = tail.segment or self.stream_dir / segment_name(tail.next_seq)
-            self._fd = os.open(path, _OPEN_FLAGS, 0o644)
+            self._fd = os.open(path, _OPEN_FLAGS, 0o600)
             recovery.cut_tail(self._fd, tail)
         except BaseException:
             if self._dir_fd >= 0:
@@ -360,7 +362,7 @@ class WalWriter:
     def _rotate(self) -> None:
         """Start a new segment named after the next seq (lock held). Never fsyncs itself."""
         name = segment_name(self._next_seq)
-        fd = os.open(self.stream_dir / name, _OPEN_FLAGS, 0o644)
+        fd = os.open(self.stream_dir / name, _OPEN_FLAGS, 0o600)
         if os.fstat(fd).st_size:
             os.close(fd)
             raise WalWriterError(f"segment {name} already exists and is not empty")

@@ -40,7 +40,8 @@ def ensure_state_dir(parent: Path) -> Path:
     written is skipped (best effort: the directory itself is usable).
     """
     directory = parent / STATE_DIR
-    directory.mkdir(parents=True, exist_ok=True)
+    # Envs, caches and the WAL (run params, handler output) are the owner's only.
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name, text in MARKERS.items():
         path = directory / name
         if path.exists():
