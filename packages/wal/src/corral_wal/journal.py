@@ -88,6 +88,8 @@ class Journal:
     ) -> None:
         self._writer = WalWriter(wal_dir, writer_id, config, meta=meta)
         self._pending: list[_Record] = []
+        self._unwritten = 0  # records lost since the last one written (drain thread only)
+        self._first_error = ""
         self._wake = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._drain, name="corral-wal", daemon=True)
@@ -164,14 +166,38 @@ class Journal:
                     action=action,
                     payload=payload,
                 )
-            except Exception as exc:  # report, keep serving
-                _log.warning("WAL record %s of run %s not written: %s", event, run_id, exc)
+            except Exception as exc:  # report once, count the rest, keep serving
+                if not self._unwritten:
+                    self._first_error = str(exc)
+                    _log.warning(
+                        "WAL record %s of run %s not written: %s (further failures are "
+                        "counted, not reported one by one)",
+                        event,
+                        run_id,
+                        exc,
+                    )
+                self._unwritten += 1
+            else:
+                if self._unwritten:
+                    self._report_unwritten("WAL writing works again")
+
+    def _report_unwritten(self, context: str) -> None:
+        """One line for the records lost since the first failure was reported."""
+        _log.warning(
+            "%s: %d WAL record(s) were not written (first error: %s)",
+            context,
+            self._unwritten,
+            self._first_error,
+        )
+        self._unwritten = 0
 
     def close(self) -> None:
         """Write what is queued, then close the stream (``wal.closed``, final fsync)."""
         self._stopping = True
         self._wake.set()
         self._thread.join(CLOSE_TIMEOUT)
+        if self._unwritten and not self._thread.is_alive():
+            self._report_unwritten("WAL closed")
         try:
             self._writer.close()
         except Exception as exc:
