@@ -4,6 +4,7 @@ without an action, ``corral wal`` naming itself. No environment is created here.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 from collections.abc import Iterator
@@ -111,6 +112,12 @@ def test_corral_wal_names_itself_in_help_and_errors(tmp_path: Path) -> None:
     wrong = bare("wal", "frob", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "corral wal: error: argument COMMAND: invalid choice: 'frob'" in wrong.stderr
+
+
+def test_the_version_the_client_and_server_compare_is_the_distributions() -> None:
+    from corral._version import __version__  # noqa: PLC0415
+
+    assert importlib.metadata.version("corral") == __version__
 
 
 def test_version_names_corrals_packages(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -406,3 +407,53 @@ def test_refusals_stop_semantics_and_the_initialize_deadline(slow_world: ServerW
         await other.aclose()
 
     asyncio.run(scenario())
+
+
+WM_SIDE = (
+    "corral.workspace",
+    "corral.service",
+    "corral.supervisor",
+    "corral.envs",
+    "corral.config",
+    "corral.catalog",
+    "corral.pool",
+    "corral.runs",
+    "corral_runner",
+    "corral_wal",
+    "importlib.metadata",
+    "corral.cli.sarif",
+    "corral.cli.github",
+)
+
+
+def test_a_command_through_the_server_imports_none_of_the_wm(world: ServerWorld) -> None:
+    """The client path is on every command: it imports the client and the CLI, not the WM
+    (nor ``importlib.metadata``, nor the renderers of formats it was not asked for)."""
+    assert world.corral("status").returncode == 0  # the server is up
+    traced = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "corral",
+            "-C",
+            str(world.root),
+            "run",
+            "lint",
+            "--workspace",
+        ],
+        capture_output=True,
+        text=True,
+        env=world.env(),
+        timeout=120,
+        check=False,
+    )
+    assert traced.returncode == 1, traced.stderr  # F401 in the example
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in traced.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"corral.cli.app", "corral.client", "corral_protocol.client"} <= imported
+    assert sorted(m for m in imported if m.startswith(WM_SIDE)) == []

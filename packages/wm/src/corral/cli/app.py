@@ -18,6 +18,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+from .._version import __version__
 from ..errors import CorralError, UsageError
 from ..forkhint import EarlyServer
 from ..locate import ProjectTree, find_root
@@ -59,22 +60,13 @@ def use_server(args: argparse.Namespace) -> bool:
     return server_wanted(args.server, os.environ)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
-    try:
-        return version("corral")
-    except PackageNotFoundError:  # pragma: no cover
-        return "0"
-
-
 def _backend(args: argparse.Namespace, root: Path) -> OpenBackend:
     """How the command opens its backend (used once, inside its ``asyncio.run``)."""
     if use_server(args):
         early = args.early_fork_server
         if early is not None:  # the server forks its own runners: this one is not needed
             early.close()
-        return lambda: served(root, version=_version())
+        return lambda: served(root, version=__version__)
 
     @contextlib.asynccontextmanager
     async def open_embedded() -> AsyncIterator[Backend]:
@@ -146,13 +138,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         ):
             _require_projects(root)
         if args.command == "server":
-            return server_command(args, root, _version(), args.early_fork_server)
+            return server_command(args, root, __version__, args.early_fork_server)
         if args.command == "lsp":
             from ..lsp import main as lsp_main  # noqa: PLC0415  (pygls only for the LSP)
 
             if args.early_fork_server is not None:
                 args.early_fork_server.close()
-            return lsp_main(served=use_server(args), version=_version(), tcp=args.tcp)
+            return lsp_main(served=use_server(args), version=__version__, tcp=args.tcp)
         if args.command == "lock":
             return asyncio.run(_lock(args, root))
         handlers = {

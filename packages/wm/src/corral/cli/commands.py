@@ -24,11 +24,9 @@ from ..locate import ProjectTree
 from ..sinks import RunSinks
 from .backend import Backend, server_lines
 from .changed import narrow_to_changed
-from .github import render_github
 from .options import checked_params, render_options
 from .progress import ProgressPrinter
 from .render import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, render_result, render_status, summarize
-from .sarif import sarif_log
 from .scope import run_request
 
 __all__ = ["OpenBackend", "params", "prepare", "run", "runners", "status", "to_json"]
@@ -113,10 +111,14 @@ async def run(args: argparse.Namespace, root: Path, backend: OpenBackend) -> int
             sys.stdout.flush()
             return summarize(report).exit_code
         if args.output == "sarif":
+            from .sarif import sarif_log  # noqa: PLC0415  (only for this format)
+
             sys.stdout.write(to_json(sarif_log(report, root=root)))
             sys.stdout.flush()
             return summarize(report).exit_code
         if args.output == "github":
+            from .github import render_github  # noqa: PLC0415  (only for this format)
+
             github = render_github(
                 report, sys.stdout, root=root, action=args.action, elapsed=elapsed
             )

@@ -25,6 +25,7 @@ from typing import Final
 
 from corral_protocol.messages import ClientInfo
 
+from .._version import __version__
 from ..errors import CorralError
 from ..runtime import Record, ServerPaths, exclusive_lock, server_paths
 from .session import ServerSession
@@ -40,12 +41,8 @@ class ServerStartError(CorralError):
 
 
 def client_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
-    try:
-        return version("corral")
-    except PackageNotFoundError:  # pragma: no cover
-        return "0"
+    """This client's Corral version (:data:`corral._version.__version__`)."""
+    return __version__
 
 
 async def _try(paths: ServerPaths, client: ClientInfo) -> ServerSession | None:

@@ -35,6 +35,7 @@ from typing import Final
 from corral_protocol import Connection, start_unix_server
 from corral_protocol.client import CLIENT_SUPPORTED_VERSIONS, ServerInfo, ServerStatus
 
+from .._version import __version__
 from ..forkhint import EarlyServer
 from ..runtime import Record, ServerPaths, exclusive_lock, process_start_time
 from ..service import WorkspaceService
@@ -53,13 +54,8 @@ _log = logging.getLogger("corral.server")
 
 
 def corral_version() -> str:
-    """The version of the installed ``corral`` distribution."""
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
-
-    try:
-        return version("corral")
-    except PackageNotFoundError:  # pragma: no cover - always installed in practice
-        return "0"
+    """This server's Corral version (:data:`corral._version.__version__`)."""
+    return __version__
 
 
 def peer_uid(sock: socket.socket) -> int | None:
