@@ -192,6 +192,33 @@ def test_the_server_answers_from_the_cache_and_sees_edits(world: ServerWorld) ->
     assert edited["app"]["diagnostics"] == []
 
 
+def test_runners_start_only_for_projects_the_cache_cannot_answer(world: ServerWorld) -> None:
+    """Lazy runners: a fresh server answering every project from the cache starts no
+    runner; after an edit in one project, only that project's runner starts."""
+    env = world.env(**CACHE_ON)
+    settle()
+
+    def lint() -> None:
+        done = world.corral("run", "lint", "--workspace", env=env)
+        assert done.returncode in (0, 1), done.stderr
+
+    def running() -> set[str]:
+        return {
+            f"{Path(r['project']).name}/{r['env']}"
+            for r in world.status()["runners"]
+            if r["state"] not in ("stopped", "idle-stopped")
+        }
+
+    lint()  # results kept
+    assert running() == {"app/dev_no_runtime", "lib/dev_no_runtime"}  # the check can fail
+    assert world.corral("server", "stop").returncode == 0
+    lint()  # a new server, every project answered from the cache
+    assert running() == set()
+    _edit(world.root)
+    lint()
+    assert running() == {"app/dev_no_runtime"}
+
+
 def test_type_check_is_kept_and_sees_an_edit(prepared: Path) -> None:
     """On the prepared workspace itself: its runtime env holds the project installed
     editable from there (a copy's would point at the original, which mypy's handler
