@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from corral.resultcache import SETTLE_NS
 from lint_workspace import FORK_FLOOR, edit_every_project, generate, prepare, setup_precommit
 
 CHANGES = ("nothing", "one file", "every project")
@@ -57,6 +58,10 @@ def _timed(argv: list[str], root: Path, env: dict[str, str]) -> float:
 
 
 def _change(root: Path, what: str, round_: int) -> None:
+    """Make the change, after the last one has settled: the result cache keeps no result
+    made from files younger than :data:`~corral.resultcache.SETTLE_NS` (as when a user
+    edits one file, every other file is older than that)."""
+    time.sleep(SETTLE_NS / 1e9 + 0.1)
     if what == "one file":
         module = root / "project00" / "src" / "pkg00" / "module01.py"
         text = module.read_text().split("\n# edit ")[0]
