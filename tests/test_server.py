@@ -6,6 +6,7 @@ teardown stops the server and fails the test if any of its processes is still al
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -457,3 +458,51 @@ def test_a_command_through_the_server_imports_none_of_the_wm(world: ServerWorld)
     }
     assert {"corral.cli.app", "corral.client", "corral_protocol.client"} <= imported
     assert sorted(m for m in imported if m.startswith(WM_SIDE)) == []
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_stalls_no_one(world: ServerWorld) -> None:
+    """SPEC.md §17.4: a client that asks and never reads is disconnected once 8 MiB wait
+    unsent to it (what was queued is dropped); another client's run meanwhile is served."""
+    import socket as sockets  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from corral_protocol.framing import encode_frame  # noqa: PLC0415
+
+    assert world.corral("server", "start").returncode == 0
+    stalled = sockets.socket(sockets.AF_UNIX)
+    stalled.connect(str(world.socket()))
+    stalled.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+
+    def frame(id_: int, method: str, params: dict[str, Any] | None = None) -> bytes:
+        message = {"jsonrpc": "2.0", "id": id_, "method": method}
+        if params is not None:
+            message["params"] = params
+        return encode_frame(msgspec.json.encode(message))
+
+    hello = {"protocol": ["1.0"], "client": {"name": "stalled", "version": "0"}}
+    flood = b"".join(frame(n, "workspace/status") for n in range(2, 20_000))
+
+    def ask() -> None:
+        with contextlib.suppress(OSError):  # cut off while still sending
+            stalled.sendall(frame(1, "initialize", hello) + flood)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    served = world.corral("run", "lint", "--workspace")  # meanwhile, another client
+    assert served.returncode == 1, served.stderr
+    assert "F401" in served.stdout
+    wait_until(
+        lambda: "stopped reading" in world.corral("server", "logs").stdout,
+        "the stalled client to be cut off",
+        120,
+    )
+    asker.join(30)
+    received = 0
+    stalled.settimeout(10)
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := stalled.recv(1 << 20):
+            received += len(chunk)
+    stalled.close()
+    assert received < 9 * 1024 * 1024  # the backlog was dropped, not delivered late
+    assert "disconnected stalled 0: stopped reading" in world.corral("server", "logs").stdout
+    assert world.corral("server", "status").returncode == 0

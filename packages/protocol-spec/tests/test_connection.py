@@ -51,7 +51,9 @@ class Server:
 
 @asynccontextmanager
 async def serving(
-    handlers: dict[str, Handler], max_message_size: int = 64 * 1024 * 1024
+    handlers: dict[str, Handler],
+    max_message_size: int = 64 * 1024 * 1024,
+    max_write_buffer: int | None = None,
 ) -> AsyncIterator[tuple[Server, int]]:
     server = Server(handlers, max_message_size)
     listener = await start_server(
@@ -59,6 +61,7 @@ async def serving(
         "127.0.0.1",
         router_factory=server.router,
         max_message_size=max_message_size,
+        max_write_buffer=max_write_buffer,
     )
     server.port = port = listener.sockets[0].getsockname()[1]
     try:
@@ -437,5 +440,36 @@ def test_an_unencodable_result_is_answered_and_the_connection_kept() -> None:
             peer.send(req(2, "echo", {"ok": True}))
             assert (await peer.receive())["result"] == {"ok": True}
             assert not server.connections[0].is_closed
+
+    run(scenario())
+
+
+def test_a_peer_that_stops_reading_is_cut_off_others_are_not_slowed() -> None:
+    """``max_write_buffer``: one reply larger than the bound reaches a reading peer; a peer
+    that asks for 20 MB and reads nothing is disconnected once 1 MB waits unsent, and what
+    was queued for it is dropped; another peer is answered meanwhile."""
+    blob = "x" * 200_000
+
+    async def big(params: Any, ctx: Any) -> Any:
+        return blob * params["times"]
+
+    async def scenario() -> None:
+        async with serving({"big": big, "echo": echo}, max_write_buffer=1_000_000) as (srv, _):
+            reader = await srv.raw()
+            reader.send(req(1, "big", {"times": 15}))  # 3 MB in one reply
+            assert len((await reader.receive(timeout=10))["result"]) == 3_000_000
+
+            stalled = await srv.raw()
+            conn = srv.connections[-1]
+            other = await srv.raw()
+            stalled.writer.transport.pause_reading()  # type: ignore[attr-defined]
+            for n in range(100):
+                stalled.send(req(n, "big", {"times": 1}))
+            other.send(req(7, "echo", {"still": "served"}))
+            closed = await asyncio.wait_for(conn.wait_closed(), 10)
+            assert not closed.clean
+            assert closed.reason.startswith("stopped reading: "), closed.reason
+            assert conn.write_buffer_size == 0
+            assert (await other.receive())["result"] == {"still": "served"}
 
     run(scenario())

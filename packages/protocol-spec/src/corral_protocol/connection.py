@@ -82,6 +82,11 @@ class Connection:
       :meth:`request` calls fail; :meth:`wait_closed` then returns the reason.
     * ``cancel_abandoned_requests``: whether abandoning a :meth:`request` (cancelling the
       awaiting task) sends ``$/cancelRequest``; runners turn it off (it is WM -> runner only).
+    * ``max_write_buffer``: bytes written but not taken by the peer, past which the peer is
+      taken to have stopped reading: the next write closes the connection instead (reason
+      "stopped reading", not clean) and drops the unsent bytes, so a peer that never reads
+      costs at most this much memory plus one write. One large reply never trips it (the
+      backlog is measured before each write). None: no bound.
     """
 
     def __init__(
@@ -92,8 +97,10 @@ class Connection:
         name: str = "peer",
         on_rejected: Callable[[MessageRejected], None] | None = None,
         cancel_abandoned_requests: bool = True,
+        max_write_buffer: int | None = None,
     ) -> None:
         self.router = router if router is not None else Router()
+        self.max_write_buffer = max_write_buffer
         self.name = name
         self._cancel_abandoned = cancel_abandoned_requests
         self._rpc = RpcProtocol(max_message_size=max_message_size)
@@ -338,8 +345,19 @@ class Connection:
     def _write_now(self) -> None:
         self._write_scheduled = False
         data = self._rpc.data_to_send()
-        if data and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+        transport = self._transport
+        if data and transport is not None and not transport.is_closing():
+            limit = self.max_write_buffer
+            if limit is not None and transport.get_write_buffer_size() > limit:
+                self._stopped_reading(transport, limit)  # what it has not taken is enough
+                return
+            transport.write(data)
+
+    def _stopped_reading(self, transport: asyncio.Transport, limit: int) -> None:
+        unsent = transport.get_write_buffer_size()
+        reason = f"stopped reading: {unsent} bytes unsent, over the limit of {limit}"
+        self._finish(ConnectionClosed(reason, clean=False))
+        transport.abort()  # drops the unsent bytes now (close() would keep them)
 
     # --- public API ----------------------------------------------------------------------
 
@@ -506,11 +524,14 @@ async def start_server(
     name: str = "peer",
     sock: Any = None,
     cancel_abandoned_requests: bool = True,
+    max_write_buffer: int | None = None,
 ) -> asyncio.Server:
     """Listen on ``host:port`` (or an already bound ``sock``); call ``on_connection`` for each.
 
     Each accepted connection gets its own router from ``router_factory``; ``on_connection``
-    runs as soon as the transport is attached, before any data is received.
+    runs as soon as the transport is attached, before any data is received;
+    ``max_write_buffer`` bounds what each connection buffers for its peer
+    (:class:`Connection`).
     """
     loop = asyncio.get_running_loop()
 
@@ -520,6 +541,7 @@ async def start_server(
             max_message_size=max_message_size,
             name=name,
             cancel_abandoned_requests=cancel_abandoned_requests,
+            max_write_buffer=max_write_buffer,
         )
         return _StreamAdapter(connection, on_connection)
 
@@ -553,6 +575,7 @@ async def start_unix_server(
     router_factory: Callable[[], Router] = Router,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     name: str = "peer",
+    max_write_buffer: int | None = None,
 ) -> asyncio.Server:
     """Listen on the Unix domain socket ``path`` (see :func:`start_server`). The caller
     owns the path: its directory's permissions, removing a stale socket, unlinking at the
@@ -560,7 +583,12 @@ async def start_unix_server(
     loop = asyncio.get_running_loop()
 
     def factory() -> _StreamAdapter:
-        connection = Connection(router_factory(), max_message_size=max_message_size, name=name)
+        connection = Connection(
+            router_factory(),
+            max_message_size=max_message_size,
+            name=name,
+            max_write_buffer=max_write_buffer,
+        )
         return _StreamAdapter(connection, on_connection)
 
     return await loop.create_unix_server(factory, path)

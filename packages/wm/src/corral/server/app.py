@@ -40,7 +40,7 @@ from ..forkhint import EarlyServer
 from ..runtime import Record, ServerPaths, exclusive_lock, process_start_time
 from ..service import WorkspaceService
 from ..workspace import WorkspaceManager
-from .session import Session
+from .session import MAX_QUEUED_BYTES, Session
 from .watch import watch_workspace
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "WorkspaceServer", "corral_version"]
@@ -163,7 +163,12 @@ class WorkspaceServer:
     async def _serve_locked(self) -> int:
         with contextlib.suppress(FileNotFoundError):
             self.paths.socket.unlink()  # a dead server's socket: the lock says it is dead
-        listener = await start_unix_server(self._connected, str(self.paths.socket), name="client")
+        listener = await start_unix_server(
+            self._connected,
+            str(self.paths.socket),
+            name="client",
+            max_write_buffer=MAX_QUEUED_BYTES,
+        )
         self.paths.socket.chmod(0o600)
         Record(
             pid=os.getpid(),
@@ -210,7 +215,10 @@ class WorkspaceServer:
         self.activity()
 
         async def forget() -> None:
-            await conn.wait_closed()
+            closed = await conn.wait_closed()
+            if not closed.clean:
+                who = "a client" if session.client is None else " ".join(session.client)
+                _log.warning("disconnected %s: %s", who, closed.reason)
             self._sessions.discard(session)
             session.close()
             self.activity()

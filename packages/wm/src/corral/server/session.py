@@ -50,7 +50,9 @@ WORK_METHODS: Final = frozenset(
 )
 """Requests that start work: refused -32004 while the server is stopping (SPEC.md §17.6)."""
 MAX_QUEUED_BYTES: Final = 8 * 1024 * 1024
-"""A client with more than this many bytes waiting unsent is disconnected."""
+"""A client with more than this many bytes waiting unsent is disconnected (SPEC.md §17.4):
+the bound of its connection (:class:`corral_protocol.Connection` ``max_write_buffer``),
+which also drops what was queued."""
 NOTIFY_DROP_AT: Final = 1024 * 1024
 """Above this many unsent bytes, notifications to the client are dropped (replies are not)."""
 
@@ -174,18 +176,10 @@ class Session:
     # --- notifications, bounded ----------------------------------------------------------
 
     def notify(self, method: str, params: Any) -> None:
-        """Send a notification unless the client is not reading; disconnect it when even
-        replies would pile up past :data:`MAX_QUEUED_BYTES`."""
-        if self.conn.is_closed:
-            return
-        queued = self.conn.write_buffer_size
-        if queued > MAX_QUEUED_BYTES:
-            _log.warning(
-                "client %s stopped reading (%d bytes queued): cut off", self.client, queued
-            )
-            self.conn.close()
-            return
-        if queued > NOTIFY_DROP_AT:
+        """Send a notification unless the client is not reading (more than
+        :data:`NOTIFY_DROP_AT` unsent): its connection's bound then cuts it off only if its
+        replies pile up too."""
+        if self.conn.is_closed or self.conn.write_buffer_size > NOTIFY_DROP_AT:
             return
         self.conn.notify(method, params)
 
