@@ -77,6 +77,11 @@ class ServerWorld:
         assert endpoint.startswith("unix:"), endpoint
         return Path(endpoint.removeprefix("unix:"))
 
+    def socket_ready(self) -> bool:
+        """Whether a server's record names a socket that exists (no client connects)."""
+        records = self.records()
+        return len(records) == 1 and self.socket().exists()
+
     def server_pid(self) -> int | None:
         status = self.corral("server", "status", "--format", "json")
         if status.returncode != 0:

@@ -506,3 +506,39 @@ def test_a_client_that_stops_reading_is_cut_off_and_stalls_no_one(world: ServerW
     assert received < 9 * 1024 * 1024  # the backlog was dropped, not delivered late
     assert "disconnected stalled 0: stopped reading" in world.corral("server", "logs").stdout
     assert world.corral("server", "status").returncode == 0
+
+
+OLD_SERVER = """
+import sys
+import corral._version
+corral._version.__version__ = "0.0.1"  # what an older installed Corral would report
+from corral.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_server_of_another_version_is_replaced_once_its_runs_finish(
+    world: ServerWorld,
+) -> None:
+    argv = ["-C", str(world.root), "server", "start", "--foreground"]
+    old = subprocess.Popen(
+        [sys.executable, "-c", OLD_SERVER, *argv],
+        env=world.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # (no status command here: a client of this version would replace it at once)
+        wait_until(world.socket_ready, "the old server to listen")
+        (record,) = world.records()
+        assert (record["pid"], record["version"]) == (old.pid, "0.0.1")
+        done = world.corral("run", "lint", "--workspace")
+        assert done.returncode == 1, done.stderr  # served, by a new server
+        assert "runs version 0.0.1, this corral is 0.1.0" in done.stderr
+        assert old.wait(timeout=30) == 0  # the old one stopped cleanly
+        assert world.status()["server"]["version"] == "0.1.0"
+        assert world.server_pid() != old.pid
+    finally:
+        if old.poll() is None:
+            old.kill()
+            old.wait()
