@@ -145,6 +145,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             if args.early_fork_server is not None:
                 args.early_fork_server.close()
             return lsp_main(served=use_server(args), version=__version__, tcp=args.tcp)
+        if args.command == "mcp":
+            from ..mcp import main as mcp_main  # noqa: PLC0415  (the MCP SDK only here)
+
+            if args.early_fork_server is not None:
+                args.early_fork_server.close()
+            return mcp_main(root, served=use_server(args), version=__version__)
         if args.command == "lock":
             return asyncio.run(_lock(args, root))
         handlers = {

@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--tcp", type=int, default=None, metavar="PORT", help="listen on 127.0.0.1:PORT instead"
     )
 
+    command(
+        "mcp",
+        "serve the Model Context Protocol on stdio for a coding agent (a client of the "
+        "workspace's server; needs the MCP SDK: pip install 'corral[mcp]')",
+    )
+
     wal = command("wal", "read the workspace's write-ahead log")
     wal.add_argument("wal_args", nargs=argparse.REMAINDER, help="show|follow|verify [options]")
     return parser
