@@ -111,11 +111,25 @@ def _wal(args: argparse.Namespace) -> int:
     return wal_main(argv, prog="corral wal")
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; ``corral run``'s PATHS may also follow its options (``corral run lint
+    --fix a.py b.py``, as hooks append file names), which argparse alone refuses."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    trailing_paths = not any(item.startswith("-") and item != "-" for item in extra)
+    if extra and getattr(args, "command", None) == "run" and trailing_paths:
+        args.paths = [*args.paths, *map(Path, extra)]
+        return args
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None, *, early: EarlyServer | None = None) -> int:
     """Run one command; returns the exit code. ``early``: a fork server the entry point
     started before importing this module (:func:`corral.forkhint.prestart`)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
     except SystemExit:
         if early is not None:
             early.close()

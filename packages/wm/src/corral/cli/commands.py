@@ -27,7 +27,7 @@ from .changed import narrow_to_changed
 from .options import checked_params, render_options
 from .progress import ProgressPrinter
 from .render import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, render_result, render_status, summarize
-from .scope import run_request
+from .scope import inside_projects, run_request
 
 __all__ = ["OpenBackend", "params", "prepare", "run", "runners", "status", "to_json"]
 
@@ -94,6 +94,11 @@ class _Preparing:
 async def run(args: argparse.Namespace, root: Path, backend: OpenBackend) -> int:
     """``corral run``."""
     tree = ProjectTree.find(root)
+    if args.skip_outside_projects and args.paths:
+        args.paths = inside_projects(args.paths, tree)
+        if not args.paths:
+            sys.stdout.write(f"{args.action}: no given path is in a project: nothing to do\n")
+            return EXIT_OK
     request = run_request(args, root, tree, {**params(args.param), **checked_params(args)})
     narrowed = await narrow_to_changed(args, tree, request)
     if isinstance(narrowed, int):

@@ -167,6 +167,12 @@ def _add_run(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--jobs", type=int, default=None, help="projects run at once (default: cores)")
     run.add_argument(
+        "--skip-outside-projects",
+        action="store_true",
+        help="drop PATHS that no project holds instead of refusing them (for hooks that "
+        "pass every changed file, e.g. pre-commit)",
+    )
+    run.add_argument(
         "-p",
         "--param",
         action="append",

@@ -23,7 +23,13 @@ from corral_protocol.client import RunRequest
 from ..errors import UsageError
 from ..locate import ProjectTree, is_project
 
-__all__ = ["run_request"]
+__all__ = ["inside_projects", "run_request"]
+
+
+def inside_projects(paths: list[Path], tree: ProjectTree) -> list[Path]:
+    """The ``paths`` (relative to the current directory) that some project holds."""
+    cwd = Path.cwd()
+    return [path for path in paths if tree.project_of(cwd / path) is not None]
 
 
 def run_request(
