@@ -57,6 +57,7 @@ def normalise(value: Any, root: Path) -> Any:
     text = msgspec.json.encode(value).decode()
     text = text.replace(str(root), "<ws>")
     text = re.sub(r'"(runId|durationMs)":("[^"]*"|[0-9.e+-]+)', r'"\1":"<\1>"', text)
+    text = re.sub(r'"version":"[^"]*"', '"version":"<tool version>"', text)
     return msgspec.json.decode(text)
 
 
@@ -166,3 +167,18 @@ def test_runners_restart_starts_and_reports_each_runner(workspace: Path) -> None
         ("dev_workspace", "running"),
         ("runtime", "running"),
     ]
+
+
+def test_sarif_of_a_real_run_names_the_tool_and_its_version(workspace: Path) -> None:
+    from test_ci_formats import validate_sarif  # noqa: PLC0415
+
+    result = corral(workspace, "run", "lint", "--workspace", "--format", "sarif")
+    assert result.returncode == 1, result.stderr
+    log = msgspec.json.decode(result.stdout)
+    validate_sarif(log)
+    (run,) = log["runs"]
+    driver = run["tool"]["driver"]
+    env_ruff = workspace / "app" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "ruff"
+    shown = subprocess.run([env_ruff, "--version"], capture_output=True, text=True, check=True)
+    assert (driver["name"], f"ruff {driver['version']}") == ("ruff", shown.stdout.strip())
+    assert [r["ruleId"] for r in run["results"]] == ["F401"]

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runner_harness import failure, ok, run, running
+from runner_harness import failure, run, running
+from versioned import ok
 
 LINT = "corral_python.ruff:lint"
 FORMAT = "corral_python.ruff:format"

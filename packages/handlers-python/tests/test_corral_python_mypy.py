@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runner_harness import ok, run, running
+from runner_harness import run, running
+from versioned import ok
 
 TYPE_CHECK = "corral_python.mypy:type_check"
 LINT = "corral_python.ruff:lint"

@@ -9,7 +9,8 @@ from typing import Any
 
 from corral_protocol.results import ToolNote
 from corral_python.notes import tool_notes
-from runner_harness import ok, run, running
+from runner_harness import run, running
+from versioned import ok
 
 Configure = Any
 WriteTree = Any

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner_harness import failure, ok, run, running
+from runner_harness import failure, run, running
 from syrupy.assertion import SnapshotAssertion
+from versioned import ok
 
 Configure = Any
 WriteTree = Any

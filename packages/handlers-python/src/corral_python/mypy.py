@@ -61,6 +61,7 @@ from .notes import tool_notes
 from .params import StandardParams
 from .reuse import declare_tree_inputs
 from .tools import Tool, ToolError, ToolRun, load_config, run_tool, tool_paths
+from .versions import reports_version
 
 __all__ = [
     "MypyConfig",
@@ -231,6 +232,7 @@ def _editable_elsewhere(project: Path) -> bool:
     return False
 
 
+@reports_version("mypy")
 async def type_check(ctx: ActionContext[TypeCheckParams]) -> ToolResult:
     """Run mypy; every error and note becomes a diagnostic with mypy's error code."""
     config = load_config(ctx, MypyConfig)

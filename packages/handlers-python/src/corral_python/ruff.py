@@ -58,6 +58,7 @@ from .tools import (
     run_all,
     run_tool,
 )
+from .versions import reports_version
 
 __all__ = [
     "CheckFormatParams",
@@ -288,6 +289,7 @@ def _messages(run: ToolRun) -> list[_Message]:
 # --- lint ----------------------------------------------------------------------------------
 
 
+@reports_version("ruff")
 async def lint(ctx: ActionContext[LintParams]) -> LintResult:
     """``ruff check``: every finding as a diagnostic (``warning``; ``error`` for a file ruff
     cannot parse or read). ``fixable`` means ruff has a *safe* fix for it.
@@ -481,6 +483,7 @@ async def _check(ctx: ActionContext[Any], config: RuffFormatConfig, paths: list[
     return _Checked(unformatted=unformatted, errors=sort_diagnostics(errors), stderr=run.stderr)
 
 
+@reports_version("ruff")
 async def check_format(ctx: ActionContext[CheckFormatParams]) -> ToolResult:
     """``ruff format --check``: a ``format`` warning (fixable) per file that would change,
     plus an ``error`` diagnostic per file ruff cannot parse or read. With ``diff``, also
@@ -539,6 +542,7 @@ def _format_notes(*stderr: bytes) -> list[ToolNote] | msgspec.UnsetType:
     return tool_notes(FORMAT_TOOL, *stderr) or msgspec.UNSET
 
 
+@reports_version("ruff")
 async def format(ctx: ActionContext[FormatParams]) -> ToolResult:
     """``ruff format``. With ``write=false`` (default) nothing is written: the result holds
     the full formatted text of each file that would change. With ``write=true`` ruff
