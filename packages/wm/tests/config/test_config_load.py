@@ -122,8 +122,8 @@ def test_full_example_from_the_docs(load: Load) -> None:
         [tool.corral.runner]
         hello_timeout = 10.0
         initialize_timeout = 10.0
-        ping_interval = 5.0
-        ping_timeout = 3.0
+        ping_interval = 2.0
+        ping_timeout = 2.0
         unhealthy_grace = 10.0
         shutdown_timeout = 3.0
         terminate_timeout = 3.0

@@ -280,20 +280,33 @@ def test_a_killed_runner_is_noticed_without_any_request(tmp_path: Path) -> None:
     scenario(test, tmp_path)
 
 
-def test_a_stopped_runner_is_unhealthy_then_killed_and_restarted(tmp_path: Path) -> None:
+def test_a_stopped_runner_is_killed_at_once_failing_its_runs_and_restarted(
+    tmp_path: Path,
+) -> None:
+    """SIGSTOP: not busy but stopped (``/proc`` says ``T``), so no grace: the first ping
+    left unanswered kills it, the run in flight fails then with the reason, and the next
+    request gets a new runner."""
+
     async def test(h: Harness) -> None:
-        runner = h.runner()
+        settings = Settings(ping_interval=0.2, ping_timeout=0.3, unhealthy_grace=30.0)
+        runner = h.runner(settings=settings)
         await runner.ensure_running()
         pid = runner.status().pid
         assert pid is not None
+        slow = asyncio.create_task(h.run(runner, "sleep", {"seconds": 30}))
+        await wait_until(lambda: runner.status().in_flight == 1, "the slow request to be sent")
         os.kill(pid, signal.SIGSTOP)
+        stopped = time.perf_counter()
         try:
-            took = await until(runner, S.UNHEALTHY, within=5)
-            assert took < 2.0
-            await until(runner, S.RESTARTING, S.STARTING, within=5)
-            assert "unresponsive" in (runner.last_error or "")
+            with pytest.raises(RunnerCrashedError) as info:
+                await slow
+            took = time.perf_counter() - stopped
+            assert took < 2.0  # ping_interval + ping_timeout, not the 30 s grace
+            assert "was stopped (SIGSTOP or a debugger)" in str(info.value)
+            assert "was stopped" in (runner.last_error or "")
             await until(runner, S.RUNNING)
             assert runner.status().pid != pid
+            assert (await h.run(runner, "echo", {"again": True})).result == {"again": True}
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -92,8 +92,8 @@ class RunnerSettings(msgspec.Struct, frozen=True, kw_only=True):
 
     hello_timeout: float = 10.0
     initialize_timeout: float = 10.0
-    ping_interval: float = 5.0
-    ping_timeout: float = 3.0
+    ping_interval: float = 2.0
+    ping_timeout: float = 2.0
     unhealthy_grace: float = 10.0
     shutdown_timeout: float = 3.0
     terminate_timeout: float = 3.0

@@ -4,7 +4,9 @@
 ``ping_timeout`` makes it *unresponsive* (the runner may just be busy in native code:
 runners answer pings while handlers run, so a busy handler alone never causes this); an
 answer again makes it *responsive*; still unanswered ``unhealthy_grace`` after it became
-unresponsive, the monitor *gives up* on it. What each means for the runner's state is the
+unresponsive, the monitor *gives up* on it. A runner whose process is *stopped* (SIGSTOP, a
+debugger: ``is_stopped``) is not busy and will not answer: the monitor gives up at the first
+unanswered ping, without the grace. What each means for the runner's state is the
 caller's business (:mod:`corral.supervisor.runner`): the monitor only observes.
 """
 
@@ -33,9 +35,12 @@ class HealthMonitor:
     """Called once when pings stop being answered (with the reason)."""
     responsive: Callable[[], None]
     """Called when an unresponsive runner answers again."""
-    give_up: Callable[[float], None]
-    """Called (with the seconds it has been unresponsive) when the grace period is over;
-    the monitor then ends."""
+    give_up: Callable[[float, bool], None]
+    """Called (with the seconds it has been unresponsive, and whether its process is
+    stopped) when the grace period is over, or at once for a stopped process; the monitor
+    then ends."""
+    is_stopped: Callable[[], bool] = lambda: False
+    """Whether the runner's process is stopped (not merely busy)."""
 
     async def run(self) -> None:
         """Ping until the connection closes, the caller cancels, or it gives up."""
@@ -48,11 +53,14 @@ class HealthMonitor:
                     await self.conn.request("$/ping", PingParams(), result_type=PingResult)
             except TimeoutError:
                 now = self.clock()
+                if self.is_stopped():
+                    self.give_up(0.0 if unhealthy_since is None else now - unhealthy_since, True)
+                    return
                 if unhealthy_since is None:
                     unhealthy_since = now
                     self.unresponsive(f"no $/ping answer within {settings.ping_timeout:g} s")
                 elif now - unhealthy_since >= settings.unhealthy_grace:
-                    self.give_up(now - unhealthy_since)
+                    self.give_up(now - unhealthy_since, False)
                     return
             except (ConnectionClosedError, RpcError):
                 return

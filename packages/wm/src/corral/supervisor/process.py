@@ -24,7 +24,7 @@ from .spawn import PlainSpawner, ProcessHandle, Spawner
 from .tail import OutputTail
 from .tree import end_group, end_session
 
-__all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit"]
+__all__ = ["OutputTail", "RunnerProcess", "StartError", "describe_exit", "process_stopped"]
 
 MAX_HELLO_BYTES: Final = 65536
 READ_CHUNK: Final = 65536
@@ -56,6 +56,16 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
+
+
+def process_stopped(pid: int) -> bool:
+    """Whether ``pid`` is in the stopped (``T``) or traced (``t``) state (Linux ``/proc``)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return bool(fields) and fields[0] in ("T", "t")
 
 
 def _indent(text: str) -> str:
@@ -174,6 +184,11 @@ class RunnerProcess:
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
+
+    def is_stopped(self) -> bool:
+        """Whether the process is stopped (SIGSTOP, a debugger): it cannot answer anything
+        until continued. Linux only (``/proc``); elsewhere always False."""
+        return process_stopped(self.pid)
 
     def kill(self) -> None:
         """SIGKILL (TerminateProcess on Windows) if still running; on POSIX its whole

@@ -191,6 +191,7 @@ class ManagedRunner:
             unresponsive=lambda reason: self._set(E.UNRESPONSIVE, reason),
             responsive=lambda: self._set(E.RESPONSIVE, "answering $/ping again"),
             give_up=self._unresponsive_too_long,
+            is_stopped=started.process.is_stopped,
         )
         self._ping = self._spawn_task(monitor.run())
         self._arm_idle()
@@ -251,12 +252,18 @@ class ManagedRunner:
 
     # --- health ------------------------------------------------------------------------------
 
-    def _unresponsive_too_long(self, seconds: float) -> None:
+    def _unresponsive_too_long(self, seconds: float, stopped: bool) -> None:
         """The health monitor gave up: kill the process (its exit watcher takes it from
-        there, as for a crash)."""
-        self._kill_reason = (
-            f"{self.key} was unresponsive for {seconds:.0f} s (no $/ping answer): killed"
-        )
+        there, as for a crash; the requests in flight fail with this reason)."""
+        if stopped:
+            self._kill_reason = (
+                f"{self.key} was stopped (SIGSTOP or a debugger) and did not answer $/ping "
+                f"within {self.spec.settings.ping_timeout:g} s: killed"
+            )
+        else:
+            self._kill_reason = (
+                f"{self.key} was unresponsive for {seconds:.0f} s (no $/ping answer): killed"
+            )
         if self._process is not None:
             self._process.kill()
 
@@ -281,10 +288,11 @@ class ManagedRunner:
         try:
             return await conn.request(method, params, result_type=result_type)
         except ConnectionClosedError:
+            killed = self._kill_reason  # why the supervisor killed it, if it did
             code = await process.wait(1.0) if process is not None else None
             raise RunnerCrashedError(
                 self.key,
-                f"{self.key} died during {method} ({describe_exit(code)})",
+                killed or f"{self.key} died during {method} ({describe_exit(code)})",
                 exit_code=code,
                 stderr_tail=process.stderr_tail.text() if process else "",
             ) from None
