@@ -160,8 +160,20 @@ async def _run_segment(
         work_done_token=f"{run_id}:work",
         partial_result_token=f"{run_id}:partial",
     )
+    limit = project.runner.run_timeout
     try:
-        result = await runner.request("actions/run", request, RunResult)
+        async with asyncio.timeout(limit or None):
+            result = await runner.request("actions/run", request, RunResult)
+    except TimeoutError:  # the request was cancelled ($/cancelRequest to the runner)
+        message = (
+            f"{segment.runner_action} did not finish within {limit:g} s in {project.root} "
+            f"({segment.env} runner): cancelled. Raise [tool.corral.runner] run_timeout "
+            "(seconds; 0: no limit) if it needs longer"
+        )
+        record(RUN_FAILED, {"error": {"type": "RunTimeout", "message": message}})
+        return RunResult(
+            status="failed", result=None, handlers=_failed_outcomes(segment, "RunTimeout", message)
+        )
     except RunnerUnavailableError as exc:
         kind = exc.kind
         record(RUN_FAILED, {"error": {"type": kind, "message": exc.reason}})

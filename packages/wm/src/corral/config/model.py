@@ -87,7 +87,9 @@ class RunnerSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Supervision deadlines (seconds) for the runners of a project.
 
     ``idle_shutdown`` is how long a runner may sit idle before it is stopped; 0 disables it.
-    All other values are > 0.
+    ``run_timeout`` is how long one ``actions/run`` may take before the WM cancels it and
+    reports it failed; 0 disables it (the wait is then unbounded, as asked). All other
+    values are > 0.
     """
 
     hello_timeout: float = 10.0
@@ -98,6 +100,7 @@ class RunnerSettings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_timeout: float = 3.0
     terminate_timeout: float = 3.0
     idle_shutdown: float = 1800.0
+    run_timeout: float = 3600.0
     restart: RestartSettings = msgspec.field(default_factory=RestartSettings)
 
 

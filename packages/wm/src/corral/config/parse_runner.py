@@ -1,7 +1,8 @@
 """Read ``[tool.corral.runner]`` (supervision settings) into :class:`RunnerSettings`.
 
 Every key is optional; a missing key keeps its documented default. Timeouts and intervals
-are finite numbers > 0 (integers accepted), ``idle_shutdown`` >= 0 (0 disables it),
+are finite numbers > 0 (integers accepted), ``idle_shutdown`` and ``run_timeout`` >= 0
+(0 disables them),
 ``restart.backoff`` a non-empty array of numbers >= 0, ``restart.jitter`` within [0, 1],
 ``restart.max_crashes`` an integer >= 1.
 """
@@ -25,7 +26,7 @@ _POSITIVE = (
     "shutdown_timeout",
     "terminate_timeout",
 )
-RUNNER_KEYS = (*_POSITIVE, "idle_shutdown", "restart")
+RUNNER_KEYS = (*_POSITIVE, "idle_shutdown", "run_timeout", "restart")
 RESTART_KEYS = ("backoff", "jitter", "max_crashes", "window", "stable_after")
 
 
@@ -38,6 +39,7 @@ def read_runner(parent: Table) -> RunnerSettings:
     for name in _POSITIVE:
         values[name] = table.number(name, low=0, low_inclusive=False)
     values["idle_shutdown"] = table.number("idle_shutdown", low=0, low_inclusive=True)
+    values["run_timeout"] = table.number("run_timeout", low=0, low_inclusive=True)
     values["restart"] = _read_restart(table)
     return RunnerSettings(**_written(values))
 
