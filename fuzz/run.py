@@ -28,14 +28,24 @@ from targets import (
     check_wal,
     config_tables,
     wal_segments,
-    wire_inputs,
+    wire_cases,
 )
 
 
-def _run(name: str, count: int, rng_seed: int, strategy: Any, check: Callable[[Any], None]) -> bool:
+def _run(
+    name: str,
+    count: int,
+    rng_seed: int,
+    strategy: Any,
+    check: Callable[[Any], None],
+    *,
+    minutes: float,
+) -> bool:
     if count <= 0:
         return True
     tried = 0
+    started = time.perf_counter()
+    deadline = started + minutes * 60
 
     @seed(rng_seed)
     @settings(
@@ -48,17 +58,24 @@ def _run(name: str, count: int, rng_seed: int, strategy: Any, check: Callable[[A
     @given(strategy)
     def target(value: Any) -> None:
         nonlocal tried
+        if time.perf_counter() > deadline:
+            return  # out of time: the remaining examples are not checked (nor counted)
         tried += 1
         check(value)
+        if tried % 2000 == 0:
+            rate = tried / (time.perf_counter() - started)
+            print(f"{name}: {tried} inputs, {rate:.0f}/s, no finding so far", flush=True)
 
-    started = time.perf_counter()
     try:
         target()
     except Finding as finding:
         print(f"{name}: FINDING after {tried} inputs: {finding}")
         return False
     seconds = time.perf_counter() - started
-    print(f"{name}: {tried} inputs in {seconds:.1f} s ({tried / seconds:.0f}/s), no finding")
+    print(
+        f"{name}: {tried} inputs in {seconds:.1f} s ({tried / seconds:.0f}/s), no finding",
+        flush=True,
+    )
     return True
 
 
@@ -68,6 +85,9 @@ def main() -> int:
     parser.add_argument("--config", type=int, default=10_000)
     parser.add_argument("--wal", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--minutes", type=float, default=60.0, help="time budget of each target (default 60)"
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="corral-fuzz-"))
     project = scratch / "project"
@@ -75,17 +95,33 @@ def main() -> int:
     wire = WireTarget(project)
     wire.start()
     try:
-        ok = _run("wire", args.wire, args.seed, wire_inputs, wire.check)
+        ok = _run("wire", args.wire, args.seed, wire_cases, wire.check_case, minutes=args.minutes)
         stats = wire.stats
         print(
-            f"  runner: {stats.replies} replies checked, {stats.sessions_ended} inputs closed "
-            f"the connection (the runner exited 1, a new one started), peak RSS "
-            f"{stats.peak_rss_kib / 1024:.1f} MiB"
+            f"  runner: {stats.replies} replies checked, {stats.candidates} inputs on "
+            f"unauthenticated connections, {stats.sessions_ended} inputs closed the "
+            f"connection (the runner exited 1, a new one started); peak RSS "
+            f"{stats.peak_rss_kib / 1024:.1f} MiB, largest growth of one runner "
+            f"{stats.rss_growth_kib / 1024:.1f} MiB"
         )
     finally:
         wire.close()
-    ok &= _run("config", args.config, args.seed, config_tables, lambda t: check_config(t, scratch))
-    ok &= _run("wal", args.wal, args.seed, wal_segments, lambda c: check_wal(c, scratch))
+    ok &= _run(
+        "config",
+        args.config,
+        args.seed,
+        config_tables,
+        lambda t: check_config(t, scratch),
+        minutes=args.minutes,
+    )
+    ok &= _run(
+        "wal",
+        args.wal,
+        args.seed,
+        wal_segments,
+        lambda c: check_wal(c, scratch),
+        minutes=args.minutes,
+    )
     return 0 if ok else 1
 
 

@@ -25,6 +25,7 @@ Used by ``fuzz/run.py`` (long runs, counts and rates) and by ``tests/test_fuzz_s
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -47,6 +48,7 @@ __all__ = [
     "check_wal",
     "config_tables",
     "wal_segments",
+    "wire_cases",
     "wire_inputs",
 ]
 
@@ -142,6 +144,11 @@ def _broken(draw: st.DrawFn) -> bytes:
 
 wire_inputs = st.one_of(_request(), _request(), _broken())
 """One input: the bytes sent to an initialized runner connection."""
+
+wire_cases = st.tuples(
+    st.sampled_from(["authenticated", "authenticated", "candidate"]), wire_inputs
+)
+"""(where, input): on the initialized connection, or on a new unauthenticated one."""
 
 _known_keys = (
     "presets", "actions", "envs", "runner", "handlers", "mode", "dependencies", "source",
@@ -286,7 +293,11 @@ class WireStats:
     sessions_ended: int = 0
     """Inputs that closed the connection (fatal framing errors): the runner exited with 1."""
     replies: int = 0
+    candidates: int = 0
+    """Inputs sent on a new, unauthenticated connection."""
     peak_rss_kib: int = 0
+    rss_growth_kib: int = 0
+    """The most one runner's RSS grew over its life (from just after it was configured)."""
 
 
 class WireTarget:
@@ -332,6 +343,7 @@ class WireTarget:
         hello = msgspec.json.decode(self.proc.stdout.readline())
         self.port = int(hello["port"])
         self.connect()
+        self._base_rss = self.rss_kib()
 
     def connect(self) -> None:
         if self.sock is not None:
@@ -418,6 +430,37 @@ class WireTarget:
                     return message.get("result")
         raise Finding(f"no answer to {method} within 10 s")
 
+    def check_case(self, case: tuple[str, bytes]) -> None:
+        """One of :data:`wire_cases`."""
+        where, data = case
+        if where == "candidate":
+            self.check_candidate(data)
+        else:
+            self.check(data)
+
+    def check_candidate(self, data: bytes) -> None:
+        """Send ``data`` on a new connection that never authenticates: whatever it gets back
+        is well-formed (refusals), and the runner's own connection is not disturbed."""
+        self.stats.inputs += 1
+        self.stats.candidates += 1
+        address = ("127.0.0.1", self.port)
+        with (
+            socket.create_connection(address, timeout=5) as candidate,
+            contextlib.suppress(OSError),
+        ):
+            candidate.sendall(data)
+            candidate.settimeout(0.05)
+            received = b""
+            with contextlib.suppress(TimeoutError):
+                while chunk := candidate.recv(65536):
+                    received += chunk
+            from corral_protocol.framing import Frame, FrameDecoder  # noqa: PLC0415
+
+            for event in FrameDecoder().feed(received):
+                if isinstance(event, Frame):
+                    _check_reply(msgspec.json.decode(event.body), data)
+        self.check(b"")  # the authenticated connection still answers its ping
+
     def check(self, data: bytes) -> None:
         """Send ``data``, then a ping; check the properties (see the module docstring)."""
         assert self.proc is not None
@@ -440,7 +483,9 @@ class WireTarget:
             doubles = [k for k, n in answered.items() if n > 1]
             if doubles:
                 raise Finding(f"ids answered twice: {doubles} after {data!r}")
-            self.stats.peak_rss_kib = max(self.stats.peak_rss_kib, self.rss_kib())
+            rss = self.rss_kib()
+            self.stats.peak_rss_kib = max(self.stats.peak_rss_kib, rss)
+            self.stats.rss_growth_kib = max(self.stats.rss_growth_kib, rss - self._base_rss)
             if ping_key in answered:
                 return
             if self.proc.poll() is None:

@@ -18,7 +18,7 @@ from targets import (
     check_wal,
     config_tables,
     wal_segments,
-    wire_inputs,
+    wire_cases,
 )
 
 
@@ -43,13 +43,14 @@ def wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WireTarget]:
 
 def test_a_real_runner_survives_fuzzed_wire_input(wire: WireTarget) -> None:
     @fixed_slice(150)
-    @given(wire_inputs)
-    def fuzzed(data: bytes) -> None:
-        wire.check(data)
+    @given(wire_cases)
+    def fuzzed(case: tuple[str, bytes]) -> None:
+        wire.check_case(case)
 
     fuzzed()
     assert wire.stats.inputs >= 150
     assert wire.stats.replies > wire.stats.inputs  # the pings, at least, were answered
+    assert wire.stats.candidates > 0
 
 
 def test_the_config_loader_answers_every_table_or_names_the_file(tmp_path: Path) -> None:
