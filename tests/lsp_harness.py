@@ -46,6 +46,8 @@ class Session:
     published: list[Published] = field(default_factory=list)
     transcript: list[tuple[str, Any]] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
+    initialized: types.InitializeResult | None = None
+    """The server's answer to ``initialize``."""
 
     # --- documents ------------------------------------------------------------------------
 
@@ -161,7 +163,7 @@ async def lsp_session(
     box.append(session)
     await client.start_io(*CORRAL_LSP, env=env or world.env(), cwd=str(world.root))
     try:
-        await asyncio.wait_for(
+        session.initialized = await asyncio.wait_for(
             client.initialize_session(
                 types.InitializeParams(
                     capabilities=client_capabilities or capabilities(),

@@ -1,0 +1,105 @@
+"""One ``corral lsp`` session as a transcript (syrupy snapshot), normalised: the workspace
+root is ``<ROOT>``; ruff's version-dependent rule URLs keep their path. Each line is what
+the client sent or got, in order: initialize's capabilities, the diagnostics of an unsaved
+buffer, the quick fix and the source actions offered for it, and the formatting edits.
+
+A client without ``codeAction/resolve`` support gets the source actions' edits inline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsp_harness import capabilities, lsp_session
+from lsprotocol import types
+from pygls.protocol import default_converter
+from server_harness import ServerWorld, no_leftovers
+from syrupy.assertion import SnapshotAssertion
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "workspace"
+TEXT = "import os\nimport sys\n\nprint( sys.argv )\n"
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.asyncio]
+
+
+@pytest.fixture(scope="module")
+def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("example") / "workspace"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
+    assert world.corral("--no-server", "prepare-envs").returncode == 0
+    return root
+
+
+@pytest.fixture
+def world(prepared_example: Path, tmp_path: Path) -> Iterator[ServerWorld]:
+    root = tmp_path / "ws"
+    shutil.copytree(prepared_example, root, symlinks=True)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    world = ServerWorld(root, runtime)
+    with no_leftovers(world):
+        yield world
+
+
+def normalised(value: Any, root: Path) -> Any:
+    text = json.dumps(default_converter().unstructure(value), sort_keys=True)
+    text = text.replace(root.as_uri(), "<ROOT>").replace(str(root), "<ROOT>")
+    return json.loads(text)
+
+
+def _actions(kinds: list[str] | None, document: str, diagnostics: list[Any]) -> Any:
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=document),
+        range=types.Range(start=types.Position(0, 0), end=types.Position(4, 0)),
+        context=types.CodeActionContext(diagnostics=diagnostics, only=kinds),
+    )
+
+
+async def test_a_session_transcript(world: ServerWorld, snapshot: SnapshotAssertion) -> None:
+    module = world.root / "app/src/app/scratch.py"
+    transcript: list[tuple[str, Any]] = []
+    async with lsp_session(world, [world.root]) as lsp:
+        assert lsp.initialized is not None
+        transcript.append(("initialize: capabilities", lsp.initialized.capabilities))
+        document = lsp.open(module, TEXT)
+        found = await lsp.diagnostics(document)
+        transcript.append(("publishDiagnostics", found))
+        f401 = [d for d in found if d.code == "F401"]
+        quick = await lsp.client.text_document_code_action_async(
+            _actions([types.CodeActionKind.QuickFix], document, f401)
+        )
+        transcript.append(("codeAction quickfix", quick))
+        source = await lsp.client.text_document_code_action_async(
+            _actions([types.CodeActionKind.Source], document, [])
+        )
+        transcript.append(("codeAction source (resolved later)", source))
+        edits = await lsp.client.text_document_formatting_async(
+            types.DocumentFormattingParams(
+                text_document=types.TextDocumentIdentifier(uri=document),
+                options=types.FormattingOptions(tab_size=4, insert_spaces=True),
+            )
+        )
+        transcript.append(("formatting", edits))
+    assert normalised(transcript, world.root) == snapshot
+
+
+async def test_a_client_without_resolve_gets_edits_inline(world: ServerWorld) -> None:
+    plain = capabilities()
+    assert plain.text_document is not None
+    plain.text_document.code_action = types.CodeActionClientCapabilities()
+    module = world.root / "app/src/app/scratch.py"
+    async with lsp_session(world, [world.root], client_capabilities=plain) as lsp:
+        document = lsp.open(module, TEXT)
+        await lsp.diagnostics(document)
+        (fix_all,) = await lsp.client.text_document_code_action_async(
+            _actions(["source.fixAll"], document, [])
+        )
+        assert fix_all.edit is not None  # no resolve round trip needed
+        (change,) = fix_all.edit.document_changes
+        assert all("import os" not in edit.new_text for edit in change.edits)
