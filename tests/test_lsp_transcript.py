@@ -103,3 +103,29 @@ async def test_a_client_without_resolve_gets_edits_inline(world: ServerWorld) ->
         assert fix_all.edit is not None  # no resolve round trip needed
         (change,) = fix_all.edit.document_changes
         assert all("import os" not in edit.new_text for edit in change.edits)
+
+
+async def test_a_missing_env_is_prepared_with_progress_then_checked(
+    tmp_path: Path,
+) -> None:
+    """A workspace whose envs were never prepared: the first buffer's check prepares them,
+    shown as work-done progress (begin, reports, end), and its diagnostics then arrive."""
+    root = tmp_path / "ws"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    world = ServerWorld(root, runtime)
+    with no_leftovers(world):
+        async with lsp_session(world, [root]) as lsp:
+            document = lsp.open(root / "app/src/app/scratch.py", TEXT)
+            found = await lsp.diagnostics(document, timeout=240)
+            assert [d.code for d in found] == ["F401"]
+            (reports,) = [
+                r for t, r in lsp.client.progress_reports.items() if str(t).startswith("corral-")
+            ]
+            assert isinstance(reports[0], types.WorkDoneProgressBegin)
+            assert reports[0].title == "Corral: preparing environments"
+            assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+            messages = [r.message or "" for r in reports[1:-1]]
+            assert any("dev_no_runtime" in m for m in messages)
+            assert not lsp.client.messages  # not an error: nothing shown
