@@ -7,8 +7,11 @@ A client without ``codeAction/resolve`` support gets the source actions' edits i
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +132,36 @@ async def test_a_missing_env_is_prepared_with_progress_then_checked(
             messages = [r.message or "" for r in reports[1:-1]]
             assert any("dev_no_runtime" in m for m in messages)
             assert not lsp.client.messages  # not an error: nothing shown
+
+
+async def test_a_runner_that_fails_a_check_is_shown_once_naming_project_and_env(
+    world: ServerWorld,
+) -> None:
+    """A runner stopped (SIGSTOP) under a check: the check fails when the runner is killed,
+    which is shown once (``window/showMessage``) naming the project and the env; the next
+    edit's check runs on a new runner."""
+    module = world.root / "app/src/app/scratch.py"
+    async with lsp_session(world, [world.root], settings={"debounce": 0}) as lsp:
+        document = lsp.open(module, TEXT)
+        await lsp.diagnostics(document)
+        (pid,) = [
+            r["pid"]
+            for r in world.status()["runners"]
+            if r.get("pid") and r["env"] == "dev_no_runtime" and r["project"].endswith("app")
+        ]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            lsp.change(document, TEXT.replace("import os", "import re"))
+            await lsp.until(lambda: lsp.client.messages, "the failure to be shown", 60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        (shown,) = lsp.client.messages
+        assert shown.type == types.MessageType.Error
+        assert str(world.root / "app") in shown.message
+        assert "dev_no_runtime" in shown.message
+        assert "stopped" in shown.message
+        version = lsp.change(document, TEXT.replace("import os", "import json"))
+        found = await lsp.diagnostics(document, version)
+        assert any("`json` imported but unused" in d.message for d in found)
+        assert len(lsp.client.messages) == 1
