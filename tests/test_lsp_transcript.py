@@ -3,15 +3,20 @@ root is ``<ROOT>``; ruff's version-dependent rule URLs keep their path. Each lin
 the client sent or got, in order: initialize's capabilities, the diagnostics of an unsaved
 buffer, the quick fix and the source actions offered for it, and the formatting edits.
 
-A client without ``codeAction/resolve`` support gets the source actions' edits inline."""
+Also: a client without ``codeAction/resolve`` support gets the source actions' edits
+inline; a never-prepared env is prepared with progress; a runner failing a check is shown
+once; the WM server stopped under the language server; ``--tcp``."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +170,67 @@ async def test_a_runner_that_fails_a_check_is_shown_once_naming_project_and_env(
         found = await lsp.diagnostics(document, version)
         assert any("`json` imported but unused" in d.message for d in found)
         assert len(lsp.client.messages) == 1
+
+
+async def test_the_wm_server_stopped_under_a_running_language_server(world: ServerWorld) -> None:
+    """``corral server stop`` while an editor is open: the next edit connects again (a new
+    server starts) and gets its diagnostics."""
+    module = world.root / "app/src/app/scratch.py"
+    async with lsp_session(world, [world.root], settings={"debounce": 0}) as lsp:
+        document = lsp.open(module, TEXT)
+        await lsp.diagnostics(document)
+        first = world.server_pid()
+        assert world.corral("server", "stop").returncode == 0
+        version = lsp.change(document, TEXT.replace("import os", "import re"))
+        found = await lsp.diagnostics(document, version)
+        assert any("`re` imported but unused" in d.message for d in found)
+        assert world.server_pid() not in (None, first)
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+async def _reply(reader: asyncio.StreamReader, ident: int) -> Any:
+    while True:
+        header = await reader.readuntil(b"\r\n\r\n")
+        length = int(header.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        message = json.loads(await reader.readexactly(length))
+        if message.get("id") == ident and "method" not in message:
+            return message
+
+
+async def test_tcp_mode_serves_one_client_on_loopback(world: ServerWorld) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "corral", "-C", str(world.root), "lsp", "--tcp", str(port),
+        env=world.env(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("corral lsp --tcp never listened")
+        writer.write(_frame({"id": 1, "method": "initialize", "params": {
+            "processId": None, "rootUri": world.root.as_uri(), "capabilities": {},
+        }}))  # fmt: skip
+        initialized = await asyncio.wait_for(_reply(reader, 1), 60)
+        assert initialized["result"]["capabilities"]["documentFormattingProvider"] is True
+        writer.write(_frame({"method": "initialized", "params": {}}))
+        writer.write(_frame({"id": 2, "method": "shutdown", "params": None}))
+        assert (await asyncio.wait_for(_reply(reader, 2), 30))["result"] is None
+        writer.write(_frame({"method": "exit", "params": None}))
+        await writer.drain()
+        assert await asyncio.wait_for(server.wait(), 30) == 0
+        writer.close()
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
