@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lsp_harness import capabilities, lsp_session
+from lsp_harness import capabilities, lsp_session, uri
 from lsprotocol import types
 from pygls.protocol import default_converter
 from server_harness import ServerWorld, no_leftovers
@@ -234,3 +234,46 @@ async def test_tcp_mode_serves_one_client_on_loopback(world: ServerWorld) -> Non
         if server.returncode is None:
             server.kill()
             await server.wait()
+
+
+SLOW_HANDLERS = """
+import asyncio
+
+from corral_runner import ActionContext
+
+
+async def slow(ctx: ActionContext) -> dict:
+    ctx.progress("warming up")
+    await asyncio.sleep(1.5)
+    ctx.progress("half way")
+    await asyncio.sleep(1.0)
+    return {"diagnostics": [], "summary": {"slow": {}}}
+"""
+
+
+async def test_a_long_action_shows_its_progress(world: ServerWorld) -> None:
+    """An action still running after a second shows its handlers' progress as work-done
+    progress titled with the action (a quick check shows none)."""
+    project = world.root / "slowpoke"
+    project.mkdir()
+    (project / "corral.toml").write_text(
+        '[[actions.slow.handlers]]\nname = "slow"\nsource = "handlers:slow"\n'
+    )
+    (project / "handlers.py").write_text(SLOW_HANDLERS)
+    async with lsp_session(world, [world.root]) as lsp:
+        document = lsp.open(world.root / "app/src/app/scratch.py", TEXT)
+        await lsp.diagnostics(document)
+        assert not [t for t in lsp.client.progress_reports if str(t).startswith("corral-run-")]
+        await lsp.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="corral.runAction",
+                arguments=["slow", uri(project / "handlers.py"), {}],
+            )
+        )
+        (reports,) = [
+            r for t, r in lsp.client.progress_reports.items() if str(t).startswith("corral-run-")
+        ]
+        assert isinstance(reports[0], types.WorkDoneProgressBegin)
+        assert reports[0].title == "Corral: slow"
+        assert any("half way" in (r.message or "") for r in reports[1:])
+        assert isinstance(reports[-1], types.WorkDoneProgressEnd)

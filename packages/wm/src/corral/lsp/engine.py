@@ -37,7 +37,8 @@ ACTION_NOT_FOUND = -32010
 
 
 class Feedback(Protocol):
-    """What a run tells the person while it runs (env preparation progress)."""
+    """What a run tells the person while it runs (env preparation, a long action's
+    progress)."""
 
     def sinks(self) -> RunSinks: ...
 
@@ -87,10 +88,10 @@ def _not_defined(exc: CorralError) -> bool:
 
 
 def _run_everywhere(
-    action: str, params: dict[str, Any]
+    action: str, params: dict[str, Any], sinks: RunSinks
 ) -> Callable[[Backend], Awaitable[RunReport]]:
     request = RunRequest(action=action, workspace=True, params=params, source="lsp")
-    return lambda wm: wm.run(request, RunSinks())
+    return lambda wm: wm.run(request, sinks)
 
 
 class Engine:
@@ -103,7 +104,7 @@ class Engine:
         settings: Settings,
         problem: Callable[[Problem], None],
         encoding: str = types.PositionEncodingKind.Utf16,
-        feedback: Callable[[], Feedback] = _Silent,
+        feedback: Callable[[str], Feedback] = lambda action: _Silent(),
     ) -> None:
         self.workspaces = workspaces
         self.settings = settings
@@ -128,7 +129,7 @@ class Engine:
         """Run ``action`` in ``project``; its ToolResult, or None (not defined there, or it
         failed: then said once through :attr:`problem`)."""
         request = RunRequest(action=action, project=str(project), params=params, source="lsp")
-        feedback = self.feedback()
+        feedback = self.feedback(action)
         try:
             report = await link.call(lambda wm: wm.run(request, feedback.sinks()))
         except CorralError as exc:
@@ -251,14 +252,21 @@ class Engine:
         import msgspec  # noqa: PLC0415
 
         reports: list[Any] = []
-        if path is not None:
-            found = self.workspaces.link_for(path)
-            if found is None:
-                return reports
-            link, project = found
-            request = RunRequest(action=action, project=str(project), params=params, source="lsp")
-            reports.append(await link.call(lambda wm: wm.run(request, RunSinks())))
-        else:
-            for link in list(self.workspaces.links.values()):
-                reports.append(await link.call(_run_everywhere(action, params)))
+        feedback = self.feedback(action)
+        try:
+            if path is not None:
+                found = self.workspaces.link_for(path)
+                if found is None:
+                    return reports
+                link, project = found
+                request = RunRequest(
+                    action=action, project=str(project), params=params, source="lsp"
+                )
+                reports.append(await link.call(lambda wm: wm.run(request, feedback.sinks())))
+            else:
+                for link in list(self.workspaces.links.values()):
+                    run = _run_everywhere(action, params, feedback.sinks())
+                    reports.append(await link.call(run))
+        finally:
+            feedback.finish()
         return msgspec.to_builtins(reports)

@@ -197,7 +197,7 @@ def _register(server: CorralLanguageServer) -> None:  # noqa: PLR0915
     def initialize(ls: CorralLanguageServer, params: types.InitializeParams) -> None:
         ls.apply_settings(params.initialization_options)
         ls.engine.encoding = str(ls.workspace.position_encoding or types.PositionEncodingKind.Utf16)
-        ls.engine.feedback = lambda: PrepareProgressReporter(ls)
+        ls.engine.feedback = lambda action: PrepareProgressReporter(ls, action)
         folders = params.workspace_folders or []
         if not folders and params.root_uri:
             folders = [types.WorkspaceFolder(uri=params.root_uri, name="root")]
