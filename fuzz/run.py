@@ -32,6 +32,11 @@ from targets import (
 )
 
 
+class _OutOfTime(BaseException):
+    """The target's time budget is spent (a BaseException: Hypothesis lets it through
+    without shrinking, unlike a failure)."""
+
+
 def _run(
     name: str,
     count: int,
@@ -59,7 +64,7 @@ def _run(
     def target(value: Any) -> None:
         nonlocal tried
         if time.perf_counter() > deadline:
-            return  # out of time: the remaining examples are not checked (nor counted)
+            raise _OutOfTime
         tried += 1
         check(value)
         if tried % 2000 == 0:
@@ -71,6 +76,8 @@ def _run(
     except Finding as finding:
         print(f"{name}: FINDING after {tried} inputs: {finding}")
         return False
+    except _OutOfTime:
+        print(f"{name}: time budget spent", flush=True)
     seconds = time.perf_counter() - started
     print(
         f"{name}: {tried} inputs in {seconds:.1f} s ({tried / seconds:.0f}/s), no finding",
