@@ -110,7 +110,14 @@ class LspClient:
             elif message.get("method") == "textDocument/publishDiagnostics":
                 await self.published.put(message["params"])
 
+    def drain(self) -> None:
+        """Forget what was published so far (before an edit: nothing stale can answer it)."""
+        while not self.published.empty():
+            self.published.get_nowait()
+
     async def diagnostics_for(self, uri: str, version: int) -> list[Any]:
+        """The first publication for ``uri`` after :meth:`drain`: of ``version``, or without a
+        version (a server that does not send one)."""
         while True:
             params = await asyncio.wait_for(self.published.get(), 120)
             if params["uri"] == uri and params.get("version") in (version, None):
@@ -165,6 +172,8 @@ async def session(
     latencies = []
     for version in range(2, edits + 2):
         edited = "import sys\n" + text if version % 2 == 0 else text
+        await asyncio.sleep(0.005)  # a late duplicate of the last publication lands first
+        client.drain()
         sent = time.perf_counter()
         client.notify(
             "textDocument/didChange",
@@ -173,8 +182,11 @@ async def session(
                 "contentChanges": [{"text": edited}],
             },
         )
-        await client.diagnostics_for(uri, version)
+        found = await client.diagnostics_for(uri, version)
         latencies.append(time.perf_counter() - sent)
+        unused = any("`sys` imported but unused" in d.get("message", "") for d in found)
+        if unused != (version % 2 == 0):  # the answer must be about this edit's text
+            raise SystemExit(f"{argv[0]}: diagnostics of v{version} do not match its text")
     await client.close()
     return first, latencies
 
