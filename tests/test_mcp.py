@@ -39,6 +39,7 @@ SLOW = textwrap.dedent(
     async def slow(ctx: ActionContext) -> dict:
         marker = ctx.project / "slow.state"
         marker.write_text("started")
+        ctx.progress("sleeping")
         try:
             await asyncio.sleep(120)
         except asyncio.CancelledError:
@@ -260,8 +261,17 @@ def test_cancellation_and_a_crashed_runner(slow_world: ServerWorld) -> None:
 
     async def scenario() -> None:
         async with mcp_session(slow_world) as session:
+            progress: list[str] = []
+
+            async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                progress.append(message or "")
+
             call = asyncio.ensure_future(
-                session.call_tool("run_action", {"action": "slow", "project": "alpha"})
+                session.call_tool(
+                    "run_action",
+                    {"action": "slow", "project": "alpha"},
+                    progress_callback=on_progress,
+                )
             )
             await asyncio.to_thread(
                 wait_until,
@@ -269,6 +279,9 @@ def test_cancellation_and_a_crashed_runner(slow_world: ServerWorld) -> None:
                 "the handler to start",
                 120,
             )
+            # The handler's progress reaches the MCP client as progress notifications.
+            await asyncio.to_thread(wait_until, lambda: bool(progress), "progress", 30)
+            assert any(m.startswith("alpha") for m in progress), progress
             call.cancel()  # the SDK client sends notifications/cancelled
             with pytest.raises(asyncio.CancelledError):
                 await call
