@@ -128,7 +128,9 @@ def _client(session_box: list[Session]) -> LanguageClient:
     return client
 
 
-def capabilities(*, pull: bool = False, progress: bool = True) -> types.ClientCapabilities:
+def capabilities(
+    *, pull: bool = False, progress: bool = True, resolve: bool = True
+) -> types.ClientCapabilities:
     text = types.TextDocumentClientCapabilities(
         publish_diagnostics=types.PublishDiagnosticsClientCapabilities(
             version_support=True,
@@ -138,6 +140,8 @@ def capabilities(*, pull: bool = False, progress: bool = True) -> types.ClientCa
         ),
         code_action=types.CodeActionClientCapabilities(
             resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
+            if resolve
+            else None
         ),
         diagnostic=types.DiagnosticClientCapabilities() if pull else None,
     )

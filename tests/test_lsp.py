@@ -206,6 +206,41 @@ async def test_quick_fix_fix_all_and_organize_imports(world: ServerWorld) -> Non
     assert not module.exists()
 
 
+async def test_without_resolve_support_edits_are_inline_and_bad_positions_are_clamped(
+    world: ServerWorld,
+) -> None:
+    module = world.root / "app/src/app/fixme.py"
+    fixed = ruff(
+        world.root / "app", "check", "--fix", "--exit-zero", stdin=FIXABLE, filename=module
+    )
+    async with lsp_session(
+        world, [world.root], client_capabilities=capabilities(resolve=False)
+    ) as lsp:
+        document = lsp.open(module, FIXABLE)
+        assert [d.code for d in await lsp.diagnostics(document)] == ["I001", "F401"]
+        # a range past the end of the text and inside no character: clamped, not an error
+        beyond = types.Range(
+            start=types.Position(line=0, character=10_000),
+            end=types.Position(line=10_000, character=10_000),
+        )
+        (fix_all,) = await lsp.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=document),
+                range=beyond,
+                context=types.CodeActionContext(diagnostics=[], only=["source.fixAll"]),
+            )
+        )
+        assert fix_all.edit is not None
+        (change,) = fix_all.edit.document_changes  # inline: no codeAction/resolve needed
+        assert apply(FIXABLE, change.edits) == fixed
+        # an edit whose range lies past the end of the document still gets diagnostics
+        version = lsp.change(document, FIXABLE + "import re\n")
+        codes = [d.code for d in await lsp.diagnostics(document, version)]
+        assert codes.count("F401") == 2, codes
+        assert lsp.client.messages == []
+    assert not module.exists()
+
+
 async def test_pull_diagnostics(world: ServerWorld) -> None:
     module = world.root / "app/src/app/__init__.py"
     async with lsp_session(world, [world.root], client_capabilities=capabilities(pull=True)) as lsp:
