@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -233,6 +234,7 @@ def check_config(table: dict[str, Any], scratch: Path) -> None:
     after = sorted(scratch.rglob("*"))
     if after != before:
         raise Finding(f"loading wrote {set(after) - set(before)} for {text!r}")
+    shutil.rmtree(project)
 
 
 def _to_toml(value: dict[str, Any]) -> str:

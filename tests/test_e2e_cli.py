@@ -1,7 +1,9 @@
 """End to end through the ``corral`` CLI on a copy of the example workspace.
 
 Real everything: uv creates the environments (from this checkout's packages), real runner
-processes serve real ruff. The environments are prepared once per module.
+processes serve real ruff; the JavaScript project ``web/`` gets a Node env built by npm
+(ESLint and Prettier from the registry) and the Node runner. The environments are prepared
+once per module.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from example_workspace import WITH_WEB
 from syrupy.assertion import SnapshotAssertion
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,13 +41,13 @@ def corral(root: Path, *args: str, cwd: Path | None = None) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ws") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=WITH_WEB)
     prepared = corral(root, "prepare-envs")
     assert prepared.returncode == 0, prepared.stderr
     # The example's committed lock files are current: installed as they are, not rewritten
     # (after changing the preset or the example: `uv run corral -C examples/workspace lock`).
     locks = sorted(EXAMPLE.glob("*/pylock.corral-*.toml"))
-    assert len(locks) == 6
+    assert len(locks) == 7  # app and lib: 3 each; web: dev_workspace (its Node env: none)
     for lock in locks:
         copied = (root / lock.relative_to(EXAMPLE)).read_text()
         assert copied == lock.read_text(), f"{lock} is stale: run corral lock on the example"
@@ -61,15 +64,14 @@ def normalise(value: Any, root: Path) -> Any:
     return msgspec.json.decode(text)
 
 
-def test_lint_workspace_reports_the_apps_findings_grouped_by_file(workspace: Path) -> None:
-    result = corral(workspace, "run", "lint", "--workspace")
+def test_lint_workspace_reports_python_and_javascript_findings_by_file(workspace: Path) -> None:
+    result = corral(workspace, "run", "lint", "--workspace")  # the README's command 1
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
-    assert "app/src/app/__init__.py" in out
-    assert "F401" in out
-    assert "`os` imported but unused" in out
+    assert "app/src/app/__init__.py\n  3:8  F401 `os` imported but unused" in out
+    assert "web/src/greet.js\n  2:9  no-unused-vars 'unused' is assigned a value" in out
     assert "lib/src" not in out
-    assert re.search(r"^lint: \d+ findings? in 1 file \(2 projects, [0-9.]+ s\)$", out, re.M)
+    assert re.search(r"^lint: 2 findings in 2 files \(3 projects, [0-9.]+ s\)$", out, re.M)
 
 
 def test_lint_json_output(workspace: Path, snapshot: SnapshotAssertion) -> None:
@@ -77,7 +79,7 @@ def test_lint_json_output(workspace: Path, snapshot: SnapshotAssertion) -> None:
     assert result.returncode == 1, result.stderr
     data = msgspec.json.decode(result.stdout)
     assert data["status"] == "ok"
-    assert [Path(p["project"]).name for p in data["projects"]] == ["app", "lib"]
+    assert [Path(p["project"]).name for p in data["projects"]] == ["app", "lib", "web"]
     assert normalise(data, workspace) == snapshot
 
 
@@ -176,7 +178,12 @@ def test_sarif_of_a_real_run_names_the_tool_and_its_version(workspace: Path) -> 
     assert result.returncode == 1, result.stderr
     log = msgspec.json.decode(result.stdout)
     validate_sarif(log)
-    (run,) = log["runs"]
+    runs = {r["tool"]["driver"]["name"]: r for r in log["runs"]}
+    assert sorted(runs) == ["eslint", "ruff"]
+    eslint = runs["eslint"]
+    assert eslint["tool"]["driver"]["version"].startswith("9.")
+    assert [r["ruleId"] for r in eslint["results"]] == ["no-unused-vars"]
+    run = runs["ruff"]
     driver = run["tool"]["driver"]
     env_ruff = workspace / "app" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "ruff"
     shown = subprocess.run([env_ruff, "--version"], capture_output=True, text=True, check=True)

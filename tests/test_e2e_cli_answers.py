@@ -16,13 +16,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from example_workspace import PYTHON_ONLY
 from test_e2e_cli import EXAMPLE, corral
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("answers") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     prepared = corral(root, "prepare-envs")
     assert prepared.returncode == 0, prepared.stderr
     return root

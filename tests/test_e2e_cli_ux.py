@@ -18,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from example_workspace import PYTHON_ONLY
 from gitrepo import GIT_ENV, git
 from workspaces import make_handler_workspace
 
@@ -48,7 +49,7 @@ def corral(
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ws") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     done = corral(root, "prepare-envs")
     assert done.returncode == 0, done.stderr
     return root

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from example_workspace import PYTHON_ONLY
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "workspace"
 
@@ -28,7 +30,7 @@ def corral(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_lock_status_and_prepare_say_what_happens_to_lock_files(tmp_path: Path) -> None:
     root = tmp_path / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     app = root / "app"
     lock = app / "pylock.corral-dev_no_runtime.toml"
     pyproject = app / "pyproject.toml"

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from corral.resultcache import SETTLE_NS
+from example_workspace import PYTHON_ONLY
 from server_harness import ServerWorld, no_leftovers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ class Lint:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cache") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     pyproject = root / "app" / "pyproject.toml"  # so that a ruff.toml above app applies
     pyproject.write_text(re.sub(r"\[tool\.ruff\][^[]*", "", pyproject.read_text()))
     done = corral(root, "prepare-envs")

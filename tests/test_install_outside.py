@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 import uv
+from example_workspace import PYTHON_ONLY
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "workspace"
@@ -153,7 +154,7 @@ def test_installed_corral_lints_the_example_outside_the_repository(tmp_path: Pat
     assert "corral-runner==99.0.0" in probe.stdout, probe.stdout + probe.stderr
 
     workspace = tmp_path / "example"
-    shutil.copytree(EXAMPLE, workspace, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, workspace, ignore=PYTHON_ONLY)
     locks = {p: p.read_text() for p in workspace.glob("*/pylock.corral-*.toml")}
     assert len(locks) == 6
     start = time.monotonic()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from example_workspace import PYTHON_ONLY
 from lsp_harness import capabilities, lsp_session, uri
 from lsprotocol import types
 from server_harness import ServerWorld, no_leftovers
@@ -32,7 +33,7 @@ UNUSED = "import os\nimport sys\n\nprint(sys.argv)\n"
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
     prepared = world.corral("--no-server", "prepare-envs")
     assert prepared.returncode == 0, prepared.stderr

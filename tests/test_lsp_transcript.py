@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from example_workspace import PYTHON_ONLY
 from lsp_harness import capabilities, lsp_session, uri
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -38,7 +39,7 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.asyncio]
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
     assert world.corral("--no-server", "prepare-envs").returncode == 0
     return root
@@ -119,7 +120,7 @@ async def test_a_missing_env_is_prepared_with_progress_then_checked(
     """A workspace whose envs were never prepared: the first buffer's check prepares them,
     shown as work-done progress (begin, reports, end), and its diagnostics then arrive."""
     root = tmp_path / "ws"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     world = ServerWorld(root, runtime)

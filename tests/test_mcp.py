@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from example_workspace import PYTHON_ONLY
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from server_harness import ServerWorld, no_leftovers, wait_until
@@ -66,7 +67,7 @@ SLOW_PROJECT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
     prepared = world.corral("--no-server", "prepare-envs")
     assert prepared.returncode == 0, prepared.stderr

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from example_workspace import PYTHON_ONLY
 from server_harness import ServerWorld, alive, no_leftovers, processes_mentioning, wait_until
 from workspaces import make_handler_workspace
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.timeout(300)
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example workspace with its envs prepared once (embedded), copied per test."""
     root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".corral"))
+    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
     world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
     prepared = world.corral("--no-server", "prepare-envs")
     assert prepared.returncode == 0, prepared.stderr

@@ -5,7 +5,9 @@ configuration (a broken one is kept as a *problem*, never raised at discovery), 
 resolves presets on demand: a project's presets are asked of its ``dev_workspace`` runner
 (:data:`corral.plan.PRESET_ACTION`, docs/architecture.md#execution-scopes) through a
 callback the Workspace Manager supplies, with the answer cached on disk
-(:mod:`corral.preset_cache`).
+(:mod:`corral.preset_cache`). The presets the WM reads itself
+(:data:`~corral.config.project.WM_PRESETS`: ``corral-js``, a file of this checkout) never
+need that runner.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from .config import (
     WORKSPACE_ENV,
@@ -24,6 +28,9 @@ from .config import (
     load_project,
     parse_preset,
 )
+from .config.errors import index_key
+from .config.project import WM_PRESETS, declared_distributions
+from .envs.nodetool import NodeMissingError, js_preset_file
 from .errors import UnknownProjectError
 from .locate import innermost_project
 from .preset_cache import CachedPreset, PresetCache
@@ -119,16 +126,43 @@ class ProjectCatalog:
         if not raw.presets:
             return raw
         check_presets(raw)
-        cache = PresetCache(raw.root, raw.config_file, tuple(raw.presets), WORKSPACE_ENV)
-        texts = cache.load()
-        if texts is None:
-            texts = await self._fetch(raw)
-            cache.store(texts)
+        fetched = tuple(p for p in raw.presets if not _is_wm_preset(p))
+        texts: list[CachedPreset] = []
+        if fetched:
+            cache = PresetCache(raw.root, raw.config_file, fetched, WORKSPACE_ENV)
+            cached = cache.load()
+            if cached is None:
+                cached = await self._fetch(replace(raw, presets=fetched))
+                cache.store(cached)
+            texts = cached
+        answers = iter(texts)  # in the order asked
         presets = []
-        for item in texts:
+        for i, name in enumerate(raw.presets):
+            item = _wm_preset(raw, i) if _is_wm_preset(name) else next(answers)
             file = Path(item.file) if item.file else raw.config_file
             presets.append(parse_preset(item.name, item.text, file))
         return apply_presets(raw, presets)
+
+
+def _is_wm_preset(requirement: str) -> bool:
+    return bool(declared_distributions((requirement,)) & set(WM_PRESETS))
+
+
+def _wm_preset(raw: ProjectConfig, index: int) -> CachedPreset:
+    """The text of ``raw.presets[index]``, a preset the WM reads itself; raises
+    :class:`ConfigError` at ``presets[i]`` when this installation does not have it."""
+    name = raw.presets[index]
+    try:
+        file = js_preset_file()
+        text = file.read_text(encoding="utf-8")
+    except (NodeMissingError, OSError) as exc:
+        raise ConfigError(
+            raw.config_file,
+            index_key(raw.config_key("presets"), index),
+            found=repr(name),
+            expected=f"a preset this Corral installation has ({exc})",
+        ) from exc
+    return CachedPreset(name, text, str(file))
 
 
 def _canonical(path: Path) -> Path:

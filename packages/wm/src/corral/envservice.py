@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from .config import WORKSPACE_ENV, ProjectConfig
-from .config.project import canonical_name, declared_distributions
+from .config.project import WM_PRESETS, canonical_name, declared_distributions
 from .envs import (
     DEFAULT_CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -36,7 +36,8 @@ def env_request(config: ProjectConfig, env: str) -> EnvRequest:
     """What env ``env`` of the project must contain.
 
     Its configured dependencies; for ``dev_workspace`` also the presets shipped with Corral
-    that the project uses and does not declare itself (the configuration has already refused
+    that the project uses and does not declare itself, except those the WM reads itself
+    (:data:`~corral.config.project.WM_PRESETS`; the configuration has already refused
     any other preset, see :func:`corral.config.check_presets`); Corral's own packages come
     from the installed Corral (:mod:`corral.envs.own`). Every Python env is locked
     (``<project>/pylock.corral-<env>.toml``, see :mod:`corral.envs.pylock`); a Node env
@@ -45,7 +46,7 @@ def env_request(config: ProjectConfig, env: str) -> EnvRequest:
     spec = config.envs.get(env)
     deps = list(spec.dependencies) if spec else []
     if env == WORKSPACE_ENV:
-        declared = declared_distributions(tuple(deps))
+        declared = declared_distributions(tuple(deps)) | set(WM_PRESETS)
         deps.extend(p for p in config.presets if canonical_name(p) not in declared)
     return EnvRequest(
         project=config.root,

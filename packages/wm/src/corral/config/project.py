@@ -34,6 +34,7 @@ __all__ = [
     "CORRAL_TOML",
     "PYPROJECT_TOML",
     "SHIPPED_PRESETS",
+    "WM_PRESETS",
     "canonical_name",
     "declared_distributions",
     "display_name",
@@ -110,8 +111,13 @@ def load_project(directory: Path, *, workspace_root: Path | None = None) -> Proj
     )
 
 
-SHIPPED_PRESETS: tuple[str, ...] = ("corral-python",)
+SHIPPED_PRESETS: tuple[str, ...] = ("corral-python", "corral-js")
 """Presets that come with Corral itself: a project may name them without declaring them."""
+WM_PRESETS: tuple[str, ...] = ("corral-js",)
+"""Shipped presets the Workspace Manager reads itself (``corral-js``: the ``preset.toml``
+of ``packages/handlers-js`` in the checkout it runs from) instead of asking the project's
+``dev_workspace`` runner: they are not Python distributions, so they are never added to
+that env's dependencies."""
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 

@@ -16,6 +16,9 @@ Layout (``<project>/.corral/envs/<name>/``)::
   lock, adds what is asked and removes what is no longer wanted; ``--install-links`` copies
   local packages, the Node runner included, instead of linking them). Dependencies are
   npm package specs; a relative path (``./x``, ``file:../x``) is relative to the project;
+  Corral's own npm packages named by name (``corral-handlers-js``, as the ``corral-js``
+  preset does) are installed from this checkout (:func:`~corral.envs.nodetool.own_npm_package`),
+  never from the registry;
 - **verify**: ``node <runner> --version`` from the env;
 - write the stamp (its inputs: the dependencies, the node, the runner package's source
   fingerprint, fingerprints of local-directory dependencies).
@@ -40,10 +43,12 @@ from corral.envs.errors import EnvPrepareError, command_failure, what
 from corral.envs.locking import LockOutcome
 from corral.envs.nodetool import (
     NODE_RUNNER_NAME,
+    OWN_NPM_PACKAGES,
     NodeMissingError,
     NodeTool,
     find_node,
     node_runner_package,
+    own_npm_package,
 )
 from corral.envs.paths import env_dir
 from corral.envs.pybackend import remove_env_dir
@@ -97,8 +102,20 @@ def runner_script(request: EnvRequest) -> Path:
     )
 
 
+def own_package_name(spec: str) -> str | None:
+    """The name of Corral's own npm package ``spec`` asks for by name (``corral-handlers-js``,
+    ``corral-handlers-js@^0.1``), else None."""
+    name = spec.split("@", 1)[0] if not spec.startswith("@") else spec
+    return name if name in OWN_NPM_PACKAGES else None
+
+
 def _local_path(request: EnvRequest, spec: str) -> Path | None:
-    """The directory or file a path-like npm spec names (relative to the project), if any."""
+    """The directory or file a path-like npm spec names (relative to the project; Corral's
+    own packages named by name: their directory in the checkout), if any. Raises
+    :class:`NodeMissingError` for one of Corral's own packages missing from the checkout."""
+    own = own_package_name(spec)
+    if own is not None:
+        return own_npm_package(own)
     path = spec.removeprefix("file:")
     if path == spec and not path.startswith(_PATH_PREFIXES):
         return None
@@ -106,10 +123,14 @@ def _local_path(request: EnvRequest, spec: str) -> Path | None:
 
 
 def npm_spec(request: EnvRequest, spec: str) -> str:
-    """``spec`` with a relative path made absolute (npm runs in the env directory)."""
+    """``spec`` with a relative path made absolute (npm runs in the env directory), and
+    Corral's own packages as ``<name>@file:<checkout directory>``."""
     path = _local_path(request, spec)
     if path is None:
         return spec
+    own = own_package_name(spec)
+    if own is not None:
+        return f"{own}@file:{path}"
     prefix = "file:" if spec.startswith("file:") else ""
     return f"{prefix}{path}"
 

