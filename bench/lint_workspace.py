@@ -15,11 +15,19 @@ On a generated workspace (default 20 projects x 50 files, every project using th
 * the floor of starting an asyncio program that speaks msgspec: ``python -c "import
   asyncio, msgspec"`` (a WM cannot start for less); with the previous floor, the least a
   cold command of this design could take;
-* pre-commit: ``pre-commit run --all-files`` with a ruff hook (its hook env installed).
+* pre-commit: ``pre-commit run --all-files`` with a ruff hook (its hook env installed);
+* through the workspace's server (issue 13; its own runtime directory, stopped at the end):
+  the first command with no server running (envs prepared; it starts one), then the server
+  warm with nothing changed, with one file edited in one project, with a file edited in
+  every project; and the client's own cost, ``corral server status`` through the server,
+  against its floor ``python -c "import socket"`` in the same venv.
 
 Each is repeated ``--rounds`` times (alternating) and printed as min/median/max seconds;
 ratios use the medians. Targets (issue 7): warm within 1.3x of bare ruff; cold faster than
-pre-commit. pre-commit is installed into a throwaway venv with uv (a bench-only tool).
+pre-commit. Targets (issue 13): server warm, nothing changed or one project edited <= 0.5x
+bare ruff; every project edited <= 1.2x the per-project floor; first command <= 2.0x
+pre-commit; client status <= 1.5x its floor. The embedded rows run with
+``CORRAL_SERVER=0``. pre-commit is installed into a throwaway venv with uv (a bench-only tool).
 
     uv run python bench/lint_workspace.py [--projects 20] [--files 50] [--rounds 5]
 """
@@ -130,11 +138,46 @@ def _stats(values: list[float]) -> str:
     )
 
 
-def edit_every_project(root: Path, round_: int) -> None:
-    """Change one module of every project (ruff must run again everywhere)."""
-    for module in sorted(root.glob("project*/src/pkg*/module00.py")):
+def edit_every_project(root: Path, round_: int, only: str = "project*") -> None:
+    """Change one module of every project matching ``only`` (ruff must run again there)."""
+    for module in sorted(root.glob(f"{only}/src/pkg*/module00.py")):
         text = module.read_text().split("\n# edit ")[0]
         module.write_text(f"{text}\n# edit {round_}\n")
+
+
+def served(root: Path, work: Path, rounds: int) -> dict[str, list[float]]:
+    """The rows through a real server (own runtime directory; stopped before each first
+    command and at the end). Edits are followed by a pause so the files settle (a run right
+    after an edit keeps no reusable result, see corral_python.reuse)."""
+    runtime = work / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "CORRAL_SERVER")}
+    env["CORRAL_RUNTIME_DIR"] = str(runtime)
+    corral = [sys.executable, "-m", "corral"]
+    lint = [*corral, "run", "lint", "--workspace", "--server"]
+    stop = [*corral, "server", "stop"]
+    status = [*corral, "server", "status"]
+    floor = [sys.executable, "-c", "import socket"]
+    samples: dict[str, list[float]] = {k: [] for k in ("first", "warm", "one", "every")}
+    samples.update({"status": [], "socket": []})
+    try:
+        for round_ in range(rounds):
+            subprocess.run(stop, cwd=root, env=env, capture_output=True, check=False)
+            samples["first"].append(timed(lint, root, env))
+            time.sleep(2.5)
+            timed(lint, root, env)  # results kept from settled files
+            samples["warm"].append(timed(lint, root, env))
+            edit_every_project(root, 100 + round_, only="project00")
+            time.sleep(2.5)
+            samples["one"].append(timed(lint, root, env))
+            edit_every_project(root, 200 + round_)
+            time.sleep(2.5)
+            samples["every"].append(timed(lint, root, env))
+            samples["status"].append(timed(status, root, env))
+            samples["socket"].append(timed(floor, root, env))
+    finally:
+        subprocess.run(stop, cwd=root, env=env, capture_output=True, check=False)
+    return samples
 
 
 async def warm_runs(root: Path, rounds: int) -> tuple[list[float], list[float]]:
@@ -174,7 +217,8 @@ def commands(
     """The command-line measurements, alternating within each round."""
     ruff = [sys.executable, "-m", "ruff", "check", "--no-cache", "--exit-zero", "."]
     corral = [sys.executable, "-m", "corral", "run", "lint", "--workspace"]
-    spawning = {**os.environ, "CORRAL_FORK_SERVER": "0"}
+    embedded = {**os.environ, "CORRAL_SERVER": "0"}  # no server: the command's own WM
+    spawning = {**embedded, "CORRAL_FORK_SERVER": "0"}
     projects = sorted(str(p) for p in root.glob("project*"))
     env_ruff = root / "project00" / ".corral" / "envs" / "dev_no_runtime" / "bin" / "ruff"
     fork_floor = [sys.executable, "-c", FORK_FLOOR, *projects, str(env_ruff)]
@@ -189,13 +233,34 @@ def commands(
     }
     for _ in range(rounds):
         samples["floor"].append(timed(ruff, root))
-        samples["cold"].append(timed(corral, root))
+        samples["cold"].append(timed(corral, root, embedded))
         samples["spawn"].append(timed(corral, root, spawning))
         samples["forks"].append(timed(fork_floor, root))
         samples["startup"].append(timed(startup, root))
         if precommit is not None:
             samples["pre"].append(timed(precommit[0], root, precommit[1]))
     return samples
+
+
+def report_served(srv: dict[str, list[float]], s: dict[str, list[float]]) -> None:
+    """Print the server rows and their ratios against the floors measured in this run."""
+    print(f"  server: first command  {_stats(srv['first'])}  (no server running)")
+    print(f"  server warm, unchanged {_stats(srv['warm'])}")
+    print(f"  server warm, 1 edited  {_stats(srv['one'])}  (a file of one project)")
+    print(f"  server warm, all edit  {_stats(srv['every'])}  (a file of every project)")
+    print(f"  client: server status  {_stats(srv['status'])}")
+    print(f"  import socket (floor)  {_stats(srv['socket'])}  (python -c: the client floor)")
+    med = statistics.median
+    floor = med(s["floor"])
+    print(f"ratio server unchanged/ruff: {med(srv['warm']) / floor:.2f}x (target <= 0.50)")
+    print(f"ratio server 1 edited/ruff:  {med(srv['one']) / floor:.2f}x (target <= 0.50)")
+    forks = med(s["forks"])
+    print(f"ratio server all/per-proj:   {med(srv['every']) / forks:.2f}x (target <= 1.20)")
+    status = med(srv["status"]) / med(srv["socket"])
+    print(f"ratio status/import socket:  {status:.2f}x (target <= 1.50)")
+    if s["pre"]:
+        first = med(srv["first"]) / med(s["pre"])
+        print(f"ratio server first/pre-com:  {first:.2f}x (target <= 2.00)")
 
 
 def main() -> None:
@@ -216,6 +281,7 @@ def main() -> None:
         s = commands(root, args.rounds, precommit)
         time.sleep(2.5)  # let the generated files settle (see corral_python.reuse)
         warm, edited = asyncio.run(warm_runs(root, args.rounds))
+        srv = served(root, work, args.rounds)
 
         print(f"  bare ruff check        {_stats(s['floor'])}")
         print(f"  corral warm            {_stats(warm)}  (nothing changed: results reused)")
@@ -230,6 +296,7 @@ def main() -> None:
         floor = med(s["floor"])
         print(f"ratio warm/bare ruff:        {med(warm) / floor:.2f}x (target <= 1.30)")
         print(f"ratio warm edited/bare ruff: {med(edited) / floor:.2f}x (ruff runs everywhere)")
+        report_served(srv, s)
         if s["pre"]:
             pre = med(s["pre"])
             print(f"ratio cold/pre-commit:       {med(s['cold']) / pre:.2f}x (target < 1.00)")

@@ -35,8 +35,18 @@ def idle_timeout_from_env() -> float:
     return value if value > 0 else DEFAULT_IDLE_TIMEOUT
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file (also the ones opened after a rotation, which would
+    otherwise follow the umask) is the owner's only (0600)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # typeshed's return type varies
+        stream = super()._open()
+        os.chmod(self.baseFilename, 0o600)
+        return stream
+
+
 def _configure_logging(log: Path) -> None:
-    handler = logging.handlers.RotatingFileHandler(
+    handler = _PrivateRotatingFileHandler(
         log, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
