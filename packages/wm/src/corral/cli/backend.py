@@ -24,6 +24,7 @@ from corral_protocol.client import (
     PrepareOutcome,
     PrepareProgress,
     PrepareRequest,
+    ReloadResult,
     RestartOutcome,
     RestartRequest,
     RunReport,
@@ -36,7 +37,7 @@ from corral_protocol.messages import ClientInfo
 from ..forkhint import EarlyServer
 from ..sinks import RunSinks
 
-__all__ = ["Backend", "embedded", "served"]
+__all__ = ["Backend", "embedded", "served", "session_backend"]
 
 
 class Backend(Protocol):
@@ -51,6 +52,8 @@ class Backend(Protocol):
     ) -> PrepareOutcome: ...
 
     async def restart(self, request: RestartRequest) -> RestartOutcome: ...
+
+    async def reload(self) -> ReloadResult: ...
 
 
 class _Embedded:
@@ -74,6 +77,10 @@ class _Embedded:
     async def restart(self, request: RestartRequest) -> RestartOutcome:
         outcome: RestartOutcome = await self.service.restart(request)
         return outcome
+
+    async def reload(self) -> ReloadResult:
+        result: ReloadResult = await self.service.reload()
+        return result
 
 
 @contextlib.asynccontextmanager
@@ -111,6 +118,15 @@ class _Served:
     async def restart(self, request: RestartRequest) -> RestartOutcome:
         outcome: RestartOutcome = await self.session.restart(request)
         return outcome
+
+    async def reload(self) -> ReloadResult:
+        result: ReloadResult = await self.session.reload()
+        return result
+
+
+def session_backend(session: Any) -> Backend:
+    """A :class:`~corral.client.ServerSession` as a :class:`Backend` (its caller owns it)."""
+    return _Served(session)
 
 
 def _notice(text: str) -> None:

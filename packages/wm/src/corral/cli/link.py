@@ -19,21 +19,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
-from corral_protocol.client import (
-    ReloadResult,
-    RestartOutcome,
-    RestartRequest,
-    RunReport,
-    RunRequest,
-    StatusResult,
-)
 from corral_protocol.messages import ClientInfo
 
 from ..client.session import ServerGoneError
 from ..locate import ProjectTree
-from ..sinks import RunSinks
+from .backend import Backend, embedded, session_backend
 
 __all__ = ["Backend", "WorkspaceLink"]
 
@@ -41,62 +33,8 @@ T = TypeVar("T")
 log = logging.getLogger("corral.link")
 
 
-class Backend(Protocol):
-    """What the language server asks of a WM (the client protocol's methods)."""
-
-    async def run(self, request: RunRequest, sinks: RunSinks) -> RunReport: ...
-
-    async def status(self) -> StatusResult: ...
-
-    async def restart(self, request: RestartRequest) -> RestartOutcome: ...
-
-    async def reload(self) -> ReloadResult: ...
-
-
-class _Served:
-    def __init__(self, session: Any) -> None:
-        self.session = session
-
-    async def run(self, request: RunRequest, sinks: RunSinks) -> RunReport:
-        report: RunReport = await self.session.run(request, sinks)
-        return report
-
-    async def status(self) -> StatusResult:
-        status: StatusResult = await self.session.status()
-        return status
-
-    async def restart(self, request: RestartRequest) -> RestartOutcome:
-        outcome: RestartOutcome = await self.session.restart(request)
-        return outcome
-
-    async def reload(self) -> ReloadResult:
-        result: ReloadResult = await self.session.reload()
-        return result
-
-
-class _Embedded:
-    def __init__(self, backend: Any) -> None:
-        self.backend = backend
-
-    async def run(self, request: RunRequest, sinks: RunSinks) -> RunReport:
-        report: RunReport = await self.backend.run(request, sinks)
-        return report
-
-    async def status(self) -> StatusResult:
-        status: StatusResult = await self.backend.status()
-        return status
-
-    async def restart(self, request: RestartRequest) -> RestartOutcome:
-        outcome: RestartOutcome = await self.backend.restart(request)
-        return outcome
-
-    async def reload(self) -> ReloadResult:
-        result: ReloadResult = await self.backend.service.reload()
-        return result
-
-
 class WorkspaceLink:
-    """The language server's line to one Corral workspace's WM (see the module docstring).
+    """A long-lived front end's line to one Corral workspace's WM (see the module docstring).
     Opened on first use; :meth:`call` reconnects once when a served WM went away."""
 
     def __init__(
@@ -141,11 +79,9 @@ class WorkspaceLink:
                         notice=self.notice,
                     )
                     stack.push_async_callback(session.aclose)
-                    backend: Backend = _Served(session)
+                    backend: Backend = session_backend(session)
                 else:
-                    from .backend import embedded  # noqa: PLC0415
-
-                    backend = _Embedded(await stack.enter_async_context(embedded(self.root)))
+                    backend = await stack.enter_async_context(embedded(self.root))
             except BaseException:
                 await stack.aclose()
                 raise
