@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,3 +149,28 @@ def no_leftovers(world: ServerWorld) -> Iterator[ServerWorld]:
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         assert left == {}, f"processes left behind: {left}"
+
+
+def prepare_example(parent: Path, runtime: Path) -> Path:
+    """The example workspace's Python projects copied under ``parent`` with their envs
+    prepared (embedded, runtime directory ``runtime``): prepared once per test module,
+    copied for each test by :func:`world_of`."""
+    from example_workspace import PYTHON_ONLY  # noqa: PLC0415
+
+    root = parent / "workspace"
+    example = Path(__file__).resolve().parents[1] / "examples" / "workspace"
+    shutil.copytree(example, root, ignore=PYTHON_ONLY)
+    prepared = ServerWorld(root, runtime).corral("--no-server", "prepare-envs")
+    assert prepared.returncode == 0, prepared.stderr
+    return root
+
+
+def world_of(source: Path, tmp_path: Path) -> Iterator[ServerWorld]:
+    """A copy of ``source`` with its own runtime directory, for one test (``yield from`` it
+    in a fixture); nothing of it may be left running afterwards (:func:`no_leftovers`)."""
+    root = tmp_path / "ws"
+    shutil.copytree(source, root, symlinks=True)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    with no_leftovers(ServerWorld(root, runtime)) as world:
+        yield world

@@ -8,7 +8,6 @@ per test; the teardown stops the server and fails if any process of the test is 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from example_workspace import PYTHON_ONLY
 from lsp_harness import capabilities, lsp_session, uri
 from lsprotocol import types
-from server_harness import ServerWorld, no_leftovers
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "workspace"
+from server_harness import ServerWorld, prepare_example, world_of
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.asyncio]
 
@@ -32,23 +27,13 @@ UNUSED = "import os\nimport sys\n\nprint(sys.argv)\n"
 
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
-    world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
-    prepared = world.corral("--no-server", "prepare-envs")
-    assert prepared.returncode == 0, prepared.stderr
-    return root
+    """The example workspace with its envs prepared once (embedded), copied per test."""
+    return prepare_example(tmp_path_factory.mktemp("example"), tmp_path_factory.mktemp("runtime"))
 
 
 @pytest.fixture
 def world(prepared_example: Path, tmp_path: Path) -> Iterator[ServerWorld]:
-    root = tmp_path / "ws"
-    shutil.copytree(prepared_example, root, symlinks=True)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    world = ServerWorld(root, runtime)
-    with no_leftovers(world):
-        yield world
+    yield from world_of(prepared_example, tmp_path)
 
 
 def ruff(root: Path, *args: str, stdin: str, filename: Path) -> str:

@@ -26,7 +26,7 @@ from example_workspace import PYTHON_ONLY
 from lsp_harness import capabilities, lsp_session, uri
 from lsprotocol import types
 from pygls.protocol import default_converter
-from server_harness import ServerWorld, no_leftovers
+from server_harness import ServerWorld, no_leftovers, prepare_example, world_of
 from syrupy.assertion import SnapshotAssertion
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,22 +38,13 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.asyncio]
 
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
-    world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
-    assert world.corral("--no-server", "prepare-envs").returncode == 0
-    return root
+    """The example workspace with its envs prepared once (embedded), copied per test."""
+    return prepare_example(tmp_path_factory.mktemp("example"), tmp_path_factory.mktemp("runtime"))
 
 
 @pytest.fixture
 def world(prepared_example: Path, tmp_path: Path) -> Iterator[ServerWorld]:
-    root = tmp_path / "ws"
-    shutil.copytree(prepared_example, root, symlinks=True)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    world = ServerWorld(root, runtime)
-    with no_leftovers(world):
-        yield world
+    yield from world_of(prepared_example, tmp_path)
 
 
 def normalised(value: Any, root: Path) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,14 +17,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from example_workspace import PYTHON_ONLY
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-from server_harness import ServerWorld, no_leftovers, wait_until
+from server_harness import ServerWorld, prepare_example, wait_until, world_of
 from workspaces import make_handler_workspace
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "workspace"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -67,33 +62,19 @@ SLOW_PROJECT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
-    world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
-    prepared = world.corral("--no-server", "prepare-envs")
-    assert prepared.returncode == 0, prepared.stderr
-    return root
-
-
-def _world(source: Path, tmp_path: Path) -> Iterator[ServerWorld]:
-    root = tmp_path / "ws"
-    shutil.copytree(source, root, symlinks=True)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    world = ServerWorld(root, runtime)
-    with no_leftovers(world):
-        yield world
+    """The example workspace with its envs prepared once (embedded), copied per test."""
+    return prepare_example(tmp_path_factory.mktemp("example"), tmp_path_factory.mktemp("runtime"))
 
 
 @pytest.fixture
 def world(prepared_example: Path, tmp_path: Path) -> Iterator[ServerWorld]:
-    yield from _world(prepared_example, tmp_path)
+    yield from world_of(prepared_example, tmp_path)
 
 
 @pytest.fixture
 def slow_world(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[ServerWorld]:
     source = make_handler_workspace(tmp_path_factory.mktemp("slow"), ("alpha",), SLOW_PROJECT, SLOW)
-    yield from _world(source, tmp_path)
+    yield from world_of(source, tmp_path)
 
 
 @asynccontextmanager

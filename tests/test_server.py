@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,12 +20,15 @@ from typing import Any
 
 import msgspec
 import pytest
-from example_workspace import PYTHON_ONLY
-from server_harness import ServerWorld, alive, no_leftovers, processes_mentioning, wait_until
+from server_harness import (
+    ServerWorld,
+    alive,
+    prepare_example,
+    processes_mentioning,
+    wait_until,
+    world_of,
+)
 from workspaces import make_handler_workspace
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "workspace"
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -34,23 +36,12 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def prepared_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example workspace with its envs prepared once (embedded), copied per test."""
-    root = tmp_path_factory.mktemp("example") / "workspace"
-    shutil.copytree(EXAMPLE, root, ignore=PYTHON_ONLY)
-    world = ServerWorld(root, tmp_path_factory.mktemp("runtime"))
-    prepared = world.corral("--no-server", "prepare-envs")
-    assert prepared.returncode == 0, prepared.stderr
-    return root
+    return prepare_example(tmp_path_factory.mktemp("example"), tmp_path_factory.mktemp("runtime"))
 
 
 @pytest.fixture
 def world(prepared_example: Path, tmp_path: Path) -> Iterator[ServerWorld]:
-    root = tmp_path / "ws"
-    shutil.copytree(prepared_example, root, symlinks=True)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    world = ServerWorld(root, runtime)
-    with no_leftovers(world):
-        yield world
+    yield from world_of(prepared_example, tmp_path)
 
 
 def normalise(text: str, root: Path) -> Any:
@@ -236,13 +227,7 @@ def slow_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def slow_world(slow_workspace: Path, tmp_path: Path) -> Iterator[ServerWorld]:
-    root = tmp_path / "ws"
-    shutil.copytree(slow_workspace, root, symlinks=True)
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    world = ServerWorld(root, runtime)
-    with no_leftovers(world):
-        yield world
+    yield from world_of(slow_workspace, tmp_path)
 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
